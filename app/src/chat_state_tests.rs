@@ -1,0 +1,177 @@
+use super::*;
+
+fn summary(id: i64, last_seq: Seq, updated_at: i64) -> ThreadSummary {
+    ThreadSummary { id: ThreadId(id), title: format!("Thread {id}"), last_seq, updated_at }
+}
+
+fn msg(thread: i64, seq: Seq, client: Option<&str>) -> ChatMessage {
+    ChatMessage {
+        id: MessageId(thread * 1000 + seq),
+        thread_id: ThreadId(thread),
+        seq,
+        client_id: client.map(|c| ClientId(c.into())),
+        role: Role::User,
+        text: format!("message {seq}"),
+        created_at: 100 + seq,
+    }
+}
+
+fn welcome(threads: Vec<ThreadSummary>) -> ServerMsg {
+    ServerMsg::Welcome(Welcome { user: UserInfo { id: UserId(1), username: "ada".into() }, threads })
+}
+
+fn history(thread: ThreadSummary, after_seq: Option<Seq>, messages: Vec<ChatMessage>) -> ServerMsg {
+    ServerMsg::ThreadHistory(ThreadHistory { thread, after_seq, messages })
+}
+
+fn added(m: ChatMessage) -> ServerMsg {
+    ServerMsg::MessageAdded(MessageAdded { message: m })
+}
+
+fn seqs(state: &ChatState, thread: i64) -> Vec<Seq> {
+    state.logs[&ThreadId(thread)].messages.iter().map(|m| m.seq).collect()
+}
+
+fn opened(thread: ThreadSummary, messages: Vec<ChatMessage>) -> ChatState {
+    let mut s = ChatState::default();
+    s.apply(welcome(vec![thread.clone()]));
+    assert_eq!(s.apply(history(thread, None, messages)), None);
+    s
+}
+
+#[test]
+fn events_in_order_are_appended() {
+    let mut s = opened(summary(1, 1, 0), vec![msg(1, 1, None)]);
+    assert_eq!(s.apply(added(msg(1, 2, None))), None);
+    assert_eq!(s.apply(added(msg(1, 3, None))), None);
+    assert_eq!(seqs(&s, 1), vec![1, 2, 3]);
+    assert_eq!(s.summary(ThreadId(1)).map(|t| t.last_seq), Some(3));
+}
+
+#[test]
+fn duplicate_events_are_ignored() {
+    let mut s = opened(summary(1, 2, 0), vec![msg(1, 1, None), msg(1, 2, None)]);
+    assert_eq!(s.apply(added(msg(1, 2, None))), None);
+    assert_eq!(s.apply(added(msg(1, 1, None))), None);
+    assert_eq!(seqs(&s, 1), vec![1, 2]);
+}
+
+#[test]
+fn a_gap_asks_for_a_resync_and_the_replay_fills_it() {
+    let mut s = opened(summary(1, 1, 0), vec![msg(1, 1, None)]);
+    assert_eq!(s.apply(added(msg(1, 3, None))), Some(Followup::Resync { thread_id: ThreadId(1), after_seq: 1 }));
+    assert_eq!(seqs(&s, 1), vec![1], "no hole is shown");
+    let replay = history(summary(1, 3, 0), Some(1), vec![msg(1, 2, None), msg(1, 3, None)]);
+    assert_eq!(s.apply(replay), None);
+    assert_eq!(seqs(&s, 1), vec![1, 2, 3]);
+}
+
+#[test]
+fn history_older_than_what_was_announced_asks_again() {
+    let mut s = ChatState::default();
+    s.apply(welcome(vec![summary(1, 0, 0)]));
+    // A message announced before the history arrives, and missing from that history.
+    s.apply(added(msg(1, 1, None)));
+    let stale = history(summary(1, 0, 0), None, vec![]);
+    assert_eq!(s.apply(stale), Some(Followup::Resync { thread_id: ThreadId(1), after_seq: 0 }));
+}
+
+#[test]
+fn snapshot_replaces_state() {
+    let mut s = opened(summary(1, 1, 0), vec![msg(1, 1, None)]);
+    s.apply(welcome(vec![summary(2, 0, 5)]));
+    let ids: Vec<ThreadId> = s.threads.clone().unwrap_or_default().iter().map(|t| t.id).collect();
+    assert_eq!(ids, vec![ThreadId(2)]);
+    assert!(!s.logs.contains_key(&ThreadId(1)), "logs of vanished threads are dropped");
+    assert_eq!(s.connection, Connection::Online);
+}
+
+#[test]
+fn snapshot_keeps_logs_of_threads_that_still_exist() {
+    let mut s = opened(summary(1, 1, 0), vec![msg(1, 1, None)]);
+    s.apply(welcome(vec![summary(1, 1, 0)]));
+    assert_eq!(seqs(&s, 1), vec![1]);
+    assert_eq!(
+        s.resume(Some(ThreadId(1))),
+        vec![ClientMsg::OpenThread(OpenThread { thread_id: ThreadId(1), after_seq: Some(1) })]
+    );
+}
+
+#[test]
+fn the_echo_of_a_sent_message_settles_the_outbox() {
+    let mut s = opened(summary(1, 0, 0), vec![]);
+    s.queue_send(ThreadId(1), ClientId("c1".into()), "message 1".into());
+    assert_eq!(s.pending_in(ThreadId(1)).len(), 1);
+    s.apply(added(msg(1, 1, Some("c1"))));
+    assert!(s.outbox.is_empty());
+    assert_eq!(seqs(&s, 1), vec![1]);
+}
+
+#[test]
+fn unacknowledged_messages_are_resent_after_reconnect() {
+    let mut s = opened(summary(1, 0, 0), vec![]);
+    let frame = s.queue_send(ThreadId(1), ClientId("c1".into()), "hello".into());
+    s.connection = Connection::Reconnecting;
+    let resume = s.resume(Some(ThreadId(1)));
+    assert_eq!(resume.len(), 2);
+    assert_eq!(resume[1], frame);
+}
+
+#[test]
+fn a_refused_message_keeps_its_text_and_is_not_resent() {
+    let mut s = opened(summary(1, 0, 0), vec![]);
+    s.queue_send(ThreadId(1), ClientId("c1".into()), "x".into());
+    s.apply(ServerMsg::Error(ProtocolError {
+        code: ErrorCode::Invalid,
+        message: "Too long.".into(),
+        client_id: Some(ClientId("c1".into())),
+    }));
+    assert_eq!(s.outbox[0].error.as_deref(), Some("Too long."));
+    assert_eq!(s.outbox[0].text, "x");
+    assert!(s.resume(None).is_empty());
+}
+
+#[test]
+fn created_thread_navigates_only_the_tab_that_asked() {
+    let mut s = ChatState::default();
+    s.apply(welcome(vec![]));
+    s.awaiting_create = Some(ClientId("mine".into()));
+    let other = ServerMsg::ThreadCreated(ThreadCreated { thread: summary(5, 0, 9), client_id: ClientId("theirs".into()) });
+    assert_eq!(s.apply(other), None);
+    let mine = ServerMsg::ThreadCreated(ThreadCreated { thread: summary(6, 0, 10), client_id: ClientId("mine".into()) });
+    assert_eq!(s.apply(mine.clone()), Some(Followup::Navigate(ThreadId(6))));
+    assert_eq!(s.apply(mine), None, "a replay does not navigate twice");
+    let ids: Vec<i64> = s.threads.unwrap_or_default().iter().map(|t| t.id.0).collect();
+    assert_eq!(ids, vec![6, 5], "newest first, no duplicates");
+}
+
+#[test]
+fn rename_and_delete_apply_to_the_list() {
+    let mut s = opened(summary(1, 1, 0), vec![msg(1, 1, None)]);
+    s.queue_send(ThreadId(1), ClientId("c".into()), "bye".into());
+    s.apply(ServerMsg::ThreadRenamed(ThreadRenamed { thread_id: ThreadId(1), title: "Renamed".into(), updated_at: 50 }));
+    assert_eq!(s.summary(ThreadId(1)).map(|t| t.title.as_str()), Some("Renamed"));
+    let gone = s.apply(ServerMsg::ThreadDeleted(ThreadDeleted { thread_id: ThreadId(1) }));
+    assert_eq!(gone, Some(Followup::ThreadGone(ThreadId(1))));
+    assert!(s.summary(ThreadId(1)).is_none());
+    assert!(s.logs.is_empty() && s.outbox.is_empty());
+    assert!(s.deleted.contains(&ThreadId(1)));
+}
+
+#[test]
+fn activity_moves_a_thread_to_the_top() {
+    let mut s = ChatState::default();
+    s.apply(welcome(vec![summary(2, 0, 20), summary(1, 0, 10)]));
+    s.apply(added(ChatMessage { created_at: 30, ..msg(1, 1, None) }));
+    let ids: Vec<i64> = s.threads.unwrap_or_default().iter().map(|t| t.id.0).collect();
+    assert_eq!(ids, vec![1, 2]);
+}
+
+#[test]
+fn backoff_doubles_and_is_capped() {
+    assert_eq!(backoff_ms(0), 500);
+    assert_eq!(backoff_ms(1), 1_000);
+    assert_eq!(backoff_ms(4), 8_000);
+    assert_eq!(backoff_ms(5), 10_000);
+    assert_eq!(backoff_ms(40), 10_000);
+}

@@ -1,0 +1,57 @@
+//! The message box. Hydrated, it queues the text in the tab's outbox and sends it over the
+//! socket (resent after a reconnect until the server echoes it); before hydration or without
+//! JavaScript it is a plain form post.
+
+use leptos::prelude::*;
+
+use super::{is_online, new_client_id, use_chat_state, Outbound};
+use crate::protocol::{ThreadId, MAX_MESSAGE_CHARS};
+
+#[component]
+pub fn Composer(id: ThreadId) -> impl IntoView {
+    let state = use_chat_state();
+    let outbound = expect_context::<Outbound>();
+    let text = RwSignal::new(String::new());
+
+    let submit = move || {
+        let body = text.get_untracked();
+        if body.trim().is_empty() {
+            return;
+        }
+        let frame = state.try_update(|s| s.queue_send(id, new_client_id(), body));
+        if let (Some(frame), true) = (frame, is_online(state)) {
+            outbound.send(frame);
+        }
+        text.set(String::new());
+    };
+    let on_submit = {
+        let submit = submit.clone();
+        move |ev: leptos::ev::SubmitEvent| {
+            ev.prevent_default();
+            submit();
+        }
+    };
+    let on_keydown = move |ev: leptos::ev::KeyboardEvent| {
+        if ev.key() == "Enter" && !ev.shift_key() && !ev.is_composing() {
+            ev.prevent_default();
+            submit();
+        }
+    };
+
+    view! {
+        <form class="composer" method="post" action=format!("/threads/{id}/messages") on:submit=on_submit>
+            <label for="composer-text" class="visually-hidden">"Message"</label>
+            <textarea
+                id="composer-text"
+                name="text"
+                rows="2"
+                placeholder="Message Easel…"
+                maxlength=MAX_MESSAGE_CHARS.to_string()
+                prop:value=move || text.get()
+                on:input=move |ev| text.set(event_target_value(&ev))
+                on:keydown=on_keydown
+            ></textarea>
+            <button type="submit">"Send"</button>
+        </form>
+    }
+}

@@ -1,0 +1,49 @@
+//! The `role="log"` transcript: stored messages, then the user's messages still in flight.
+
+use leptos::prelude::*;
+
+use crate::chat_state::Pending;
+use crate::protocol::{ChatMessage, Role};
+
+#[component]
+pub fn Transcript(messages: Signal<Vec<ChatMessage>>, pending: Signal<Vec<Pending>>) -> impl IntoView {
+    let empty = move || messages.with(Vec::is_empty) && pending.with(Vec::is_empty);
+    view! {
+        <section role="log" aria-label="Transcript" aria-live="polite" class="transcript">
+            <Show when=empty>
+                <p class="muted">"No messages yet. Say hello."</p>
+            </Show>
+            <For each=move || messages.get() key=|m| m.id children=|m| view! { <MessageItem message=m/> }/>
+            <For
+                each=move || pending.get()
+                key=|p| (p.client_id.clone(), p.error.clone())
+                children=|p| {
+                    let busy = p.error.is_none().to_string();
+                    view! {
+                    <article class="message user pending" aria-busy=busy>
+                        <p class="body">{p.text}</p>
+                        {match p.error {
+                            Some(e) => view! { <p role="alert" class="alert">{e}</p> }.into_any(),
+                            None => view! { <p class="muted">"Sending…"</p> }.into_any(),
+                        }}
+                    </article>
+                    }
+                }
+            />
+        </section>
+    }
+}
+
+#[component]
+fn MessageItem(message: ChatMessage) -> impl IntoView {
+    let (class, author) = match message.role {
+        Role::User => ("message user", "You"),
+        Role::Assistant => ("message assistant", "Easel"),
+    };
+    view! {
+        <article class=class aria-label=format!("{author}, message {}", message.seq)>
+            <p class="author">{author}</p>
+            <p class="body">{message.text}</p>
+        </article>
+    }
+}

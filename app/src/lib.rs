@@ -1,0 +1,67 @@
+//! Easel's isomorphic crate: the wire protocol both sides speak, the tab's state reducer,
+//! and the Leptos pages, rendered on the server and hydrated in the browser.
+//!
+//! Server-only glue sits in [`ssr`] (behind the `ssr` feature); browser-only code (the
+//! socket loop) sits in `live` (behind `hydrate`).
+
+#![recursion_limit = "256"]
+
+pub mod api;
+pub mod auth_form;
+pub mod chat_state;
+pub mod components;
+#[cfg(feature = "hydrate")]
+mod live;
+pub mod protocol;
+#[cfg(feature = "ssr")]
+pub mod ssr;
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_router::{
+    components::{Route, Router, Routes},
+    path,
+};
+
+use chat_state::ChatState;
+use components::{auth_pages::*, home::HomePage, thread_page::ThreadPage};
+
+/// The HTML document around the app; used by the server only.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <AutoReload options=options.clone()/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+/// The whole app. One [`ChatState`] per tab, shared with every component as context.
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    provide_context(RwSignal::new(ChatState::default()));
+    provide_context(components::Outbound::default());
+
+    view! {
+        <Stylesheet id="leptos" href="/pkg/easel.css"/>
+        <Title text="Easel"/>
+        <Router>
+            <Routes fallback=|| view! { <p class="notice">"Page not found."</p> }>
+                <Route path=path!("/") view=HomePage/>
+                <Route path=path!("/login") view=LoginPage/>
+                <Route path=path!("/signup") view=SignupPage/>
+                <Route path=path!("/threads/:id") view=ThreadPage/>
+            </Routes>
+        </Router>
+    }
+}

@@ -1,0 +1,350 @@
+//! The wire protocol between a browser tab and the server, defined once for both sides.
+//!
+//! One enum per direction, [`ClientMsg`] and [`ServerMsg`], each variant wrapping one struct,
+//! serialised as JSON objects with an explicit `"type"` tag. Ids are newtypes so a thread id
+//! can never be passed where a message id is expected.
+//!
+//! Invariants the protocol carries:
+//! - Every message of a thread has a sequence number (`seq`), contiguous from 1. A tab that
+//!   has seen up to `seq = n` asks for what follows with [`OpenThread::after_seq`], so a
+//!   reconnect replays exactly what was missed and events apply idempotently.
+//! - Everything that creates a row carries a [`ClientId`] made by the tab: sending the same
+//!   request twice (a double click, a resend after reconnect) stores one row, and the echo
+//!   tells the tab which of its pending requests it settles.
+//!
+//! Later features (image jobs, progress, cancel, quotas) add variants; existing variants keep
+//! their shape so an older tab still understands the rest.
+
+use serde::{Deserialize, Serialize};
+
+macro_rules! id_newtype {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(pub i64);
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+    };
+}
+
+id_newtype!(
+    /// A user account.
+    UserId
+);
+id_newtype!(
+    /// A chat thread; also its URL segment (`/threads/{id}`).
+    ThreadId
+);
+id_newtype!(
+    /// One stored message.
+    MessageId
+);
+
+/// Position of a message in its thread: 1, 2, 3… with no gaps.
+pub type Seq = i64;
+
+/// An idempotency key made by the tab (a UUID string) for requests that create rows.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ClientId(pub String);
+
+/// Longest message a user may send, in characters; keeps frames far below the 64 KiB limit.
+pub const MAX_MESSAGE_CHARS: usize = 8_000;
+/// Longest thread title, in characters.
+pub const MAX_TITLE_CHARS: usize = 100;
+/// Largest frame the server accepts; bigger ones close the socket with code 1009.
+pub const MAX_FRAME_BYTES: usize = 64 * 1024;
+
+/// Frames a tab sends.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ClientMsg {
+    OpenThread(OpenThread),
+    CreateThread(CreateThread),
+    RenameThread(RenameThread),
+    DeleteThread(DeleteThread),
+    Send(SendMessage),
+}
+
+/// Frames the server sends.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerMsg {
+    Welcome(Welcome),
+    ThreadHistory(ThreadHistory),
+    ThreadCreated(ThreadCreated),
+    ThreadRenamed(ThreadRenamed),
+    ThreadDeleted(ThreadDeleted),
+    MessageAdded(MessageAdded),
+    Error(ProtocolError),
+}
+
+/// Asks for a thread's messages after `after_seq` (all of them when `None`); the answer is a
+/// [`ThreadHistory`] for this socket only.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OpenThread {
+    pub thread_id: ThreadId,
+    pub after_seq: Option<Seq>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CreateThread {
+    pub client_id: ClientId,
+    pub title: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RenameThread {
+    pub thread_id: ThreadId,
+    pub title: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeleteThread {
+    pub thread_id: ThreadId,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SendMessage {
+    pub thread_id: ThreadId,
+    pub client_id: ClientId,
+    pub text: String,
+}
+
+/// The account a session belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserInfo {
+    pub id: UserId,
+    pub username: String,
+}
+
+/// A thread as the thread list shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ThreadSummary {
+    pub id: ThreadId,
+    pub title: String,
+    /// Sequence number of the newest message (0 for an empty thread).
+    pub last_seq: Seq,
+    /// Unix milliseconds of the last change; the list is ordered by it, newest first.
+    pub updated_at: i64,
+}
+
+/// Who wrote a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    User,
+    Assistant,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatMessage {
+    pub id: MessageId,
+    pub thread_id: ThreadId,
+    pub seq: Seq,
+    pub client_id: Option<ClientId>,
+    pub role: Role,
+    pub text: String,
+    /// Unix milliseconds.
+    pub created_at: i64,
+}
+
+/// Sent first on every connection: a snapshot that replaces whatever the tab held.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Welcome {
+    pub user: UserInfo,
+    pub threads: Vec<ThreadSummary>,
+}
+
+/// Messages of one thread after the `after_seq` the tab asked for, in `seq` order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ThreadHistory {
+    pub thread: ThreadSummary,
+    pub after_seq: Option<Seq>,
+    pub messages: Vec<ChatMessage>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ThreadCreated {
+    pub thread: ThreadSummary,
+    pub client_id: ClientId,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ThreadRenamed {
+    pub thread_id: ThreadId,
+    pub title: String,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ThreadDeleted {
+    pub thread_id: ThreadId,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MessageAdded {
+    pub message: ChatMessage,
+}
+
+/// Why a request was refused. The session goes on after any of these.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The frame was not valid JSON for a [`ClientMsg`].
+    BadFrame,
+    /// The thread does not exist or belongs to someone else (indistinguishable on purpose).
+    NotFound,
+    /// The request was well formed but its content is not allowed (empty, too long).
+    Invalid,
+    /// The server failed; the request may be retried.
+    Internal,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProtocolError {
+    pub code: ErrorCode,
+    /// A sentence a person can read.
+    pub message: String,
+    /// The request this answers, when it carried a client id.
+    pub client_id: Option<ClientId>,
+}
+
+impl ClientMsg {
+    /// Parses one text frame; the error text is safe to show to the sender.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        serde_json::from_str(text).map_err(|e| format!("unreadable frame: {e}"))
+    }
+}
+
+impl ServerMsg {
+    /// Serialises for a text frame. The types hold only strings and numbers, so this cannot fail
+    /// in practice; a failure still becomes a typed error frame rather than a panic.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|e| {
+            format!(r#"{{"type":"error","code":"internal","message":{:?},"client_id":null}}"#, e.to_string())
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn summary() -> ThreadSummary {
+        ThreadSummary { id: ThreadId(7), title: "Ideas".into(), last_seq: 2, updated_at: 1_700 }
+    }
+
+    fn message() -> ChatMessage {
+        ChatMessage {
+            id: MessageId(3),
+            thread_id: ThreadId(7),
+            seq: 2,
+            client_id: Some(ClientId("c-1".into())),
+            role: Role::User,
+            text: "hello".into(),
+            created_at: 1_700,
+        }
+    }
+
+    fn round_trip_client(msg: ClientMsg, tag: &str) {
+        let json = serde_json::to_string(&msg).expect("serialises");
+        let value: serde_json::Value = serde_json::from_str(&json).expect("is json");
+        assert_eq!(value["type"], tag, "{json}");
+        assert_eq!(ClientMsg::parse(&json), Ok(msg));
+    }
+
+    fn round_trip_server(msg: ServerMsg, tag: &str) {
+        let json = msg.to_json();
+        let value: serde_json::Value = serde_json::from_str(&json).expect("is json");
+        assert_eq!(value["type"], tag, "{json}");
+        assert_eq!(serde_json::from_str::<ServerMsg>(&json).expect("parses"), msg);
+    }
+
+    #[test]
+    fn open_thread_round_trips() {
+        let m = OpenThread { thread_id: ThreadId(1), after_seq: Some(4) };
+        round_trip_client(ClientMsg::OpenThread(m), "open_thread");
+    }
+
+    #[test]
+    fn create_thread_round_trips() {
+        let m = CreateThread { client_id: ClientId("x".into()), title: None };
+        round_trip_client(ClientMsg::CreateThread(m), "create_thread");
+    }
+
+    #[test]
+    fn rename_thread_round_trips() {
+        let m = RenameThread { thread_id: ThreadId(1), title: "New".into() };
+        round_trip_client(ClientMsg::RenameThread(m), "rename_thread");
+    }
+
+    #[test]
+    fn delete_thread_round_trips() {
+        round_trip_client(ClientMsg::DeleteThread(DeleteThread { thread_id: ThreadId(2) }), "delete_thread");
+    }
+
+    #[test]
+    fn send_round_trips() {
+        let m = SendMessage { thread_id: ThreadId(1), client_id: ClientId("c".into()), text: "hi \"there\"".into() };
+        round_trip_client(ClientMsg::Send(m), "send");
+    }
+
+    #[test]
+    fn welcome_round_trips() {
+        let m = Welcome { user: UserInfo { id: UserId(1), username: "ada".into() }, threads: vec![summary()] };
+        round_trip_server(ServerMsg::Welcome(m), "welcome");
+    }
+
+    #[test]
+    fn thread_history_round_trips() {
+        let m = ThreadHistory { thread: summary(), after_seq: None, messages: vec![message()] };
+        round_trip_server(ServerMsg::ThreadHistory(m), "thread_history");
+    }
+
+    #[test]
+    fn thread_created_round_trips() {
+        let m = ThreadCreated { thread: summary(), client_id: ClientId("c".into()) };
+        round_trip_server(ServerMsg::ThreadCreated(m), "thread_created");
+    }
+
+    #[test]
+    fn thread_renamed_round_trips() {
+        let m = ThreadRenamed { thread_id: ThreadId(7), title: "T".into(), updated_at: 5 };
+        round_trip_server(ServerMsg::ThreadRenamed(m), "thread_renamed");
+    }
+
+    #[test]
+    fn thread_deleted_round_trips() {
+        round_trip_server(ServerMsg::ThreadDeleted(ThreadDeleted { thread_id: ThreadId(7) }), "thread_deleted");
+    }
+
+    #[test]
+    fn message_added_round_trips() {
+        round_trip_server(ServerMsg::MessageAdded(MessageAdded { message: message() }), "message_added");
+    }
+
+    #[test]
+    fn error_round_trips() {
+        let m = ProtocolError { code: ErrorCode::NotFound, message: "No such thread.".into(), client_id: None };
+        round_trip_server(ServerMsg::Error(m), "error");
+    }
+
+    #[test]
+    fn ids_are_plain_numbers_on_the_wire() {
+        let json = serde_json::to_string(&ThreadDeleted { thread_id: ThreadId(42) }).expect("serialises");
+        assert_eq!(json, r#"{"thread_id":42}"#);
+    }
+
+    #[test]
+    fn unknown_type_is_a_readable_error() {
+        let err = ClientMsg::parse(r#"{"type":"launch_rockets"}"#).expect_err("unknown tag");
+        assert!(err.contains("unknown variant"), "{err}");
+        assert!(ClientMsg::parse("not json").is_err());
+    }
+}

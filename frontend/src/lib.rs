@@ -1,0 +1,7 @@
+//! The WASM entry point: everything else lives in `app`, so this crate only hydrates.
+
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn hydrate() {
+    console_error_panic_hook::set_once();
+    leptos::mount::hydrate_body(app::App);
+}

@@ -1,0 +1,142 @@
+//! Accounts: sign-up, log-in, log-out, and who is asking.
+//!
+//! Passwords are hashed with Argon2id by `password-auth` (PHC strings, salted), on the
+//! blocking pool because a hash takes tens of milliseconds of CPU. Log-in with an unknown
+//! username still verifies against a dummy hash, so timing does not reveal which names exist.
+
+use std::sync::OnceLock;
+
+use app::auth_form::{check_new_password, normalize_username, AuthProblem, MAX_PASSWORD_CHARS};
+use app::protocol::{UserId, UserInfo};
+use axum::extract::{FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Form;
+use serde::Deserialize;
+use tower_sessions::Session;
+
+use crate::sessions::USER_ID_KEY;
+use crate::state::AppState;
+use crate::store::Store;
+
+#[derive(Deserialize)]
+pub struct AccountForm {
+    username: String,
+    password: String,
+}
+
+/// The signed-in user of a request, if any. Never rejects: pages decide what a visitor sees.
+#[derive(Debug, Clone)]
+pub struct MaybeUser(pub Option<UserInfo>);
+
+impl FromRequestParts<AppState> for MaybeUser {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let Ok(session) = Session::from_request_parts(parts, state).await else {
+            return Ok(Self(None));
+        };
+        Ok(Self(user_of(&session, &state.chat.store).await))
+    }
+}
+
+async fn user_of(session: &Session, store: &Store) -> Option<UserInfo> {
+    let id = match session.get::<i64>(USER_ID_KEY).await {
+        Ok(id) => id?,
+        Err(e) => {
+            tracing::warn!(error = %e, "session could not be read");
+            return None;
+        }
+    };
+    match store.user(UserId(id)).await {
+        Ok(user) => user,
+        Err(e) => {
+            tracing::error!(error = %e, "user lookup failed");
+            None
+        }
+    }
+}
+
+fn back_to(page: &str, problem: AuthProblem, username: &str) -> Response {
+    let query = serde_urlencoded::to_string([("error", problem.code()), ("username", username)]).unwrap_or_default();
+    Redirect::to(&format!("{page}?{query}")).into_response()
+}
+
+async fn hash(password: String) -> Result<String, AuthProblem> {
+    tokio::task::spawn_blocking(move || password_auth::generate_hash(password)).await.map_err(|_| AuthProblem::Unavailable)
+}
+
+async fn verify(password: String, hash: String) -> bool {
+    tokio::task::spawn_blocking(move || password_auth::verify_password(password, &hash).is_ok()).await.unwrap_or(false)
+}
+
+/// A real Argon2id hash of a random password, for unknown usernames to be checked against.
+fn dummy_hash() -> String {
+    static DUMMY: OnceLock<String> = OnceLock::new();
+    DUMMY.get_or_init(|| password_auth::generate_hash(uuid::Uuid::new_v4().to_string())).clone()
+}
+
+async fn sign_in(session: &Session, user: &UserInfo) -> Result<(), AuthProblem> {
+    // A new id on sign-in, so a session id planted before log-in is worthless after it.
+    session.cycle_id().await.map_err(|_| AuthProblem::Unavailable)?;
+    session.insert(USER_ID_KEY, user.id.0).await.map_err(|_| AuthProblem::Unavailable)
+}
+
+async fn register(store: &Store, session: &Session, form: AccountForm) -> Result<(), AuthProblem> {
+    let username = normalize_username(&form.username)?;
+    check_new_password(&form.password)?;
+    let password_hash = hash(form.password).await?;
+    let user = store
+        .create_user(&username, &password_hash)
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "sign-up failed");
+            AuthProblem::Unavailable
+        })?
+        .ok_or(AuthProblem::UsernameTaken)?;
+    tracing::info!(user = %user.id, "account created");
+    sign_in(session, &user).await
+}
+
+async fn authenticate(store: &Store, session: &Session, form: AccountForm) -> Result<(), AuthProblem> {
+    let username = normalize_username(&form.username).map_err(|_| AuthProblem::BadCredentials)?;
+    if form.password.chars().count() > MAX_PASSWORD_CHARS {
+        return Err(AuthProblem::BadCredentials);
+    }
+    let found = store.credentials(&username).await.map_err(|e| {
+        tracing::error!(error = %e, "log-in lookup failed");
+        AuthProblem::Unavailable
+    })?;
+    let (user, hash) = match found {
+        Some(c) => (Some(c.user), c.password_hash),
+        None => (None, dummy_hash()),
+    };
+    let ok = verify(form.password, hash).await;
+    match (ok, user) {
+        (true, Some(user)) => sign_in(session, &user).await,
+        _ => Err(AuthProblem::BadCredentials),
+    }
+}
+
+pub async fn signup(State(state): State<AppState>, session: Session, Form(form): Form<AccountForm>) -> Response {
+    let username = form.username.clone();
+    match register(&state.chat.store, &session, form).await {
+        Ok(()) => Redirect::to("/").into_response(),
+        Err(problem) => back_to("/signup", problem, &username),
+    }
+}
+
+pub async fn login(State(state): State<AppState>, session: Session, Form(form): Form<AccountForm>) -> Response {
+    let username = form.username.clone();
+    match authenticate(&state.chat.store, &session, form).await {
+        Ok(()) => Redirect::to("/").into_response(),
+        Err(problem) => back_to("/login", problem, &username),
+    }
+}
+
+pub async fn logout(session: Session) -> Response {
+    if let Err(e) = session.flush().await {
+        tracing::warn!(error = %e, "session could not be removed");
+    }
+    Redirect::to("/").into_response()
+}

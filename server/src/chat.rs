@@ -1,0 +1,178 @@
+//! The chat operations both the socket and the no-JavaScript forms use: validate, store,
+//! then publish to the user's sockets. Storing comes first, so an event that reaches a tab
+//! is always one a reload would show again.
+
+use app::protocol::*;
+
+use crate::hub::Hub;
+use crate::store::{NewMessage, Store, StoreError};
+
+/// Title of a thread until its first message names it.
+pub const DEFAULT_TITLE: &str = "New chat";
+const AUTO_TITLE_CHARS: usize = 48;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ChatError {
+    #[error("That thread does not exist.")]
+    NotFound,
+    #[error("{0}")]
+    Invalid(&'static str),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl ChatError {
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Self::NotFound => ErrorCode::NotFound,
+            Self::Invalid(_) => ErrorCode::Invalid,
+            Self::Store(_) => ErrorCode::Internal,
+        }
+    }
+
+    /// What the user is told; storage details stay in the log.
+    pub fn user_message(&self) -> String {
+        match self {
+            Self::Store(_) => "Something went wrong saving that. Please try again.".into(),
+            other => other.to_string(),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Chat {
+    pub store: Store,
+    pub hub: Hub,
+}
+
+fn clean_title(title: &str) -> Result<String, ChatError> {
+    let title = title.split_whitespace().collect::<Vec<_>>().join(" ");
+    if title.is_empty() {
+        return Err(ChatError::Invalid("A thread title cannot be empty."));
+    }
+    if title.chars().count() > MAX_TITLE_CHARS {
+        return Err(ChatError::Invalid("Thread titles are at most 100 characters."));
+    }
+    Ok(title)
+}
+
+/// A title from the first words of a message, cut at a word boundary.
+fn title_from(text: &str) -> String {
+    let words = text.split_whitespace();
+    let mut title = String::new();
+    for w in words {
+        if title.chars().count() + w.chars().count() + 1 > AUTO_TITLE_CHARS {
+            if title.is_empty() {
+                title = w.chars().take(AUTO_TITLE_CHARS).collect();
+            }
+            title.push('…');
+            break;
+        }
+        if !title.is_empty() {
+            title.push(' ');
+        }
+        title.push_str(w);
+    }
+    title
+}
+
+impl Chat {
+    pub async fn snapshot(&self, user: &UserInfo) -> Result<Welcome, ChatError> {
+        Ok(Welcome { user: user.clone(), threads: self.store.threads(user.id).await? })
+    }
+
+    pub async fn history(&self, user: UserId, id: ThreadId, after_seq: Option<Seq>) -> Result<ThreadHistory, ChatError> {
+        self.store.history(user, id, after_seq).await?.ok_or(ChatError::NotFound)
+    }
+
+    /// Creates (or, for a repeated client id, finds) a thread. New threads are announced to
+    /// every tab; the caller answers a repeat itself.
+    pub async fn create_thread(
+        &self,
+        user: UserId,
+        client_id: &ClientId,
+        title: Option<&str>,
+    ) -> Result<(ThreadCreated, bool), ChatError> {
+        if client_id.0.is_empty() || client_id.0.len() > 64 {
+            return Err(ChatError::Invalid("A request id is missing."));
+        }
+        let title = match title {
+            Some(t) => clean_title(t)?,
+            None => DEFAULT_TITLE.to_string(),
+        };
+        let (thread, is_new) = self.store.create_thread(user, client_id, &title).await?;
+        let created = ThreadCreated { thread, client_id: client_id.clone() };
+        if is_new {
+            self.hub.publish(user, ServerMsg::ThreadCreated(created.clone()));
+        }
+        Ok((created, is_new))
+    }
+
+    pub async fn rename_thread(&self, user: UserId, id: ThreadId, title: &str) -> Result<(), ChatError> {
+        let title = clean_title(title)?;
+        let updated_at = self.store.rename_thread(user, id, &title).await?.ok_or(ChatError::NotFound)?;
+        self.hub.publish(user, ServerMsg::ThreadRenamed(ThreadRenamed { thread_id: id, title, updated_at }));
+        Ok(())
+    }
+
+    pub async fn delete_thread(&self, user: UserId, id: ThreadId) -> Result<(), ChatError> {
+        if !self.store.delete_thread(user, id).await? {
+            return Err(ChatError::NotFound);
+        }
+        self.hub.publish(user, ServerMsg::ThreadDeleted(ThreadDeleted { thread_id: id }));
+        Ok(())
+    }
+
+    /// Stores a user's message once per client id and announces it. The first message of an
+    /// untitled thread also names it.
+    pub async fn send_message(&self, user: UserId, send: &SendMessage) -> Result<(ChatMessage, bool), ChatError> {
+        let text = send.text.trim();
+        if text.is_empty() {
+            return Err(ChatError::Invalid("An empty message was not sent."));
+        }
+        if text.chars().count() > MAX_MESSAGE_CHARS {
+            return Err(ChatError::Invalid("Messages are at most 8,000 characters."));
+        }
+        if send.client_id.0.is_empty() || send.client_id.0.len() > 64 {
+            return Err(ChatError::Invalid("A request id is missing."));
+        }
+        let new = NewMessage { user, thread: send.thread_id, client_id: Some(&send.client_id), role: Role::User, text };
+        let (message, is_new) = self.store.add_message(new).await?.ok_or(ChatError::NotFound)?;
+        if is_new {
+            self.hub.publish(user, ServerMsg::MessageAdded(MessageAdded { message: message.clone() }));
+            if message.seq == 1 {
+                self.name_thread_after(user, send.thread_id, text).await?;
+            }
+        }
+        Ok((message, is_new))
+    }
+
+    async fn name_thread_after(&self, user: UserId, id: ThreadId, text: &str) -> Result<(), ChatError> {
+        let still_default = self.store.thread(user, id).await?.is_some_and(|t| t.title == DEFAULT_TITLE);
+        if still_default {
+            self.rename_thread(user, id, &title_from(text)).await?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn titles_come_from_the_first_words() {
+        assert_eq!(title_from("  hello   there "), "hello there");
+        let long = "a lighthouse at dusk with waves crashing against the rocks below it";
+        let t = title_from(long);
+        assert!(t.ends_with('…') && t.chars().count() <= AUTO_TITLE_CHARS + 1, "{t}");
+        assert_eq!(title_from(&"x".repeat(100)).chars().count(), AUTO_TITLE_CHARS + 1);
+    }
+
+    #[test]
+    fn titles_are_trimmed_and_bounded() {
+        assert_eq!(clean_title("  My   ideas ").ok().as_deref(), Some("My ideas"));
+        assert!(clean_title("   ").is_err());
+        assert!(clean_title(&"t".repeat(101)).is_err());
+    }
+}

@@ -1,0 +1,68 @@
+//! Settings, read once from the environment at start-up and passed down; nothing else reads
+//! the environment. Tests build a [`Settings`] directly.
+
+use std::time::Duration;
+
+use leptos::config::LeptosOptions;
+
+/// Where data lives when `DATABASE_URL` is not set: a SQLite file beside the app.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/easel.db";
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `sqlite://…` (default) or `postgres://…`.
+    pub database_url: String,
+    /// Origins allowed to open the WebSocket besides the page's own host
+    /// (`EASEL_ALLOWED_ORIGINS`, comma-separated, e.g. `https://chat.example.com`).
+    pub allowed_origins: Vec<String>,
+    /// Mark the session cookie `Secure` (`EASEL_SECURE_COOKIES=true` behind HTTPS).
+    pub secure_cookies: bool,
+    pub ws: WsSettings,
+    /// Site address, output name and paths of the built front end (cargo-leptos' settings).
+    pub leptos: LeptosOptions,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct WsSettings {
+    /// How often the server pings each socket.
+    pub ping_every: Duration,
+    /// A socket silent for this long (no frame, no pong) is dropped.
+    pub idle_timeout: Duration,
+}
+
+impl Default for WsSettings {
+    fn default() -> Self {
+        Self { ping_every: Duration::from_secs(20), idle_timeout: Duration::from_secs(60) }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{0} must be a whole number of seconds")]
+    NotSeconds(&'static str),
+}
+
+impl Settings {
+    /// Reads `DATABASE_URL`, `EASEL_ALLOWED_ORIGINS`, `EASEL_SECURE_COOKIES`,
+    /// `EASEL_WS_PING_SECS` and `EASEL_WS_IDLE_SECS`.
+    pub fn from_env(leptos: LeptosOptions) -> Result<Self, ConfigError> {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        let secs = |name: &'static str, default: Duration| match var(name) {
+            Some(v) => v.trim().parse::<u64>().map(Duration::from_secs).map_err(|_| ConfigError::NotSeconds(name)),
+            None => Ok(default),
+        };
+        let defaults = WsSettings::default();
+        Ok(Self {
+            database_url: var("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.to_string()),
+            allowed_origins: var("EASEL_ALLOWED_ORIGINS")
+                .map(|v| v.split(',').map(|o| o.trim().trim_end_matches('/').to_string()).filter(|o| !o.is_empty()).collect())
+                .unwrap_or_default(),
+            secure_cookies: var("EASEL_SECURE_COOKIES").is_some_and(|v| matches!(v.as_str(), "1" | "true" | "yes")),
+            ws: WsSettings {
+                ping_every: secs("EASEL_WS_PING_SECS", defaults.ping_every)?,
+                idle_timeout: secs("EASEL_WS_IDLE_SECS", defaults.idle_timeout)?,
+            },
+            leptos,
+        })
+    }
+}

@@ -1,0 +1,122 @@
+//! HTTP routes: pages (server-rendered Leptos), server functions, the account forms, the
+//! no-JavaScript chat forms, the socket, and `/healthz`.
+
+use std::sync::Arc;
+
+use app::protocol::{ClientId, SendMessage, ThreadId};
+use app::ssr::{SharedPageData, Viewer};
+use app::{shell, App};
+use axum::body::Body;
+use axum::extract::{Path, Request, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use leptos::prelude::provide_context;
+use leptos_axum::{generate_route_list, handle_server_fns_with_context, LeptosRoutes};
+use serde::Deserialize;
+use tower_http::trace::TraceLayer;
+
+use crate::auth::{self, MaybeUser};
+use crate::page_data::StorePageData;
+use crate::sessions::SessionBackend;
+use crate::state::AppState;
+use crate::ws;
+
+/// The Leptos routes, listed once at start-up.
+pub fn route_list() -> Vec<leptos_axum::AxumRouteListing> {
+    generate_route_list(App)
+}
+
+pub fn router(state: AppState, sessions: SessionBackend) -> Router {
+    let secure = state.settings.secure_cookies;
+    let routes = state.routes.as_ref().clone();
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/ws", get(ws::upgrade))
+        .route("/auth/signup", post(auth::signup))
+        .route("/auth/login", post(auth::login))
+        .route("/auth/logout", post(auth::logout))
+        .route("/threads", post(create_thread_form))
+        .route("/threads/{id}/messages", post(send_message_form))
+        .route("/api/{*fn_name}", get(server_fn_handler).post(server_fn_handler))
+        .leptos_routes_with_handler(routes, get(page_handler))
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(sessions.layer(secure))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// What every page render and server function gets as context: who is asking, and the store.
+fn page_context(state: &AppState, user: MaybeUser) -> impl Fn() + Clone + Send + Sync + 'static {
+    let data: SharedPageData = Arc::new(StorePageData(state.chat.store.clone()));
+    move || {
+        provide_context(Viewer(user.0.clone()));
+        provide_context(data.clone());
+    }
+}
+
+async fn page_handler(State(state): State<AppState>, user: MaybeUser, req: Request<Body>) -> Response {
+    let options = state.settings.leptos.clone();
+    let handler = leptos_axum::render_route_with_context(
+        state.routes.as_ref().clone(),
+        page_context(&state, user),
+        move || shell(options.clone()),
+    );
+    handler(State(state), req).await.into_response()
+}
+
+async fn server_fn_handler(State(state): State<AppState>, user: MaybeUser, req: Request<Body>) -> impl IntoResponse {
+    handle_server_fns_with_context(page_context(&state, user), req).await
+}
+
+/// Answers 200 when the database does, 503 otherwise.
+async fn healthz(State(state): State<AppState>) -> Response {
+    match state.chat.store.ping().await {
+        Ok(()) => (StatusCode::OK, "ok").into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "health check: database unreachable");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unreachable").into_response()
+        }
+    }
+}
+
+fn new_client_id() -> ClientId {
+    ClientId(uuid::Uuid::new_v4().to_string())
+}
+
+/// "New chat" before hydration: create, announce, open.
+async fn create_thread_form(State(state): State<AppState>, user: MaybeUser) -> Response {
+    let Some(user) = user.0 else { return Redirect::to("/login").into_response() };
+    match state.chat.create_thread(user.id, &new_client_id(), None).await {
+        Ok((created, _)) => Redirect::to(&format!("/threads/{}", created.thread.id)).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "thread could not be created");
+            (StatusCode::INTERNAL_SERVER_ERROR, e.user_message()).into_response()
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct MessageForm {
+    text: String,
+}
+
+/// The composer before hydration (or without JavaScript): store, announce, show the thread.
+async fn send_message_form(
+    State(state): State<AppState>,
+    user: MaybeUser,
+    Path(id): Path<i64>,
+    Form(form): Form<MessageForm>,
+) -> Response {
+    let Some(user) = user.0 else { return Redirect::to("/login").into_response() };
+    let send = SendMessage { thread_id: ThreadId(id), client_id: new_client_id(), text: form.text };
+    match state.chat.send_message(user.id, &send).await {
+        Ok(_) => Redirect::to(&format!("/threads/{id}")).into_response(),
+        Err(e) if e.code() == app::protocol::ErrorCode::Internal => {
+            tracing::error!(error = %e, "message could not be stored");
+            (StatusCode::INTERNAL_SERVER_ERROR, e.user_message()).into_response()
+        }
+        Err(e) => (StatusCode::UNPROCESSABLE_ENTITY, e.user_message()).into_response(),
+    }
+}

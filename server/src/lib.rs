@@ -1,0 +1,77 @@
+//! Easel's server: axum + leptos_axum over one store, one hub and the chat operations.
+//!
+//! [`Application::build`] does everything but serve, so tests start the same app on
+//! port 0 with their own database.
+
+#![recursion_limit = "256"]
+
+pub mod auth;
+pub mod chat;
+pub mod config;
+pub mod http;
+pub mod hub;
+mod page_data;
+pub mod sessions;
+pub mod state;
+pub mod store;
+pub mod telemetry;
+pub mod ws;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use tokio::net::TcpListener;
+
+use crate::chat::Chat;
+use crate::config::Settings;
+use crate::hub::Hub;
+use crate::sessions::SessionBackend;
+use crate::state::AppState;
+use crate::store::{Store, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("could not listen on {addr}: {source}")]
+    Bind { addr: SocketAddr, source: std::io::Error },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A built, bound server, ready to run.
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    store: Store,
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        let addr = settings.leptos.site_addr;
+        let listener = TcpListener::bind(addr).await.map_err(|source| StartupError::Bind { addr, source })?;
+        let store = Store::connect(&settings.database_url).await?;
+        let sessions = SessionBackend::connect(&settings.database_url).await?;
+        sessions.spawn_cleanup();
+        let state = AppState {
+            chat: Chat { store: store.clone(), hub: Hub::default() },
+            settings: Arc::new(settings),
+            routes: Arc::new(http::route_list()),
+        };
+        Ok(Self { listener, router: http::router(state, sessions), store })
+    }
+
+    /// The address actually bound (the port is chosen by the OS when configured as 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
+    }
+
+    /// The application's store, for tests that check what was persisted.
+    pub fn store(&self) -> Store {
+        self.store.clone()
+    }
+
+    /// Serves until `shutdown` resolves, then lets in-flight requests finish.
+    pub async fn run_until(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+        axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown).await
+    }
+}

@@ -1,0 +1,36 @@
+//! Starts Easel: logs, settings, the application, and a clean stop on Ctrl-C or SIGTERM.
+
+use leptos::config::get_configuration;
+use server::{config::Settings, telemetry, Application};
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    telemetry::init();
+    let leptos = get_configuration(None)?.leptos_options;
+    let settings = Settings::from_env(leptos)?;
+    let app = Application::build(settings).await?;
+    tracing::info!("listening on http://{}", app.local_addr());
+    app.run_until(shutdown_signal()).await?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = terminate => {} }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,125 @@
+//! Messages: appended with the next sequence number of their thread, once per client id.
+//!
+//! The sequence number is taken by `UPDATE threads SET last_seq = last_seq + 1 … RETURNING`
+//! inside the insert's transaction: the row lock (PostgreSQL) or the single writer (SQLite)
+//! serialises concurrent sends to a thread, so numbers have no gaps and no repeats.
+
+use app::protocol::{ChatMessage, ClientId, MessageId, Role, Seq, ThreadHistory, ThreadId, UserId};
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+use super::threads::summary_from_row;
+use super::{is_unique_violation, now_ms, Store, StoreError};
+
+const MESSAGE_COLUMNS: &str = "id, thread_id, seq, client_id, role, body, created_at";
+
+/// A message to append.
+pub struct NewMessage<'a> {
+    pub user: UserId,
+    pub thread: ThreadId,
+    pub client_id: Option<&'a ClientId>,
+    pub role: Role,
+    pub text: &'a str,
+}
+
+fn role_name(role: Role) -> &'static str {
+    match role {
+        Role::User => "user",
+        Role::Assistant => "assistant",
+    }
+}
+
+fn message_from_row(row: &AnyRow) -> Result<ChatMessage, sqlx::Error> {
+    let role: String = row.try_get("role")?;
+    Ok(ChatMessage {
+        id: MessageId(row.try_get("id")?),
+        thread_id: ThreadId(row.try_get("thread_id")?),
+        seq: row.try_get("seq")?,
+        client_id: row.try_get::<Option<String>, _>("client_id")?.map(ClientId),
+        role: if role == "assistant" { Role::Assistant } else { Role::User },
+        text: row.try_get("body")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+impl Store {
+    /// Appends a message. Returns it and whether it is new (`false`: this client id was
+    /// stored before and the stored message is returned); `None` when the thread is not the user's.
+    pub async fn add_message(&self, new: NewMessage<'_>) -> Result<Option<(ChatMessage, bool)>, StoreError> {
+        if let Some(existing) = self.message_by_client_id(new.user, new.client_id).await? {
+            return Ok(Some((existing, false)));
+        }
+        match self.insert_message(&new).await {
+            Ok(inserted) => Ok(inserted.map(|m| (m, true))),
+            Err(StoreError::Db(e)) if is_unique_violation(&e) => {
+                Ok(self.message_by_client_id(new.user, new.client_id).await?.map(|m| (m, false)))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn insert_message(&self, new: &NewMessage<'_>) -> Result<Option<ChatMessage>, StoreError> {
+        let now = now_ms();
+        let mut tx = self.pool().begin().await?;
+        let seq_row = sqlx::query(
+            "UPDATE threads SET last_seq = last_seq + 1, updated_at = $1 WHERE id = $2 AND user_id = $3 RETURNING last_seq",
+        )
+        .bind(now)
+        .bind(new.thread.0)
+        .bind(new.user.0)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(seq_row) = seq_row else {
+            return Ok(None);
+        };
+        let seq: Seq = seq_row.try_get("last_seq")?;
+        let sql = format!(
+            "INSERT INTO messages (thread_id, user_id, seq, client_id, role, body, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {MESSAGE_COLUMNS}"
+        );
+        let row = sqlx::query(&sql)
+            .bind(new.thread.0)
+            .bind(new.user.0)
+            .bind(seq)
+            .bind(new.client_id.map(|c| c.0.clone()))
+            .bind(role_name(new.role))
+            .bind(new.text)
+            .bind(now)
+            .fetch_one(&mut *tx)
+            .await?;
+        let message = message_from_row(&row)?;
+        tx.commit().await?;
+        Ok(Some(message))
+    }
+
+    async fn message_by_client_id(&self, user: UserId, client_id: Option<&ClientId>) -> Result<Option<ChatMessage>, StoreError> {
+        let Some(client_id) = client_id else { return Ok(None) };
+        let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE user_id = $1 AND client_id = $2");
+        let row = sqlx::query(&sql).bind(user.0).bind(&client_id.0).fetch_optional(self.pool()).await?;
+        Ok(row.as_ref().map(message_from_row).transpose()?)
+    }
+
+    /// A thread and its messages after `after_seq` (all when `None`), in order; `None` when
+    /// the thread is not the user's. Read in one transaction so the summary and the messages agree.
+    pub async fn history(&self, user: UserId, id: ThreadId, after_seq: Option<Seq>) -> Result<Option<ThreadHistory>, StoreError> {
+        let mut tx = self.pool().begin().await?;
+        let row = sqlx::query("SELECT id, title, last_seq, updated_at FROM threads WHERE id = $1 AND user_id = $2")
+            .bind(id.0)
+            .bind(user.0)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let thread = summary_from_row(&row)?;
+        let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE thread_id = $1 AND seq > $2 ORDER BY seq");
+        let rows = sqlx::query(&sql).bind(id.0).bind(after_seq.unwrap_or(0)).fetch_all(&mut *tx).await?;
+        tx.commit().await?;
+        let messages = rows.iter().map(message_from_row).collect::<Result<_, _>>()?;
+        Ok(Some(ThreadHistory { thread, after_seq, messages }))
+    }
+
+    /// How many messages a thread holds; for tests and diagnostics.
+    pub async fn message_count(&self, id: ThreadId) -> Result<i64, StoreError> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM messages WHERE thread_id = $1").bind(id.0).fetch_one(self.pool()).await?;
+        Ok(row.try_get("n")?)
+    }
+}

@@ -1,0 +1,197 @@
+//! One socket's session, written against a generic sink and stream.
+//!
+//! A single loop owns the socket and waits on three things: a frame from the tab, an event
+//! from the hub, and the heartbeat tick. One owner means replies and events leave in one
+//! order and nothing else can write to the socket. The session subscribes to the hub
+//! *before* reading the snapshot it sends first, so no event falls between the two.
+
+use std::time::Duration;
+
+use app::protocol::*;
+use axum::extract::ws::{close_code, CloseFrame, Message};
+use futures::{Sink, SinkExt, Stream, StreamExt};
+use tokio::sync::broadcast::error::RecvError;
+use tokio::time::{interval, Instant, MissedTickBehavior};
+
+use crate::chat::{Chat, ChatError};
+use crate::config::WsSettings;
+
+/// What a session needs: the chat operations, who is connected, and the heartbeat timing.
+#[derive(Clone)]
+pub struct SessionCtx {
+    pub chat: Chat,
+    pub user: UserInfo,
+    pub ws: WsSettings,
+}
+
+/// Why a session ended; logged once when it does.
+#[derive(Debug, thiserror::Error)]
+enum End {
+    #[error("closed by the tab")]
+    Closed,
+    #[error("frame over the size limit")]
+    TooLarge,
+    #[error("silent for {0:?}")]
+    Idle(Duration),
+    #[error("socket error: {0}")]
+    SocketError(String),
+    #[error("hub closed")]
+    HubClosed,
+}
+
+pub async fn run_session<S, R>(ctx: SessionCtx, mut sink: S, mut stream: R)
+where
+    S: Sink<Message, Error = axum::Error> + Unpin,
+    R: Stream<Item = Result<Message, axum::Error>> + Unpin,
+{
+    let user = ctx.user.id;
+    tracing::info!(%user, "socket opened");
+    let end = session_loop(&ctx, &mut sink, &mut stream).await;
+    if let End::TooLarge = end {
+        let frame = CloseFrame { code: close_code::SIZE, reason: "frame larger than 64 KiB".into() };
+        // The tab may already be gone; there is nothing left to tell it then.
+        let _ = sink.send(Message::Close(Some(frame))).await;
+    }
+    tracing::info!(%user, reason = %end, "socket closed");
+}
+
+async fn session_loop<S, R>(ctx: &SessionCtx, sink: &mut S, stream: &mut R) -> End
+where
+    S: Sink<Message, Error = axum::Error> + Unpin,
+    R: Stream<Item = Result<Message, axum::Error>> + Unpin,
+{
+    let mut events = ctx.chat.hub.subscribe(ctx.user.id);
+    // The thread this tab last opened: re-sent whole if the tab lags behind the hub.
+    let mut open: Option<ThreadId> = None;
+    if let Err(end) = send_snapshot(ctx, sink).await {
+        return end;
+    }
+    let mut heartbeat = interval(ctx.ws.ping_every);
+    heartbeat.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    heartbeat.tick().await;
+    let mut last_heard = Instant::now();
+    loop {
+        tokio::select! {
+            frame = stream.next() => {
+                let frame = match frame {
+                    None | Some(Ok(Message::Close(_))) => return End::Closed,
+                    Some(Err(e)) => return if is_too_large(e) { End::TooLarge } else { End::SocketError("read failed".into()) },
+                    Some(Ok(frame)) => frame,
+                };
+                last_heard = Instant::now();
+                let replies = match frame {
+                    Message::Text(text) => handle_frame(ctx, text.as_str(), &mut open).await,
+                    Message::Binary(_) => vec![protocol_error(ErrorCode::BadFrame, "Frames are JSON text.", None)],
+                    Message::Ping(_) | Message::Pong(_) | Message::Close(_) => vec![],
+                };
+                for reply in replies {
+                    if let Err(end) = send(sink, &reply).await {
+                        return end;
+                    }
+                }
+            }
+            event = events.recv() => {
+                let result = match event {
+                    Ok(msg) => send(sink, &msg).await,
+                    Err(RecvError::Lagged(missed)) => {
+                        tracing::warn!(user = %ctx.user.id, missed, "socket lagged behind the hub; re-syncing it");
+                        resync(ctx, sink, open).await
+                    }
+                    Err(RecvError::Closed) => return End::HubClosed,
+                };
+                if let Err(end) = result {
+                    return end;
+                }
+            }
+            _ = heartbeat.tick() => {
+                let silent = last_heard.elapsed();
+                if silent > ctx.ws.idle_timeout {
+                    return End::Idle(silent);
+                }
+                if sink.send(Message::Ping(Default::default())).await.is_err() {
+                    return End::SocketError("ping failed".into());
+                }
+            }
+        }
+    }
+}
+
+fn is_too_large(e: axum::Error) -> bool {
+    use tokio_tungstenite::tungstenite::Error;
+    e.into_inner().downcast::<Error>().is_ok_and(|e| matches!(*e, Error::Capacity(_)))
+}
+
+async fn send<S>(sink: &mut S, msg: &ServerMsg) -> Result<(), End>
+where
+    S: Sink<Message, Error = axum::Error> + Unpin,
+{
+    sink.send(Message::Text(msg.to_json().into())).await.map_err(|e| End::SocketError(e.to_string()))
+}
+
+async fn send_snapshot<S>(ctx: &SessionCtx, sink: &mut S) -> Result<(), End>
+where
+    S: Sink<Message, Error = axum::Error> + Unpin,
+{
+    let msg = match ctx.chat.snapshot(&ctx.user).await {
+        Ok(welcome) => ServerMsg::Welcome(welcome),
+        Err(e) => error_reply(e, None),
+    };
+    send(sink, &msg).await
+}
+
+async fn resync<S>(ctx: &SessionCtx, sink: &mut S, open: Option<ThreadId>) -> Result<(), End>
+where
+    S: Sink<Message, Error = axum::Error> + Unpin,
+{
+    send_snapshot(ctx, sink).await?;
+    if let Some(id) = open {
+        let msg = match ctx.chat.history(ctx.user.id, id, None).await {
+            Ok(h) => ServerMsg::ThreadHistory(h),
+            Err(e) => error_reply(e, None),
+        };
+        send(sink, &msg).await?;
+    }
+    Ok(())
+}
+
+/// Handles one text frame; returns the replies for this socket only. Events for all of the
+/// user's sockets (this one included) travel through the hub instead.
+async fn handle_frame(ctx: &SessionCtx, text: &str, open: &mut Option<ThreadId>) -> Vec<ServerMsg> {
+    let msg = match ClientMsg::parse(text) {
+        Ok(msg) => msg,
+        Err(reason) => return vec![protocol_error(ErrorCode::BadFrame, &reason, None)],
+    };
+    let user = ctx.user.id;
+    let chat = &ctx.chat;
+    let reply = match msg {
+        ClientMsg::OpenThread(o) => {
+            *open = Some(o.thread_id);
+            chat.history(user, o.thread_id, o.after_seq).await.map(|h| Some(ServerMsg::ThreadHistory(h)))
+        }
+        ClientMsg::CreateThread(c) => match chat.create_thread(user, &c.client_id, c.title.as_deref()).await {
+            Ok((created, is_new)) => Ok((!is_new).then_some(ServerMsg::ThreadCreated(created))),
+            Err(e) => return vec![error_reply(e, Some(c.client_id))],
+        },
+        ClientMsg::RenameThread(r) => chat.rename_thread(user, r.thread_id, &r.title).await.map(|()| None),
+        ClientMsg::DeleteThread(d) => chat.delete_thread(user, d.thread_id).await.map(|()| None),
+        ClientMsg::Send(s) => match chat.send_message(user, &s).await {
+            Ok((message, is_new)) => Ok((!is_new).then_some(ServerMsg::MessageAdded(MessageAdded { message }))),
+            Err(e) => return vec![error_reply(e, Some(s.client_id))],
+        },
+    };
+    match reply {
+        Ok(reply) => reply.into_iter().collect(),
+        Err(e) => vec![error_reply(e, None)],
+    }
+}
+
+fn error_reply(e: ChatError, client_id: Option<ClientId>) -> ServerMsg {
+    if let ChatError::Store(inner) = &e {
+        tracing::error!(error = %inner, "request failed in storage");
+    }
+    protocol_error(e.code(), &e.user_message(), client_id)
+}
+
+fn protocol_error(code: ErrorCode, message: &str, client_id: Option<ClientId>) -> ServerMsg {
+    ServerMsg::Error(ProtocolError { code, message: message.to_string(), client_id })
+}

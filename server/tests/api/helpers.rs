@@ -1,0 +1,247 @@
+//! `spawn_app` and a typed WebSocket client for the tests.
+
+use std::time::Duration;
+
+use app::protocol::*;
+use futures::{SinkExt, StreamExt};
+use leptos::config::LeptosOptions;
+use server::config::{Settings, WsSettings};
+use server::store::Store;
+use server::Application;
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::{HeaderValue, StatusCode};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{connect_async, MaybeTlsStream, WebSocketStream};
+
+pub const PASSWORD: &str = "correct horse battery";
+const WAIT: Duration = Duration::from_secs(10);
+
+/// A database for one test: a temporary SQLite file, or a fresh PostgreSQL database.
+pub struct TestDb {
+    pub url: String,
+    _dir: Option<tempfile::TempDir>,
+}
+
+pub async fn test_db() -> TestDb {
+    if std::env::var("EASEL_TEST_DB").is_ok_and(|v| v == "postgres") {
+        TestDb { url: fresh_postgres().await, _dir: None }
+    } else {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}/easel.db", dir.path().display());
+        TestDb { url, _dir: Some(dir) }
+    }
+}
+
+/// The server at `TEST_POSTGRES_URL` (default: local `postgres`/`postgres`), a new database on it.
+pub async fn fresh_postgres() -> String {
+    use sqlx::{Connection, Executor};
+    let admin = std::env::var("TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres:postgres@127.0.0.1:5432/postgres".to_string());
+    let name = format!("easel_test_{}", uuid::Uuid::new_v4().simple());
+    let mut conn = sqlx::PgConnection::connect(&admin).await.expect("PostgreSQL reachable at TEST_POSTGRES_URL");
+    conn.execute(format!(r#"CREATE DATABASE "{name}""#).as_str()).await.expect("create test database");
+    let base = admin.rsplit_once('/').map_or(admin.as_str(), |(base, _)| base);
+    format!("{base}/{name}")
+}
+
+pub struct TestApp {
+    pub addr: std::net::SocketAddr,
+    pub store: Store,
+    pub db: TestDb,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+pub fn settings(url: &str) -> Settings {
+    let leptos = LeptosOptions::builder()
+        .output_name("easel")
+        .site_root("target/site")
+        .site_addr(std::net::SocketAddr::from(([127, 0, 0, 1], 0)))
+        .build();
+    Settings {
+        database_url: url.to_string(),
+        allowed_origins: vec!["http://allowed.example".into()],
+        secure_cookies: false,
+        ws: WsSettings { ping_every: Duration::from_secs(5), idle_timeout: Duration::from_secs(30) },
+        leptos,
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_on(test_db().await).await
+}
+
+pub async fn spawn_app_on(db: TestDb) -> TestApp {
+    if std::env::var_os("RUST_LOG").is_some() {
+        server::telemetry::init();
+    }
+    let app = Application::build(settings(&db.url)).await.expect("app builds");
+    let addr = app.local_addr();
+    let store = app.store();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        app.run_until(async move {
+            let _ = rx.await;
+        })
+        .await
+        .expect("server runs");
+    });
+    TestApp { addr, store, db, shutdown: Some(tx), task: Some(task) }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub fn origin(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops serving and hands back the database, as a process restart would.
+    pub async fn stop(mut self) -> TestDb {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = tokio::time::timeout(WAIT, task).await;
+        }
+        self.db
+    }
+
+    /// Signs up `username` and returns the session cookie (`name=value`).
+    pub async fn signup(&self, username: &str) -> String {
+        let (status, location, cookie) = self.post_form("/auth/signup", &[("username", username), ("password", PASSWORD)], None).await;
+        assert_eq!(status, reqwest::StatusCode::SEE_OTHER, "sign-up redirects");
+        assert_eq!(location.as_deref(), Some("/"), "sign-up succeeded");
+        cookie.expect("sign-up sets a session cookie")
+    }
+
+    /// Posts a form without following redirects: (status, Location, session cookie if set).
+    pub async fn post_form(
+        &self,
+        path: &str,
+        form: &[(&str, &str)],
+        cookie: Option<&str>,
+    ) -> (reqwest::StatusCode, Option<String>, Option<String>) {
+        let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+        let mut req = client.post(self.url(path)).form(form);
+        if let Some(c) = cookie {
+            req = req.header("cookie", c);
+        }
+        let res = req.send().await.expect("request sent");
+        let header = |name: &str| res.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+        let cookie = header("set-cookie").and_then(|c| c.split(';').next().map(str::to_string));
+        (res.status(), header("location"), cookie)
+    }
+
+    pub async fn get_page(&self, path: &str, cookie: Option<&str>) -> (reqwest::StatusCode, String) {
+        let client = reqwest::Client::new();
+        let mut req = client.get(self.url(path));
+        if let Some(c) = cookie {
+            req = req.header("cookie", c);
+        }
+        let res = req.send().await.expect("request sent");
+        let status = res.status();
+        (status, res.text().await.expect("body"))
+    }
+
+    pub async fn connect(&self, cookie: &str) -> Client {
+        let (socket, _welcome) = self.try_connect(Some(cookie), Some(&self.origin())).await.expect("socket upgrades");
+        Client { socket }
+    }
+
+    /// Opens a socket; `Err(status)` when the upgrade is refused.
+    pub async fn try_connect(&self, cookie: Option<&str>, origin: Option<&str>) -> Result<(Socket, Welcome), StatusCode> {
+        let mut req = format!("ws://{}/ws", self.addr).into_client_request().expect("request");
+        if let Some(c) = cookie {
+            req.headers_mut().insert("cookie", HeaderValue::from_str(c).expect("cookie header"));
+        }
+        if let Some(o) = origin {
+            req.headers_mut().insert("origin", HeaderValue::from_str(o).expect("origin header"));
+        }
+        match connect_async(req).await {
+            Ok((mut socket, _)) => {
+                let first = next_text(&mut socket).await;
+                match serde_json::from_str::<ServerMsg>(&first) {
+                    Ok(ServerMsg::Welcome(w)) => Ok((socket, w)),
+                    other => panic!("expected a welcome first, got {other:?}"),
+                }
+            }
+            Err(tokio_tungstenite::tungstenite::Error::Http(res)) => Err(res.status()),
+            Err(e) => panic!("unexpected handshake error: {e}"),
+        }
+    }
+}
+
+pub type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+async fn next_text(socket: &mut Socket) -> String {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let frame = tokio::time::timeout_at(deadline, socket.next()).await.expect("a frame within 10 s");
+        match frame {
+            Some(Ok(Message::Text(t))) => return t.to_string(),
+            Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+            other => panic!("expected a text frame, got {other:?}"),
+        }
+    }
+}
+
+/// A typed test client over one socket.
+pub struct Client {
+    pub socket: Socket,
+}
+
+impl Client {
+    pub async fn send(&mut self, msg: ClientMsg) {
+        let json = serde_json::to_string(&msg).expect("serialise");
+        self.socket.send(Message::text(json)).await.expect("frame sent");
+    }
+
+    pub async fn send_raw(&mut self, frame: Message) {
+        self.socket.send(frame).await.expect("frame sent");
+    }
+
+    pub async fn recv(&mut self) -> ServerMsg {
+        let text = next_text(&mut self.socket).await;
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("unreadable server frame {text}: {e}"))
+    }
+
+    /// True when nothing arrives within `wait`.
+    pub async fn is_quiet_for(&mut self, wait: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            match tokio::time::timeout_at(deadline, self.socket.next()).await {
+                Err(_) => return true,
+                Ok(Some(Ok(Message::Ping(_) | Message::Pong(_)))) => continue,
+                Ok(_) => return false,
+            }
+        }
+    }
+
+    pub async fn create_thread(&mut self, client_id: &str) -> ThreadSummary {
+        self.send(ClientMsg::CreateThread(CreateThread { client_id: ClientId(client_id.into()), title: None })).await;
+        match self.recv().await {
+            ServerMsg::ThreadCreated(c) => c.thread,
+            other => panic!("expected thread_created, got {other:?}"),
+        }
+    }
+
+    pub async fn say(&mut self, thread_id: ThreadId, client_id: &str, text: &str) {
+        self.send(ClientMsg::Send(SendMessage { thread_id, client_id: ClientId(client_id.into()), text: text.into() }))
+            .await;
+    }
+
+    /// Waits for the next `message_added`, skipping thread renames (a first message names its thread).
+    pub async fn next_message(&mut self) -> ChatMessage {
+        loop {
+            match self.recv().await {
+                ServerMsg::MessageAdded(m) => return m.message,
+                ServerMsg::ThreadRenamed(_) => continue,
+                other => panic!("expected message_added, got {other:?}"),
+            }
+        }
+    }
+}

@@ -1,0 +1,9 @@
+//! Integration tests: the real server on port 0, a fresh database per test (SQLite by
+//! default, PostgreSQL with `EASEL_TEST_DB=postgres`), driven over HTTP and WebSocket.
+
+mod accounts;
+mod helpers;
+mod pages;
+mod store;
+mod ws_auth;
+mod ws_sync;
