@@ -20,7 +20,7 @@ use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::{
     components::{Route, Router, Routes},
-    path,
+    path, SsrMode,
 };
 
 use chat_state::ChatState;
@@ -55,12 +55,14 @@ pub fn App() -> impl IntoView {
     view! {
         <Stylesheet id="leptos" href="/pkg/easel.css"/>
         <Title text="Easel"/>
+        // Async SSR: the server sends each page complete, so it reads the same with JavaScript
+        // off; out-of-order streaming would need a script to put the resolved parts in place.
         <Router>
             <Routes fallback=|| view! { <p class="notice">"Page not found."</p> }>
-                <Route path=path!("/") view=HomePage/>
-                <Route path=path!("/login") view=LoginPage/>
-                <Route path=path!("/signup") view=SignupPage/>
-                <Route path=path!("/threads/:id") view=ThreadPage/>
+                <Route path=path!("/") view=HomePage ssr=SsrMode::Async/>
+                <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async/>
+                <Route path=path!("/signup") view=SignupPage ssr=SsrMode::Async/>
+                <Route path=path!("/threads/:id") view=ThreadPage ssr=SsrMode::Async/>
             </Routes>
         </Router>
     }

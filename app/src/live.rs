@@ -31,6 +31,14 @@ fn socket_url() -> Option<String> {
     Some(format!("{scheme}://{}/ws", location.host().ok()?))
 }
 
+/// `<body data-live=…>`: lets tests (and styles) tell a live page from one still hydrating.
+fn mark_body(live: &str) {
+    if let Some(body) = web_sys::window().and_then(|w| w.document()).and_then(|d| d.body()) {
+        // Only fails for invalid attribute names; this one is constant and valid.
+        let _ = body.set_attribute("data-live", live);
+    }
+}
+
 fn encode(msg: &ClientMsg) -> Message {
     // ClientMsg holds only strings and numbers: serialising it cannot fail.
     Message::Text(serde_json::to_string(msg).unwrap_or_default())
@@ -61,6 +69,7 @@ async fn run(
                         };
                         if matches!(msg, ServerMsg::Welcome(_)) {
                             attempt = 0;
+                            mark_body("online");
                         }
                         let followup = state.try_update(|s| s.apply(msg)).flatten();
                         match followup {
@@ -85,6 +94,7 @@ async fn run(
             }
         }
         state.update(|s| s.connection = Connection::Reconnecting);
+        mark_body("reconnecting");
         let jitter = (js_sys::Math::random() * 250.0) as u32;
         gloo_timers::future::TimeoutFuture::new(backoff_ms(attempt) + jitter).await;
         attempt = attempt.saturating_add(1);
