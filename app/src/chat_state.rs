@@ -183,7 +183,11 @@ impl ChatState {
             out.push(ClientMsg::OpenThread(OpenThread { thread_id, after_seq }));
         }
         out.extend(self.outbox.iter().filter(|p| p.error.is_none()).map(|p| {
-            ClientMsg::Send(SendMessage { thread_id: p.thread_id, client_id: p.client_id.clone(), text: p.text.clone() })
+            ClientMsg::Send(SendMessage {
+                thread_id: p.thread_id,
+                client_id: p.client_id.clone(),
+                text: p.text.clone(),
+            })
         }));
         out
     }

@@ -136,9 +136,11 @@ fn created_thread_navigates_only_the_tab_that_asked() {
     let mut s = ChatState::default();
     s.apply(welcome(vec![]));
     s.awaiting_create = Some(ClientId("mine".into()));
-    let other = ServerMsg::ThreadCreated(ThreadCreated { thread: summary(5, 0, 9), client_id: ClientId("theirs".into()) });
+    let other =
+        ServerMsg::ThreadCreated(ThreadCreated { thread: summary(5, 0, 9), client_id: ClientId("theirs".into()) });
     assert_eq!(s.apply(other), None);
-    let mine = ServerMsg::ThreadCreated(ThreadCreated { thread: summary(6, 0, 10), client_id: ClientId("mine".into()) });
+    let mine =
+        ServerMsg::ThreadCreated(ThreadCreated { thread: summary(6, 0, 10), client_id: ClientId("mine".into()) });
     assert_eq!(s.apply(mine.clone()), Some(Followup::Navigate(ThreadId(6))));
     assert_eq!(s.apply(mine), None, "a replay does not navigate twice");
     let ids: Vec<i64> = s.threads.unwrap_or_default().iter().map(|t| t.id.0).collect();
@@ -149,7 +151,11 @@ fn created_thread_navigates_only_the_tab_that_asked() {
 fn rename_and_delete_apply_to_the_list() {
     let mut s = opened(summary(1, 1, 0), vec![msg(1, 1, None)]);
     s.queue_send(ThreadId(1), ClientId("c".into()), "bye".into());
-    s.apply(ServerMsg::ThreadRenamed(ThreadRenamed { thread_id: ThreadId(1), title: "Renamed".into(), updated_at: 50 }));
+    s.apply(ServerMsg::ThreadRenamed(ThreadRenamed {
+        thread_id: ThreadId(1),
+        title: "Renamed".into(),
+        updated_at: 50,
+    }));
     assert_eq!(s.summary(ThreadId(1)).map(|t| t.title.as_str()), Some("Renamed"));
     let gone = s.apply(ServerMsg::ThreadDeleted(ThreadDeleted { thread_id: ThreadId(1) }));
     assert_eq!(gone, Some(Followup::ThreadGone(ThreadId(1))));

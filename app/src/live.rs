@@ -78,12 +78,10 @@ async fn run(
                                 ok = sink.send(encode(&frame)).await.is_ok();
                             }
                             Some(Followup::Navigate(id)) => navigate(&format!("/threads/{id}"), Default::default()),
-                            Some(Followup::ThreadGone(id)) => {
-                                if state.with_untracked(|s| s.open == Some(id)) {
-                                    navigate("/", Default::default());
-                                }
+                            Some(Followup::ThreadGone(id)) if state.with_untracked(|s| s.open == Some(id)) => {
+                                navigate("/", Default::default())
                             }
-                            None => {}
+                            Some(Followup::ThreadGone(_)) | None => {}
                         }
                     }
                     Either::Left((Some(Ok(Message::Bytes(_))), _)) => {}

@@ -12,8 +12,8 @@ export async function waitForLive(page: Page) {
   await expect(page.locator("body[data-live='online']")).toBeAttached();
 }
 
-export async function signUp(page: Page, username: string) {
-  await page.goto("/signup");
+export async function signUp(page: Page, username: string, base = "") {
+  await page.goto(`${base}/signup`);
   await page.getByLabel("Username").fill(username);
   await page.getByLabel("Password").fill(PASSWORD);
   await page.getByRole("button", { name: "Sign up" }).click();

@@ -63,7 +63,9 @@ fn back_to(page: &str, problem: AuthProblem, username: &str) -> Response {
 }
 
 async fn hash(password: String) -> Result<String, AuthProblem> {
-    tokio::task::spawn_blocking(move || password_auth::generate_hash(password)).await.map_err(|_| AuthProblem::Unavailable)
+    tokio::task::spawn_blocking(move || password_auth::generate_hash(password))
+        .await
+        .map_err(|_| AuthProblem::Unavailable)
 }
 
 async fn verify(password: String, hash: String) -> bool {

@@ -81,7 +81,12 @@ impl Chat {
         Ok(Welcome { user: user.clone(), threads: self.store.threads(user.id).await? })
     }
 
-    pub async fn history(&self, user: UserId, id: ThreadId, after_seq: Option<Seq>) -> Result<ThreadHistory, ChatError> {
+    pub async fn history(
+        &self,
+        user: UserId,
+        id: ThreadId,
+        after_seq: Option<Seq>,
+    ) -> Result<ThreadHistory, ChatError> {
         self.store.history(user, id, after_seq).await?.ok_or(ChatError::NotFound)
     }
 

@@ -55,7 +55,9 @@ impl Settings {
         Ok(Self {
             database_url: var("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.to_string()),
             allowed_origins: var("EASEL_ALLOWED_ORIGINS")
-                .map(|v| v.split(',').map(|o| o.trim().trim_end_matches('/').to_string()).filter(|o| !o.is_empty()).collect())
+                .map(|v| {
+                    v.split(',').map(|o| o.trim().trim_end_matches('/').to_string()).filter(|o| !o.is_empty()).collect()
+                })
                 .unwrap_or_default(),
             secure_cookies: var("EASEL_SECURE_COOKIES").is_some_and(|v| matches!(v.as_str(), "1" | "true" | "yes")),
             ws: WsSettings {

@@ -58,11 +58,10 @@ fn page_context(state: &AppState, user: MaybeUser) -> impl Fn() + Clone + Send +
 
 async fn page_handler(State(state): State<AppState>, user: MaybeUser, req: Request<Body>) -> Response {
     let options = state.settings.leptos.clone();
-    let handler = leptos_axum::render_route_with_context(
-        state.routes.as_ref().clone(),
-        page_context(&state, user),
-        move || shell(options.clone()),
-    );
+    let handler =
+        leptos_axum::render_route_with_context(state.routes.as_ref().clone(), page_context(&state, user), move || {
+            shell(options.clone())
+        });
     handler(State(state), req).await.into_response()
 }
 

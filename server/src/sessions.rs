@@ -36,7 +36,9 @@ impl SessionBackend {
                 let options = SqliteConnectOptions::from_str(&sqlite_create_mode(url))?;
                 Self::Sqlite(SqliteStore::new(SqlitePoolOptions::new().max_connections(2).connect_with(options).await?))
             }
-            DbKind::Postgres => Self::Postgres(PostgresStore::new(PgPoolOptions::new().max_connections(4).connect(url).await?)),
+            DbKind::Postgres => {
+                Self::Postgres(PostgresStore::new(PgPoolOptions::new().max_connections(4).connect(url).await?))
+            }
         };
         match &backend {
             Self::Sqlite(s) => s.migrate().await?,

@@ -61,7 +61,10 @@ impl Store {
             prepare_sqlite_dir(url)?;
         }
         let options = AnyConnectOptions::from_str(&sqlite_create_mode(url))?;
-        let pool = AnyPoolOptions::new().max_connections(if kind == DbKind::Sqlite { 4 } else { 10 }).connect_with(options).await?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(if kind == DbKind::Sqlite { 4 } else { 10 })
+            .connect_with(options)
+            .await?;
         if kind == DbKind::Sqlite {
             // WAL lets readers go on while one writer commits; it is a property of the file.
             sqlx::query("PRAGMA journal_mode = WAL").execute(&pool).await?;

@@ -23,7 +23,12 @@ const WRITE_BUFFER_BYTES: usize = 8 * 1024;
 /// Backpressure: a tab that stops reading is dropped once this much is queued for it.
 const MAX_WRITE_BUFFER_BYTES: usize = 1024 * 1024;
 
-pub async fn upgrade(ws: WebSocketUpgrade, State(state): State<AppState>, user: MaybeUser, headers: HeaderMap) -> Response {
+pub async fn upgrade(
+    ws: WebSocketUpgrade,
+    State(state): State<AppState>,
+    user: MaybeUser,
+    headers: HeaderMap,
+) -> Response {
     let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
     let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
     if !origin_allowed(origin, host, &state.settings.allowed_origins) {

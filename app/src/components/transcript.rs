@@ -8,8 +8,17 @@ use crate::protocol::{ChatMessage, Role};
 #[component]
 pub fn Transcript(messages: Signal<Vec<ChatMessage>>, pending: Signal<Vec<Pending>>) -> impl IntoView {
     let empty = move || messages.with(Vec::is_empty) && pending.with(Vec::is_empty);
+    let log = NodeRef::<leptos::html::Section>::new();
+    // Keep the newest message in view as messages arrive (browser only: effects do not run on the server).
+    Effect::new(move |_| {
+        messages.track();
+        pending.track();
+        if let Some(el) = log.get() {
+            el.set_scroll_top(el.scroll_height());
+        }
+    });
     view! {
-        <section role="log" aria-label="Transcript" aria-live="polite" class="transcript">
+        <section node_ref=log role="log" aria-label="Transcript" aria-live="polite" class="transcript">
             <Show when=empty>
                 <p class="muted">"No messages yet. Say hello."</p>
             </Show>

@@ -92,7 +92,11 @@ impl Store {
         Ok(Some(message))
     }
 
-    async fn message_by_client_id(&self, user: UserId, client_id: Option<&ClientId>) -> Result<Option<ChatMessage>, StoreError> {
+    async fn message_by_client_id(
+        &self,
+        user: UserId,
+        client_id: Option<&ClientId>,
+    ) -> Result<Option<ChatMessage>, StoreError> {
         let Some(client_id) = client_id else { return Ok(None) };
         let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE user_id = $1 AND client_id = $2");
         let row = sqlx::query(&sql).bind(user.0).bind(&client_id.0).fetch_optional(self.pool()).await?;
@@ -101,7 +105,12 @@ impl Store {
 
     /// A thread and its messages after `after_seq` (all when `None`), in order; `None` when
     /// the thread is not the user's. Read in one transaction so the summary and the messages agree.
-    pub async fn history(&self, user: UserId, id: ThreadId, after_seq: Option<Seq>) -> Result<Option<ThreadHistory>, StoreError> {
+    pub async fn history(
+        &self,
+        user: UserId,
+        id: ThreadId,
+        after_seq: Option<Seq>,
+    ) -> Result<Option<ThreadHistory>, StoreError> {
         let mut tx = self.pool().begin().await?;
         let row = sqlx::query("SELECT id, title, last_seq, updated_at FROM threads WHERE id = $1 AND user_id = $2")
             .bind(id.0)
@@ -119,7 +128,10 @@ impl Store {
 
     /// How many messages a thread holds; for tests and diagnostics.
     pub async fn message_count(&self, id: ThreadId) -> Result<i64, StoreError> {
-        let row = sqlx::query("SELECT COUNT(*) AS n FROM messages WHERE thread_id = $1").bind(id.0).fetch_one(self.pool()).await?;
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM messages WHERE thread_id = $1")
+            .bind(id.0)
+            .fetch_one(self.pool())
+            .await?;
         Ok(row.try_get("n")?)
     }
 }

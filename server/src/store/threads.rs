@@ -60,7 +60,11 @@ impl Store {
         }
     }
 
-    async fn thread_by_client_id(&self, user: UserId, client_id: &ClientId) -> Result<Option<ThreadSummary>, StoreError> {
+    async fn thread_by_client_id(
+        &self,
+        user: UserId,
+        client_id: &ClientId,
+    ) -> Result<Option<ThreadSummary>, StoreError> {
         let sql = format!("SELECT {SUMMARY_COLUMNS} FROM threads WHERE user_id = $1 AND client_id = $2");
         let row = sqlx::query(&sql).bind(user.0).bind(&client_id.0).fetch_optional(self.pool()).await?;
         Ok(row.as_ref().map(summary_from_row).transpose()?)
@@ -87,8 +91,11 @@ impl Store {
             .bind(user.0)
             .execute(&mut *tx)
             .await?;
-        let done =
-            sqlx::query("DELETE FROM threads WHERE id = $1 AND user_id = $2").bind(id.0).bind(user.0).execute(&mut *tx).await?;
+        let done = sqlx::query("DELETE FROM threads WHERE id = $1 AND user_id = $2")
+            .bind(id.0)
+            .bind(user.0)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(done.rows_affected() == 1)
     }

@@ -14,12 +14,13 @@ pub struct Credentials {
 impl Store {
     /// Creates an account; `None` when the username is taken.
     pub async fn create_user(&self, username: &str, password_hash: &str) -> Result<Option<UserInfo>, StoreError> {
-        let row = sqlx::query("INSERT INTO users (username, password_hash, created_at) VALUES ($1, $2, $3) RETURNING id")
-            .bind(username)
-            .bind(password_hash)
-            .bind(now_ms())
-            .fetch_one(self.pool())
-            .await;
+        let row =
+            sqlx::query("INSERT INTO users (username, password_hash, created_at) VALUES ($1, $2, $3) RETURNING id")
+                .bind(username)
+                .bind(password_hash)
+                .bind(now_ms())
+                .fetch_one(self.pool())
+                .await;
         match row {
             Ok(row) => Ok(Some(UserInfo { id: UserId(row.try_get("id")?), username: username.to_string() })),
             Err(e) if is_unique_violation(&e) => Ok(None),
@@ -42,7 +43,8 @@ impl Store {
     }
 
     pub async fn user(&self, id: UserId) -> Result<Option<UserInfo>, StoreError> {
-        let row = sqlx::query("SELECT username FROM users WHERE id = $1").bind(id.0).fetch_optional(self.pool()).await?;
+        let row =
+            sqlx::query("SELECT username FROM users WHERE id = $1").bind(id.0).fetch_optional(self.pool()).await?;
         row.map(|r| Ok(UserInfo { id, username: r.try_get("username")? })).transpose()
     }
 }

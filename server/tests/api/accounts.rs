@@ -11,7 +11,8 @@ async fn signing_up_signs_in_and_a_taken_name_is_refused() {
     let (_, home) = app.get_page("/", Some(&cookie)).await;
     assert!(home.contains("ada") && home.contains("Log out"), "home shows the signed-in user");
 
-    let (status, location, _) = app.post_form("/auth/signup", &[("username", "ada"), ("password", PASSWORD)], None).await;
+    let (status, location, _) =
+        app.post_form("/auth/signup", &[("username", "ada"), ("password", PASSWORD)], None).await;
     assert_eq!(status, StatusCode::SEE_OTHER);
     assert_eq!(location.as_deref(), Some("/signup?error=taken&username=ada"));
 }
@@ -31,13 +32,15 @@ async fn bad_sign_up_input_is_explained() {
 async fn log_in_checks_the_password() {
     let app = spawn_app().await;
     app.signup("ada").await;
-    let (_, location, cookie) = app.post_form("/auth/login", &[("username", "ada"), ("password", "wrong password")], None).await;
+    let (_, location, cookie) =
+        app.post_form("/auth/login", &[("username", "ada"), ("password", "wrong password")], None).await;
     assert_eq!(location.as_deref(), Some("/login?error=credentials&username=ada"));
     assert!(cookie.is_none(), "no session for a wrong password");
     let (_, location, _) = app.post_form("/auth/login", &[("username", "nobody"), ("password", PASSWORD)], None).await;
     assert_eq!(location.as_deref(), Some("/login?error=credentials&username=nobody"), "same answer for unknown names");
 
-    let (_, location, cookie) = app.post_form("/auth/login", &[("username", "ADA"), ("password", PASSWORD)], None).await;
+    let (_, location, cookie) =
+        app.post_form("/auth/login", &[("username", "ADA"), ("password", PASSWORD)], None).await;
     assert_eq!(location.as_deref(), Some("/"));
     let cookie = cookie.expect("session cookie");
     assert!(app.try_connect(Some(&cookie), Some(&app.origin())).await.is_ok());

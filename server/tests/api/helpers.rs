@@ -112,7 +112,8 @@ impl TestApp {
 
     /// Signs up `username` and returns the session cookie (`name=value`).
     pub async fn signup(&self, username: &str) -> String {
-        let (status, location, cookie) = self.post_form("/auth/signup", &[("username", username), ("password", PASSWORD)], None).await;
+        let (status, location, cookie) =
+            self.post_form("/auth/signup", &[("username", username), ("password", PASSWORD)], None).await;
         assert_eq!(status, reqwest::StatusCode::SEE_OTHER, "sign-up redirects");
         assert_eq!(location.as_deref(), Some("/"), "sign-up succeeded");
         cookie.expect("sign-up sets a session cookie")
@@ -153,7 +154,11 @@ impl TestApp {
     }
 
     /// Opens a socket; `Err(status)` when the upgrade is refused.
-    pub async fn try_connect(&self, cookie: Option<&str>, origin: Option<&str>) -> Result<(Socket, Welcome), StatusCode> {
+    pub async fn try_connect(
+        &self,
+        cookie: Option<&str>,
+        origin: Option<&str>,
+    ) -> Result<(Socket, Welcome), StatusCode> {
         let mut req = format!("ws://{}/ws", self.addr).into_client_request().expect("request");
         if let Some(c) = cookie {
             req.headers_mut().insert("cookie", HeaderValue::from_str(c).expect("cookie header"));

@@ -36,7 +36,8 @@ async fn the_forms_work_without_javascript() {
     let location = location.expect("redirect to the new thread");
     assert!(location.starts_with("/threads/"), "{location}");
 
-    let (status, back, _) = app.post_form(&format!("{location}/messages"), &[("text", "typed without js")], Some(&cookie)).await;
+    let (status, back, _) =
+        app.post_form(&format!("{location}/messages"), &[("text", "typed without js")], Some(&cookie)).await;
     assert_eq!((status, back.as_deref()), (StatusCode::SEE_OTHER, Some(location.as_str())));
     let (_, page) = app.get_page(&location, Some(&cookie)).await;
     assert!(page.contains("typed without js"));
