@@ -72,6 +72,22 @@ where
     let mut last_heard = Instant::now();
     loop {
         tokio::select! {
+            // Biased, events first: what earlier requests caused reaches the tab before the
+            // answer to a later request, so one socket sees one causal order.
+            biased;
+            event = events.recv() => {
+                let result = match event {
+                    Ok(msg) => send(sink, &msg).await,
+                    Err(RecvError::Lagged(missed)) => {
+                        tracing::warn!(user = %ctx.user.id, missed, "socket lagged behind the hub; re-syncing it");
+                        resync(ctx, sink, open).await
+                    }
+                    Err(RecvError::Closed) => return End::HubClosed,
+                };
+                if let Err(end) = result {
+                    return end;
+                }
+            }
             frame = stream.next() => {
                 let frame = match frame {
                     None | Some(Ok(Message::Close(_))) => return End::Closed,
@@ -88,19 +104,6 @@ where
                     if let Err(end) = send(sink, &reply).await {
                         return end;
                     }
-                }
-            }
-            event = events.recv() => {
-                let result = match event {
-                    Ok(msg) => send(sink, &msg).await,
-                    Err(RecvError::Lagged(missed)) => {
-                        tracing::warn!(user = %ctx.user.id, missed, "socket lagged behind the hub; re-syncing it");
-                        resync(ctx, sink, open).await
-                    }
-                    Err(RecvError::Closed) => return End::HubClosed,
-                };
-                if let Err(end) = result {
-                    return end;
                 }
             }
             _ = heartbeat.tick() => {

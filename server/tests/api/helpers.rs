@@ -228,9 +228,12 @@ impl Client {
 
     pub async fn create_thread(&mut self, client_id: &str) -> ThreadSummary {
         self.send(ClientMsg::CreateThread(CreateThread { client_id: ClientId(client_id.into()), title: None })).await;
-        match self.recv().await {
-            ServerMsg::ThreadCreated(c) => c.thread,
-            other => panic!("expected thread_created, got {other:?}"),
+        loop {
+            match self.recv().await {
+                ServerMsg::ThreadCreated(c) => return c.thread,
+                ServerMsg::ThreadRenamed(_) => continue,
+                other => panic!("expected thread_created, got {other:?}"),
+            }
         }
     }
 
