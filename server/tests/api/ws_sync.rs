@@ -4,20 +4,25 @@ use std::time::Duration;
 
 use app::protocol::*;
 
-use crate::helpers::spawn_app;
+use crate::helpers::{spawn_app, Client, TestApp};
+
+/// A signed-in user with two open tabs and one thread that both tabs know about.
+async fn two_tabs_and_a_thread(app: &TestApp) -> (String, Client, Client, ThreadSummary) {
+    let cookie = app.signup("ada").await;
+    let mut tab1 = app.connect(&cookie).await;
+    let mut tab2 = app.connect(&cookie).await;
+    let thread = tab1.create_thread("t-1").await;
+    match tab2.recv().await {
+        ServerMsg::ThreadCreated(c) => assert_eq!(c.thread, thread, "tab 2 learns of the new thread"),
+        other => panic!("tab 2 expected the new thread, got {other:?}"),
+    }
+    (cookie, tab1, tab2, thread)
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_sockets_of_one_user_both_see_a_message() {
     let app = spawn_app().await;
-    let cookie = app.signup("ada").await;
-    let mut tab1 = app.connect(&cookie).await;
-    let mut tab2 = app.connect(&cookie).await;
-
-    let thread = tab1.create_thread("t-1").await;
-    match tab2.recv().await {
-        ServerMsg::ThreadCreated(c) => assert_eq!(c.thread, thread),
-        other => panic!("tab 2 expected the new thread, got {other:?}"),
-    }
+    let (_, mut tab1, mut tab2, thread) = two_tabs_and_a_thread(&app).await;
 
     tab1.say(thread.id, "m-1", "hello from tab one").await;
     for tab in [&mut tab1, &mut tab2] {
@@ -82,7 +87,7 @@ async fn a_resend_with_the_same_client_id_stores_one_row() {
     assert_eq!(app.store.threads(first_user(&app, &cookie).await).await.expect("threads").len(), 1);
 }
 
-async fn first_user(app: &crate::helpers::TestApp, cookie: &str) -> UserId {
+async fn first_user(app: &TestApp, cookie: &str) -> UserId {
     let (_, welcome) = app.try_connect(Some(cookie), Some(&app.origin())).await.expect("connects");
     welcome.user.id
 }
@@ -90,11 +95,7 @@ async fn first_user(app: &crate::helpers::TestApp, cookie: &str) -> UserId {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reconnect_after_missed_events_receives_them() {
     let app = spawn_app().await;
-    let cookie = app.signup("ada").await;
-    let mut tab1 = app.connect(&cookie).await;
-    let mut tab2 = app.connect(&cookie).await;
-    let thread = tab1.create_thread("t-1").await;
-    tab2.recv().await;
+    let (cookie, mut tab1, mut tab2, thread) = two_tabs_and_a_thread(&app).await;
     tab1.say(thread.id, "m-1", "one").await;
     tab1.next_message().await;
     let seen = tab2.next_message().await.seq;
@@ -111,7 +112,7 @@ async fn a_reconnect_after_missed_events_receives_them() {
     let (socket, welcome) = app.try_connect(Some(&cookie), Some(&app.origin())).await.expect("reconnects");
     let summary = welcome.threads.iter().find(|t| t.id == thread.id).expect("thread listed");
     assert_eq!(summary.last_seq, 3);
-    let mut tab2 = crate::helpers::Client { socket };
+    let mut tab2 = Client { socket };
     tab2.send(ClientMsg::OpenThread(OpenThread { thread_id: thread.id, after_seq: Some(seen) })).await;
     loop {
         match tab2.recv().await {
@@ -130,11 +131,7 @@ async fn a_reconnect_after_missed_events_receives_them() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn renames_and_deletes_reach_every_tab() {
     let app = spawn_app().await;
-    let cookie = app.signup("ada").await;
-    let mut tab1 = app.connect(&cookie).await;
-    let mut tab2 = app.connect(&cookie).await;
-    let thread = tab1.create_thread("t-1").await;
-    tab2.recv().await;
+    let (cookie, mut tab1, mut tab2, thread) = two_tabs_and_a_thread(&app).await;
 
     tab1.send(ClientMsg::RenameThread(RenameThread { thread_id: thread.id, title: "  Trip   ideas ".into() })).await;
     for tab in [&mut tab1, &mut tab2] {
