@@ -73,10 +73,17 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_on(db: TestDb) -> TestApp {
+    spawn_app_with(db, |_| {}).await
+}
+
+/// Like [`spawn_app`], with settings changed by `adjust` (e.g. a faster heartbeat).
+pub async fn spawn_app_with(db: TestDb, adjust: impl FnOnce(&mut Settings)) -> TestApp {
     if std::env::var_os("RUST_LOG").is_some() {
         server::telemetry::init();
     }
-    let app = Application::build(settings(&db.url)).await.expect("app builds");
+    let mut settings = settings(&db.url);
+    adjust(&mut settings);
+    let app = Application::build(settings).await.expect("app builds");
     let addr = app.local_addr();
     let store = app.store();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();

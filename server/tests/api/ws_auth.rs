@@ -8,7 +8,7 @@ use tokio_tungstenite::tungstenite::http::StatusCode;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::helpers::spawn_app;
+use crate::helpers::{spawn_app, spawn_app_with, test_db};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_foreign_origin_is_refused() {
@@ -78,4 +78,34 @@ async fn invalid_messages_are_refused_with_their_client_id() {
         }
     }
     assert_eq!(app.store.message_count(thread.id).await.expect("count"), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_peer_is_dropped_and_a_live_one_is_kept() {
+    let app = spawn_app_with(test_db().await, |s| {
+        s.ws.ping_every = Duration::from_millis(100);
+        s.ws.idle_timeout = Duration::from_millis(400);
+    })
+    .await;
+    let cookie = app.signup("ada").await;
+    let mut silent = app.connect(&cookie).await;
+    let mut live = app.connect(&cookie).await;
+
+    // `live` reads (so its client answers pings); `silent` reads nothing, so it never pongs.
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(1500);
+    while let Ok(frame) = tokio::time::timeout_at(deadline, live.socket.next()).await {
+        assert!(matches!(frame, Some(Ok(Message::Ping(_)))), "only pings while idle, got {frame:?}");
+    }
+    let thread = live.create_thread("still-here").await;
+    assert_eq!(thread.title, "New chat", "the answering socket is kept");
+
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
+    let ended = loop {
+        match tokio::time::timeout_at(deadline, silent.socket.next()).await {
+            Err(_) => break false,
+            Ok(None | Some(Err(_)) | Some(Ok(Message::Close(_)))) => break true,
+            Ok(Some(Ok(_))) => continue,
+        }
+    };
+    assert!(ended, "the silent socket was dropped");
 }
