@@ -11,6 +11,7 @@ pub mod config;
 pub mod http;
 pub mod hub;
 mod page_data;
+pub mod providers;
 pub mod sessions;
 pub mod state;
 pub mod store;
