@@ -82,6 +82,8 @@ pub struct ChatState {
     pub last_error: Option<String>,
     /// The thread shown in this tab, caught up first after a reconnect.
     pub open: Option<ThreadId>,
+    /// The newest progress of each running job this tab has heard of.
+    pub progress: HashMap<JobId, JobProgress>,
 }
 
 impl ChatState {
@@ -139,6 +141,23 @@ impl ChatState {
                 Some(Followup::ThreadGone(d.thread_id))
             }
             ServerMsg::MessageAdded(MessageAdded { message }) => self.add_message(message),
+            ServerMsg::JobProgress(p) => {
+                let stale = self.progress.get(&p.job_id).is_some_and(|old| old.stage > p.stage);
+                if !stale {
+                    self.progress.insert(p.job_id, p);
+                }
+                None
+            }
+            ServerMsg::JobUpdated(u) => {
+                // The job view is authoritative; progress starts again from what it says.
+                self.progress.remove(&u.job.id);
+                if let Some(m) =
+                    self.logs.get_mut(&u.thread_id).and_then(|l| l.messages.iter_mut().find(|m| m.id == u.message_id))
+                {
+                    m.job = Some(u.job);
+                }
+                None
+            }
             ServerMsg::Error(e) => {
                 match e.client_id.as_ref().and_then(|c| self.outbox.iter_mut().find(|p| &p.client_id == c)) {
                     Some(p) => p.error = Some(e.message),

@@ -13,6 +13,7 @@ fn msg(thread: i64, seq: Seq, client: Option<&str>) -> ChatMessage {
         role: Role::User,
         text: format!("message {seq}"),
         created_at: 100 + seq,
+        job: None,
     }
 }
 
@@ -180,4 +181,53 @@ fn backoff_doubles_and_is_capped() {
     assert_eq!(backoff_ms(4), 8_000);
     assert_eq!(backoff_ms(5), 10_000);
     assert_eq!(backoff_ms(40), 10_000);
+}
+
+fn job(id: i64, status: JobStatus, stage: JobStage) -> JobView {
+    JobView {
+        id: JobId(id),
+        status,
+        stage,
+        prompt: "a fox".into(),
+        enhanced_prompt: "a fox".into(),
+        revised_prompt: None,
+        subject: "fox".into(),
+        provider: "built-in renderer".into(),
+        model: "scene-v1".into(),
+        error: None,
+        image: None,
+    }
+}
+
+fn progress(id: i64, stage: JobStage) -> ServerMsg {
+    ServerMsg::JobProgress(JobProgress {
+        job_id: JobId(id),
+        thread_id: ThreadId(1),
+        stage,
+        percent: stage.percent(),
+        detail: stage.describe("fox"),
+        preview: None,
+    })
+}
+
+#[test]
+fn job_progress_moves_forward_only_and_an_update_settles_the_message() {
+    let assistant = ChatMessage {
+        role: Role::Assistant,
+        job: Some(job(5, JobStatus::Running, JobStage::Queued)),
+        ..msg(1, 1, None)
+    };
+    let mut s = opened(summary(1, 1, 0), vec![assistant]);
+    s.apply(progress(5, JobStage::Generating));
+    s.apply(progress(5, JobStage::Initializing)); // late, out of order
+    assert_eq!(s.progress[&JobId(5)].stage, JobStage::Generating);
+
+    let done = job(5, JobStatus::Complete, JobStage::Complete);
+    s.apply(ServerMsg::JobUpdated(JobUpdated {
+        thread_id: ThreadId(1),
+        message_id: MessageId(1001),
+        job: done.clone(),
+    }));
+    assert!(s.progress.is_empty());
+    assert_eq!(s.logs[&ThreadId(1)].messages[0].job, Some(done));
 }

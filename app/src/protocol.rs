@@ -32,6 +32,9 @@ macro_rules! id_newtype {
     };
 }
 
+mod jobs;
+pub use jobs::*;
+
 id_newtype!(
     /// A user account.
     UserId
@@ -69,6 +72,8 @@ pub enum ClientMsg {
     RenameThread(RenameThread),
     DeleteThread(DeleteThread),
     Send(SendMessage),
+    CancelJob(CancelJob),
+    RetryJob(RetryJob),
 }
 
 /// Frames the server sends.
@@ -81,6 +86,8 @@ pub enum ServerMsg {
     ThreadRenamed(ThreadRenamed),
     ThreadDeleted(ThreadDeleted),
     MessageAdded(MessageAdded),
+    JobProgress(JobProgress),
+    JobUpdated(JobUpdated),
     Error(ProtocolError),
 }
 
@@ -152,6 +159,9 @@ pub struct ChatMessage {
     pub text: String,
     /// Unix milliseconds.
     pub created_at: i64,
+    /// The image job this (assistant) message shows, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job: Option<JobView>,
 }
 
 /// Sent first on every connection: a snapshot that replaces whatever the tab held.
@@ -204,6 +214,8 @@ pub enum ErrorCode {
     Invalid,
     /// The server failed; the request may be retried.
     Internal,
+    /// Something is already running (one image at a time per user).
+    Busy,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -249,6 +261,7 @@ mod tests {
             role: Role::User,
             text: "hello".into(),
             created_at: 1_700,
+            job: None,
         }
     }
 
@@ -333,6 +346,53 @@ mod tests {
     fn error_round_trips() {
         let m = ProtocolError { code: ErrorCode::NotFound, message: "No such thread.".into(), client_id: None };
         round_trip_server(ServerMsg::Error(m), "error");
+    }
+
+    fn job() -> JobView {
+        JobView {
+            id: JobId(4),
+            status: JobStatus::Complete,
+            stage: JobStage::Complete,
+            prompt: "a lighthouse".into(),
+            enhanced_prompt: "a lighthouse at dusk".into(),
+            revised_prompt: Some("a tall lighthouse at dusk".into()),
+            subject: "lighthouse".into(),
+            provider: "built-in renderer".into(),
+            model: "scene-v1".into(),
+            error: None,
+            image: Some(ImageInfo { id: ImageId(9), width: 1024, height: 1024, variants: vec![256, 512, 1024] }),
+        }
+    }
+
+    #[test]
+    fn cancel_job_round_trips() {
+        round_trip_client(ClientMsg::CancelJob(CancelJob { job_id: JobId(4) }), "cancel_job");
+    }
+
+    #[test]
+    fn retry_job_round_trips() {
+        round_trip_client(ClientMsg::RetryJob(RetryJob { job_id: JobId(4) }), "retry_job");
+    }
+
+    #[test]
+    fn job_progress_round_trips() {
+        let m = JobProgress {
+            job_id: JobId(4),
+            thread_id: ThreadId(7),
+            stage: JobStage::Generating,
+            percent: 60,
+            detail: "Generating your lighthouse scene…".into(),
+            preview: Some(2),
+        };
+        round_trip_server(ServerMsg::JobProgress(m), "job_progress");
+    }
+
+    #[test]
+    fn job_updated_round_trips() {
+        let m = JobUpdated { thread_id: ThreadId(7), message_id: MessageId(3), job: job() };
+        round_trip_server(ServerMsg::JobUpdated(m), "job_updated");
+        let with_job = ChatMessage { job: Some(job()), role: Role::Assistant, ..message() };
+        round_trip_server(ServerMsg::MessageAdded(MessageAdded { message: with_job }), "message_added");
     }
 
     #[test]

@@ -41,6 +41,7 @@ async fn serve() -> Result<(), Box<dyn std::error::Error>> {
         allowed_origins: vec![],
         secure_cookies: false,
         ws: server::config::WsSettings::default(),
+        images: server::config::ImageSettings::default(),
         leptos,
     };
     let app = server::Application::build(settings).await?;

@@ -4,7 +4,9 @@
 
 use app::protocol::*;
 
+use crate::assistant::image_command;
 use crate::hub::Hub;
+use crate::jobs::{JobError, Jobs};
 use crate::store::{NewMessage, Store, StoreError};
 
 /// Title of a thread until its first message names it.
@@ -19,6 +21,8 @@ pub enum ChatError {
     Invalid(&'static str),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Job(#[from] JobError),
 }
 
 impl ChatError {
@@ -26,14 +30,18 @@ impl ChatError {
         match self {
             Self::NotFound => ErrorCode::NotFound,
             Self::Invalid(_) => ErrorCode::Invalid,
-            Self::Store(_) => ErrorCode::Internal,
+            Self::Store(_) | Self::Job(JobError::Store(_)) => ErrorCode::Internal,
+            Self::Job(JobError::Busy) => ErrorCode::Busy,
+            Self::Job(JobError::NotFound) => ErrorCode::NotFound,
         }
     }
 
     /// What the user is told; storage details stay in the log.
     pub fn user_message(&self) -> String {
         match self {
-            Self::Store(_) => "Something went wrong saving that. Please try again.".into(),
+            Self::Store(_) | Self::Job(JobError::Store(_)) => {
+                "Something went wrong saving that. Please try again.".into()
+            }
             other => other.to_string(),
         }
     }
@@ -43,6 +51,7 @@ impl ChatError {
 pub struct Chat {
     pub store: Store,
     pub hub: Hub,
+    pub jobs: Jobs,
 }
 
 fn clean_title(title: &str) -> Result<String, ChatError> {
@@ -148,8 +157,28 @@ impl Chat {
             if message.seq == 1 {
                 self.name_thread_after(user, send.thread_id, text).await?;
             }
+            if let Some(prompt) = image_command(text) {
+                self.start_image(user, send.thread_id, prompt).await?;
+            }
         }
         Ok((message, is_new))
+    }
+
+    /// Starts an image job; a refusal (one is already running) becomes an assistant message,
+    /// so it reads like the rest of the conversation and every tab sees it.
+    async fn start_image(&self, user: UserId, thread: ThreadId, prompt: &str) -> Result<(), ChatError> {
+        match self.jobs.start(user, thread, prompt).await {
+            Ok(_) => Ok(()),
+            Err(JobError::Busy) => {
+                let text = JobError::Busy.to_string();
+                let new = NewMessage { user, thread, client_id: None, role: Role::Assistant, text: &text };
+                if let Some((message, _)) = self.store.add_message(new).await? {
+                    self.hub.publish(user, ServerMsg::MessageAdded(MessageAdded { message }));
+                }
+                Ok(())
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 
     async fn name_thread_after(&self, user: UserId, id: ThreadId, text: &str) -> Result<(), ChatError> {

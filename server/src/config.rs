@@ -18,6 +18,7 @@ pub struct Settings {
     /// Mark the session cookie `Secure` (`EASEL_SECURE_COOKIES=true` behind HTTPS).
     pub secure_cookies: bool,
     pub ws: WsSettings,
+    pub images: ImageSettings,
     /// Site address, output name and paths of the built front end (cargo-leptos' settings).
     pub leptos: LeptosOptions,
 }
@@ -36,10 +37,27 @@ impl Default for WsSettings {
     }
 }
 
+#[derive(Debug, Clone, Copy)]
+pub struct ImageSettings {
+    /// Pause between the built-in renderer's previews, so progress is visible
+    /// (`EASEL_RENDER_PACE_MS`, default 700).
+    pub render_pace: Duration,
+    /// Our own deadline for one generation (`EASEL_JOB_TIMEOUT_SECS`, default 120).
+    pub job_timeout: Duration,
+}
+
+impl Default for ImageSettings {
+    fn default() -> Self {
+        Self { render_pace: Duration::from_millis(700), job_timeout: Duration::from_secs(120) }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("{0} must be a whole number of seconds")]
     NotSeconds(&'static str),
+    #[error("{0} must be a whole number of milliseconds")]
+    NotMillis(&'static str),
 }
 
 impl Settings {
@@ -52,6 +70,11 @@ impl Settings {
             None => Ok(default),
         };
         let defaults = WsSettings::default();
+        let image_defaults = ImageSettings::default();
+        let millis = |name: &'static str, default: Duration| match var(name) {
+            Some(v) => v.trim().parse::<u64>().map(Duration::from_millis).map_err(|_| ConfigError::NotMillis(name)),
+            None => Ok(default),
+        };
         Ok(Self {
             database_url: var("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.to_string()),
             allowed_origins: var("EASEL_ALLOWED_ORIGINS")
@@ -63,6 +86,10 @@ impl Settings {
             ws: WsSettings {
                 ping_every: secs("EASEL_WS_PING_SECS", defaults.ping_every)?,
                 idle_timeout: secs("EASEL_WS_IDLE_SECS", defaults.idle_timeout)?,
+            },
+            images: ImageSettings {
+                render_pace: millis("EASEL_RENDER_PACE_MS", image_defaults.render_pace)?,
+                job_timeout: secs("EASEL_JOB_TIMEOUT_SECS", image_defaults.job_timeout)?,
             },
             leptos,
         })

@@ -18,6 +18,7 @@ use serde::Deserialize;
 use tower_http::trace::TraceLayer;
 
 use crate::auth::{self, MaybeUser};
+use crate::media;
 use crate::page_data::StorePageData;
 use crate::sessions::SessionBackend;
 use crate::state::AppState;
@@ -39,6 +40,8 @@ pub fn router(state: AppState, sessions: SessionBackend) -> Router {
         .route("/auth/logout", post(auth::logout))
         .route("/threads", post(create_thread_form))
         .route("/threads/{id}/messages", post(send_message_form))
+        .route("/images/{id}/{variant}", get(media::image))
+        .route("/jobs/{id}/preview", get(media::preview))
         .route("/api/{*fn_name}", get(server_fn_handler).post(server_fn_handler))
         .leptos_routes_with_handler(routes, get(page_handler))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))

@@ -5,11 +5,14 @@
 
 #![recursion_limit = "256"]
 
+pub mod assistant;
 pub mod auth;
 pub mod chat;
 pub mod config;
 pub mod http;
 pub mod hub;
+pub mod jobs;
+mod media;
 mod page_data;
 pub mod providers;
 pub mod sessions;
@@ -27,6 +30,8 @@ use tokio::net::TcpListener;
 use crate::chat::Chat;
 use crate::config::Settings;
 use crate::hub::Hub;
+use crate::jobs::Jobs;
+use crate::providers::builtin::BuiltinRenderer;
 use crate::sessions::SessionBackend;
 use crate::state::AppState;
 use crate::store::{Store, StoreError};
@@ -53,8 +58,12 @@ impl Application {
         let store = Store::connect(&settings.database_url).await?;
         let sessions = SessionBackend::connect(&settings.database_url).await?;
         sessions.spawn_cleanup();
+        let hub = Hub::default();
+        let provider = Arc::new(BuiltinRenderer { pace: settings.images.render_pace });
+        let jobs = Jobs::new(store.clone(), hub.clone(), provider, "scene-v1".into(), settings.images.job_timeout);
+        jobs.recover().await?;
         let state = AppState {
-            chat: Chat { store: store.clone(), hub: Hub::default() },
+            chat: Chat { store: store.clone(), hub, jobs },
             settings: Arc::new(settings),
             routes: Arc::new(http::route_list()),
         };

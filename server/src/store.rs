@@ -3,6 +3,8 @@
 //! and run through sqlx's `Any` driver, so one repository serves both and one test suite
 //! checks both. Rows are converted into the wire types here; nothing above sees SQL.
 
+mod images;
+mod jobs;
 mod messages;
 mod threads;
 mod users;
@@ -12,6 +14,8 @@ use std::str::FromStr;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::AnyPool;
 
+pub use images::{StoredVariant, VariantBytes};
+pub use jobs::{job_text, JobOutcome, JobPlace, NewJob};
 pub use messages::NewMessage;
 
 /// Which database a URL names; the migrations differ only in their identity columns.

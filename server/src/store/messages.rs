@@ -39,7 +39,48 @@ fn message_from_row(row: &AnyRow) -> Result<ChatMessage, sqlx::Error> {
         role: if role == "assistant" { Role::Assistant } else { Role::User },
         text: row.try_get("body")?,
         created_at: row.try_get("created_at")?,
+        job: None,
     })
+}
+
+/// Appends a message inside `tx`, taking the thread's next sequence number; `None` when the
+/// thread is not `user`'s.
+pub(super) async fn insert_in_tx(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    user: UserId,
+    thread: ThreadId,
+    client_id: Option<&ClientId>,
+    role: Role,
+    text: &str,
+    now: i64,
+) -> Result<Option<ChatMessage>, StoreError> {
+    let seq_row = sqlx::query(
+        "UPDATE threads SET last_seq = last_seq + 1, updated_at = $1 WHERE id = $2 AND user_id = $3 RETURNING last_seq",
+    )
+    .bind(now)
+    .bind(thread.0)
+    .bind(user.0)
+    .fetch_optional(&mut **tx)
+    .await?;
+    let Some(seq_row) = seq_row else {
+        return Ok(None);
+    };
+    let seq: Seq = seq_row.try_get("last_seq")?;
+    let sql = format!(
+        "INSERT INTO messages (thread_id, user_id, seq, client_id, role, body, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {MESSAGE_COLUMNS}"
+    );
+    let row = sqlx::query(&sql)
+        .bind(thread.0)
+        .bind(user.0)
+        .bind(seq)
+        .bind(client_id.map(|c| c.0.clone()))
+        .bind(role_name(role))
+        .bind(text)
+        .bind(now)
+        .fetch_one(&mut **tx)
+        .await?;
+    Ok(Some(message_from_row(&row)?))
 }
 
 impl Store {
@@ -59,37 +100,12 @@ impl Store {
     }
 
     async fn insert_message(&self, new: &NewMessage<'_>) -> Result<Option<ChatMessage>, StoreError> {
-        let now = now_ms();
         let mut tx = self.pool().begin().await?;
-        let seq_row = sqlx::query(
-            "UPDATE threads SET last_seq = last_seq + 1, updated_at = $1 WHERE id = $2 AND user_id = $3 RETURNING last_seq",
-        )
-        .bind(now)
-        .bind(new.thread.0)
-        .bind(new.user.0)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(seq_row) = seq_row else {
-            return Ok(None);
-        };
-        let seq: Seq = seq_row.try_get("last_seq")?;
-        let sql = format!(
-            "INSERT INTO messages (thread_id, user_id, seq, client_id, role, body, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {MESSAGE_COLUMNS}"
-        );
-        let row = sqlx::query(&sql)
-            .bind(new.thread.0)
-            .bind(new.user.0)
-            .bind(seq)
-            .bind(new.client_id.map(|c| c.0.clone()))
-            .bind(role_name(new.role))
-            .bind(new.text)
-            .bind(now)
-            .fetch_one(&mut *tx)
-            .await?;
-        let message = message_from_row(&row)?;
-        tx.commit().await?;
-        Ok(Some(message))
+        let inserted = insert_in_tx(&mut tx, new.user, new.thread, new.client_id, new.role, new.text, now_ms()).await?;
+        if inserted.is_some() {
+            tx.commit().await?;
+        }
+        Ok(inserted)
     }
 
     async fn message_by_client_id(
@@ -122,7 +138,13 @@ impl Store {
         let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE thread_id = $1 AND seq > $2 ORDER BY seq");
         let rows = sqlx::query(&sql).bind(id.0).bind(after_seq.unwrap_or(0)).fetch_all(&mut *tx).await?;
         tx.commit().await?;
-        let messages = rows.iter().map(message_from_row).collect::<Result<_, _>>()?;
+        let mut messages: Vec<ChatMessage> = rows.iter().map(message_from_row).collect::<Result<_, _>>()?;
+        if messages.iter().any(|m| m.role == Role::Assistant) {
+            let mut jobs = self.jobs_of_thread(id).await?;
+            for m in &mut messages {
+                m.job = jobs.remove(&m.id);
+            }
+        }
         Ok(Some(ThreadHistory { thread, after_seq, messages }))
     }
 

@@ -177,6 +177,11 @@ async fn handle_frame(ctx: &SessionCtx, text: &str, open: &mut Option<ThreadId>)
         },
         ClientMsg::RenameThread(r) => chat.rename_thread(user, r.thread_id, &r.title).await.map(|()| None),
         ClientMsg::DeleteThread(d) => chat.delete_thread(user, d.thread_id).await.map(|()| None),
+        ClientMsg::CancelJob(c) => match chat.jobs.cancel(user, c.job_id) {
+            true => Ok(None),
+            false => Err(ChatError::Job(crate::jobs::JobError::NotFound)),
+        },
+        ClientMsg::RetryJob(r) => chat.jobs.retry(user, r.job_id).await.map(|()| None).map_err(ChatError::from),
         ClientMsg::Send(s) => match chat.send_message(user, &s).await {
             Ok((message, is_new)) => Ok((!is_new).then_some(ServerMsg::MessageAdded(MessageAdded { message }))),
             Err(e) => return vec![error_reply(e, Some(s.client_id))],

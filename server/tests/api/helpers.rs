@@ -5,7 +5,7 @@ use std::time::Duration;
 use app::protocol::*;
 use futures::{SinkExt, StreamExt};
 use leptos::config::LeptosOptions;
-use server::config::{Settings, WsSettings};
+use server::config::{ImageSettings, Settings, WsSettings};
 use server::store::Store;
 use server::Application;
 use tokio::net::TcpStream;
@@ -64,6 +64,7 @@ pub fn settings(url: &str) -> Settings {
         allowed_origins: vec!["http://allowed.example".into()],
         secure_cookies: false,
         ws: WsSettings { ping_every: Duration::from_secs(5), idle_timeout: Duration::from_secs(30) },
+        images: ImageSettings { render_pace: Duration::from_millis(20), job_timeout: Duration::from_secs(30) },
         leptos,
     }
 }

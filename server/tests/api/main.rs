@@ -3,6 +3,7 @@
 
 mod accounts;
 mod helpers;
+mod jobs;
 mod pages;
 mod store;
 mod ws_auth;

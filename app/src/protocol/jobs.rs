@@ -1,0 +1,206 @@
+//! Wire types of image jobs: their stages, their state as a tab shows it, and the frames
+//! that move them. A job belongs to the assistant message that shows it; progress frames
+//! are frequent and small, `JobUpdated` carries the whole job when its state changes.
+//! Previews and images travel by HTTP (`/jobs/{id}/preview`, `/images/{id}/{variant}`),
+//! never as base64 in a frame.
+
+use serde::{Deserialize, Serialize};
+
+use super::{MessageId, ThreadId};
+
+id_newtype!(
+    /// One image generation.
+    JobId
+);
+id_newtype!(
+    /// One stored image (its bytes and web variants).
+    ImageId
+);
+
+/// Where a running job is, with the percentage the progress bar shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobStage {
+    Queued,
+    Initializing,
+    Generating,
+    Processing,
+    Saving,
+    Complete,
+}
+
+impl JobStage {
+    pub fn percent(self) -> u8 {
+        match self {
+            Self::Queued => 10,
+            Self::Initializing => 30,
+            Self::Generating => 60,
+            Self::Processing => 80,
+            Self::Saving => 90,
+            Self::Complete => 100,
+        }
+    }
+
+    /// What the status line says, e.g. "Generating your lighthouse scene…".
+    pub fn describe(self, subject: &str) -> String {
+        match self {
+            Self::Queued => format!("Queued: your {subject} scene is next…"),
+            Self::Initializing => format!("Preparing your {subject} scene…"),
+            Self::Generating => format!("Generating your {subject} scene…"),
+            Self::Processing => format!("Processing your {subject} scene…"),
+            Self::Saving => format!("Saving your {subject} scene…"),
+            Self::Complete => format!("Your {subject} scene is ready."),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Queued => "queued",
+            Self::Initializing => "initializing",
+            Self::Generating => "generating",
+            Self::Processing => "processing",
+            Self::Saving => "saving",
+            Self::Complete => "complete",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Queued, Self::Initializing, Self::Generating, Self::Processing, Self::Saving, Self::Complete]
+            .into_iter()
+            .find(|stage| stage.as_str() == s)
+    }
+}
+
+/// How a job ended, or that it has not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobStatus {
+    Running,
+    Complete,
+    Failed,
+    Cancelled,
+    /// The server stopped while the job ran; it may be retried.
+    Interrupted,
+}
+
+impl JobStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Running => "running",
+            Self::Complete => "complete",
+            Self::Failed => "failed",
+            Self::Cancelled => "cancelled",
+            Self::Interrupted => "interrupted",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Running, Self::Complete, Self::Failed, Self::Cancelled, Self::Interrupted]
+            .into_iter()
+            .find(|status| status.as_str() == s)
+    }
+
+    pub fn is_finished(self) -> bool {
+        self != Self::Running
+    }
+}
+
+/// Why a job failed, in words a person understands, and whether Retry makes sense.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobError {
+    pub message: String,
+    pub retryable: bool,
+}
+
+/// A stored image as a message shows it; URLs are `/images/{id}/{variant}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImageInfo {
+    pub id: ImageId,
+    pub width: u32,
+    pub height: u32,
+    /// Widths of the stored WebP variants, for `srcset`.
+    pub variants: Vec<u32>,
+}
+
+/// A job as every tab shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobView {
+    pub id: JobId,
+    pub status: JobStatus,
+    pub stage: JobStage,
+    /// The user's words.
+    pub prompt: String,
+    /// The prompt sent to the provider.
+    pub enhanced_prompt: String,
+    /// The prompt the provider says it used, when it rewrites prompts.
+    pub revised_prompt: Option<String>,
+    /// Short subject for status lines ("lighthouse").
+    pub subject: String,
+    pub provider: String,
+    pub model: String,
+    pub error: Option<JobError>,
+    pub image: Option<ImageInfo>,
+}
+
+/// Frequent, small: a running job moved on. `preview` counts the previews so far; the tab
+/// fetches the newest from `/jobs/{id}/preview?n={preview}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobProgress {
+    pub job_id: JobId,
+    pub thread_id: ThreadId,
+    pub stage: JobStage,
+    pub percent: u8,
+    pub detail: String,
+    pub preview: Option<u32>,
+}
+
+/// A job changed state (started, finished, failed, cancelled, retried).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobUpdated {
+    pub thread_id: ThreadId,
+    pub message_id: MessageId,
+    pub job: JobView,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CancelJob {
+    pub job_id: JobId,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RetryJob {
+    pub job_id: JobId,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stages_have_the_product_s_percentages_in_order() {
+        let stages = [
+            JobStage::Queued,
+            JobStage::Initializing,
+            JobStage::Generating,
+            JobStage::Processing,
+            JobStage::Saving,
+            JobStage::Complete,
+        ];
+        assert_eq!(stages.map(JobStage::percent), [10, 30, 60, 80, 90, 100]);
+        assert!(stages.windows(2).all(|w| w[0] < w[1]));
+        for s in stages {
+            assert_eq!(JobStage::parse(s.as_str()), Some(s));
+        }
+        assert_eq!(JobStage::Generating.describe("lighthouse"), "Generating your lighthouse scene…");
+    }
+
+    #[test]
+    fn statuses_round_trip_through_their_names() {
+        for s in
+            [JobStatus::Running, JobStatus::Complete, JobStatus::Failed, JobStatus::Cancelled, JobStatus::Interrupted]
+        {
+            assert_eq!(JobStatus::parse(s.as_str()), Some(s));
+        }
+        assert!(!JobStatus::Running.is_finished() && JobStatus::Interrupted.is_finished());
+    }
+}

@@ -1,0 +1,127 @@
+//! The assistant's rules, pure: which messages ask for an image, and what the image is of.
+//! This first version understands explicit commands; plain-language and context requests
+//! come with the assistant issue.
+
+/// Commands that ask for an image, with a space or the end after them.
+const COMMANDS: [&str; 3] = ["/imagine", "/generate", "/draw"];
+
+/// The prompt of an image command (`/imagine a lighthouse` → `a lighthouse`), if `text` is one.
+/// A command with nothing after it is not a request: there is nothing to draw.
+pub fn image_command(text: &str) -> Option<&str> {
+    let text = text.trim_start();
+    COMMANDS.iter().find_map(|cmd| {
+        let head = text.get(..cmd.len())?;
+        let rest = &text[cmd.len()..];
+        (head.eq_ignore_ascii_case(cmd) && (rest.is_empty() || rest.starts_with(char::is_whitespace)))
+            .then(|| rest.trim())
+            .filter(|p| !p.is_empty())
+    })
+}
+
+const NOT_SUBJECTS: &[&str] = &[
+    "a",
+    "an",
+    "the",
+    "of",
+    "at",
+    "in",
+    "on",
+    "with",
+    "by",
+    "and",
+    "for",
+    "to",
+    "over",
+    "under",
+    "from",
+    "into",
+    "my",
+    "me",
+    "some",
+    "very",
+    "big",
+    "small",
+    "little",
+    "tiny",
+    "huge",
+    "beautiful",
+    "cute",
+    "old",
+    "new",
+    "red",
+    "orange",
+    "yellow",
+    "green",
+    "blue",
+    "purple",
+    "pink",
+    "white",
+    "black",
+    "golden",
+    "gold",
+    "silver",
+    "dark",
+    "bright",
+    "neon",
+    "pastel",
+    "vibrant",
+    "watercolor",
+    "watercolour",
+    "cyberpunk",
+    "misty",
+    "foggy",
+    "snowy",
+    "rainy",
+    "stormy",
+    "sunny",
+    "quiet",
+    "lonely",
+    "giant",
+    "ancient",
+    "futuristic",
+    "magical",
+    "photo",
+    "picture",
+    "image",
+    "painting",
+    "drawing",
+    "portrait",
+];
+
+/// A short name for what the prompt shows ("a lighthouse at dusk" → "lighthouse"), for status
+/// lines like "Generating your lighthouse scene…".
+pub fn subject_of(prompt: &str) -> String {
+    prompt
+        .split(|c: char| !c.is_alphanumeric() && c != '-')
+        .filter(|w| !w.is_empty())
+        .find(|w| !NOT_SUBJECTS.contains(&w.to_lowercase().as_str()))
+        .map(|w| w.chars().take(32).collect::<String>().to_lowercase())
+        .unwrap_or_else(|| "image".to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_give_their_prompt() {
+        assert_eq!(image_command("/imagine a lighthouse at dusk"), Some("a lighthouse at dusk"));
+        assert_eq!(image_command("  /GENERATE   a red fox "), Some("a red fox"));
+        assert_eq!(image_command("/draw\ta cat"), Some("a cat"));
+    }
+
+    #[test]
+    fn other_text_is_not_a_command() {
+        for text in ["imagine a lighthouse", "/imagines", "/imagine", "/imagine   ", "hello /imagine x", "/help", ""] {
+            assert_eq!(image_command(text), None, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn the_subject_skips_articles_and_adjectives() {
+        assert_eq!(subject_of("a lighthouse at dusk"), "lighthouse");
+        assert_eq!(subject_of("Neon city skyline in the rain"), "city");
+        assert_eq!(subject_of("a very big red"), "image");
+        assert_eq!(subject_of("Élan vital"), "élan");
+    }
+}

@@ -1,0 +1,331 @@
+//! Server-owned image jobs: one runner task per job, owning it until it ends.
+//!
+//! A job outlives the tab that asked for it: progress goes to the hub (every tab of the
+//! user), each stage is written to the job row (a reload shows it), and the result is stored
+//! before it is announced. Each job has a cancellation token; cancelling it drops the
+//! provider call. At most one job runs per user: the slot is taken, under one lock, before
+//! anything is stored or any provider is called, so two tabs pressing Send at once start one.
+//! (A Redis-backed gate shared by several instances replaces this map in the quota issue.)
+
+mod variants;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use app::protocol::*;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::hub::Hub;
+use crate::providers::{GeneratedImage, ImageProvider, ImageRequest, ProviderError, ProviderEvent};
+use crate::store::{job_text, JobOutcome, NewJob, Store, StoreError};
+
+/// Size asked of providers.
+const IMAGE_SIDE: u32 = 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    #[error("An image is already being generated. Wait for it to finish, or cancel it.")]
+    Busy,
+    #[error("That generation does not exist, or it is not running.")]
+    NotFound,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The running job of a user, if any.
+struct Slot {
+    job: Option<JobId>,
+    cancel: CancellationToken,
+    preview: Option<Arc<Vec<u8>>>,
+}
+
+#[derive(Clone)]
+pub struct Jobs {
+    store: Store,
+    hub: Hub,
+    provider: Arc<dyn ImageProvider>,
+    model: String,
+    deadline: Duration,
+    slots: Arc<Mutex<HashMap<UserId, Slot>>>,
+}
+
+impl Jobs {
+    pub fn new(store: Store, hub: Hub, provider: Arc<dyn ImageProvider>, model: String, deadline: Duration) -> Self {
+        Self { store, hub, provider, model, deadline, slots: Arc::default() }
+    }
+
+    fn slots(&self) -> std::sync::MutexGuard<'_, HashMap<UserId, Slot>> {
+        self.slots.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn take_slot(&self, user: UserId) -> Result<CancellationToken, JobError> {
+        let mut slots = self.slots();
+        if slots.contains_key(&user) {
+            return Err(JobError::Busy);
+        }
+        let cancel = CancellationToken::new();
+        slots.insert(user, Slot { job: None, cancel: cancel.clone(), preview: None });
+        Ok(cancel)
+    }
+
+    fn release(&self, user: UserId) {
+        self.slots().remove(&user);
+    }
+
+    /// Creates a job (and the assistant message showing it) and starts running it.
+    pub async fn start(&self, user: UserId, thread: ThreadId, prompt: &str) -> Result<ChatMessage, JobError> {
+        let cancel = self.take_slot(user)?;
+        let subject = crate::assistant::subject_of(prompt);
+        let new = NewJob {
+            prompt,
+            enhanced_prompt: prompt,
+            subject: &subject,
+            provider: self.provider.name(),
+            model: &self.model,
+        };
+        let message = match self.store.create_job(user, thread, new).await {
+            Ok(Some(message)) => message,
+            Ok(None) => {
+                self.release(user);
+                return Err(JobError::NotFound);
+            }
+            Err(e) => {
+                self.release(user);
+                return Err(e.into());
+            }
+        };
+        let Some(job) = message.job.clone() else {
+            self.release(user);
+            return Err(JobError::NotFound);
+        };
+        if let Some(slot) = self.slots().get_mut(&user) {
+            slot.job = Some(job.id);
+        }
+        self.hub.publish(user, ServerMsg::MessageAdded(MessageAdded { message: message.clone() }));
+        self.spawn(user, thread, job, cancel);
+        Ok(message)
+    }
+
+    /// Starts a failed, cancelled or interrupted job again.
+    pub async fn retry(&self, user: UserId, id: JobId) -> Result<(), JobError> {
+        let cancel = self.take_slot(user)?;
+        let restarted = match self.store.restart_job(user, id).await {
+            Ok(true) => self.store.job(user, id).await,
+            Ok(false) => Ok(None),
+            Err(e) => Err(e),
+        };
+        let (job, place) = match restarted {
+            Ok(Some(found)) => found,
+            Ok(None) => {
+                self.release(user);
+                return Err(JobError::NotFound);
+            }
+            Err(e) => {
+                self.release(user);
+                return Err(e.into());
+            }
+        };
+        if let Some(slot) = self.slots().get_mut(&user) {
+            slot.job = Some(id);
+        }
+        self.hub.publish(
+            user,
+            ServerMsg::JobUpdated(JobUpdated { thread_id: place.thread, message_id: place.message, job: job.clone() }),
+        );
+        self.spawn(user, place.thread, job, cancel);
+        Ok(())
+    }
+
+    /// Trips the job's cancellation token; `false` when `user` has no such running job.
+    pub fn cancel(&self, user: UserId, id: JobId) -> bool {
+        match self.slots().get(&user) {
+            Some(slot) if slot.job == Some(id) => {
+                slot.cancel.cancel();
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// The newest preview of a running job of `user`'s (PNG).
+    pub fn preview(&self, user: UserId, id: JobId) -> Option<Arc<Vec<u8>>> {
+        self.slots().get(&user).filter(|s| s.job == Some(id)).and_then(|s| s.preview.clone())
+    }
+
+    /// Jobs a dead process left running are marked interrupted, with Retry offered.
+    pub async fn recover(&self) -> Result<u64, StoreError> {
+        let n = self.store.interrupt_running_jobs().await?;
+        if n > 0 {
+            tracing::warn!(jobs = n, "marked jobs left running by a previous process as interrupted");
+        }
+        Ok(n)
+    }
+
+    fn spawn(&self, user: UserId, thread: ThreadId, job: JobView, cancel: CancellationToken) {
+        let jobs = self.clone();
+        tokio::spawn(async move {
+            let id = job.id;
+            if let Err(e) = jobs.run(user, thread, job, cancel).await {
+                tracing::error!(job = %id, error = %e, "job could not be recorded");
+            }
+            jobs.release(user);
+        });
+    }
+
+    async fn stage(
+        &self,
+        user: UserId,
+        thread: ThreadId,
+        job: &JobView,
+        stage: JobStage,
+        preview: Option<u32>,
+    ) -> Result<(), StoreError> {
+        let detail = stage.describe(&job.subject);
+        if preview.is_none() {
+            self.store.set_job_stage(job.id, stage, &detail).await?;
+        }
+        self.hub.publish(
+            user,
+            ServerMsg::JobProgress(JobProgress {
+                job_id: job.id,
+                thread_id: thread,
+                stage,
+                percent: stage.percent(),
+                detail,
+                preview,
+            }),
+        );
+        Ok(())
+    }
+
+    async fn run(
+        &self,
+        user: UserId,
+        thread: ThreadId,
+        job: JobView,
+        cancel: CancellationToken,
+    ) -> Result<(), StoreError> {
+        self.stage(user, thread, &job, JobStage::Queued, None).await?;
+        self.stage(user, thread, &job, JobStage::Initializing, None).await?;
+        let request = ImageRequest { prompt: job.enhanced_prompt.clone(), width: IMAGE_SIDE, height: IMAGE_SIDE };
+        let result = self.generate(user, thread, &job, request, cancel.clone()).await?;
+        let outcome = match result {
+            Ok(image) if !cancel.is_cancelled() => self.save(user, thread, &job, image).await?,
+            Ok(_) | Err(ProviderError::Cancelled) => Finished::Cancelled,
+            Err(e) => {
+                tracing::warn!(job = %job.id, error = %e, "generation failed");
+                Finished::Failed(friendly(&e), e.retryable())
+            }
+        };
+        match &outcome {
+            Finished::Complete => {}
+            Finished::Cancelled => self.store.finish_job(job.id, JobOutcome::Cancelled).await?,
+            Finished::Failed(message, retryable) => {
+                self.store.finish_job(job.id, JobOutcome::Failed { message, retryable: *retryable }).await?
+            }
+        }
+        if let Some((view, place)) = self.store.job(user, job.id).await? {
+            self.store.set_job_message_text(job.id, &job_text(&view)).await?;
+            self.hub.publish(
+                user,
+                ServerMsg::JobUpdated(JobUpdated { thread_id: place.thread, message_id: place.message, job: view }),
+            );
+        }
+        Ok(())
+    }
+
+    /// Drives the provider, turning its events into progress, within our own deadline.
+    async fn generate(
+        &self,
+        user: UserId,
+        thread: ThreadId,
+        job: &JobView,
+        request: ImageRequest,
+        cancel: CancellationToken,
+    ) -> Result<Result<GeneratedImage, ProviderError>, StoreError> {
+        let (tx, mut rx) = mpsc::channel(16);
+        let provider = self.provider.clone();
+        let call = {
+            let cancel = cancel.clone();
+            async move { provider.generate(&request, tx, cancel).await }
+        };
+        tokio::pin!(call);
+        let deadline = tokio::time::sleep(self.deadline);
+        tokio::pin!(deadline);
+        let mut previews = 0u32;
+        loop {
+            tokio::select! {
+                result = &mut call => return Ok(result),
+                Some(event) = rx.recv() => match event {
+                    ProviderEvent::Generating => self.stage(user, thread, job, JobStage::Generating, None).await?,
+                    ProviderEvent::Preview { png } => {
+                        previews += 1;
+                        if let Some(slot) = self.slots().get_mut(&user) {
+                            slot.preview = Some(Arc::new(png));
+                        }
+                        self.stage(user, thread, job, JobStage::Generating, Some(previews)).await?;
+                    }
+                },
+                _ = &mut deadline => {
+                    cancel.cancel();
+                    return Ok(Err(ProviderError::Timeout));
+                }
+            }
+        }
+    }
+
+    async fn save(
+        &self,
+        user: UserId,
+        thread: ThreadId,
+        job: &JobView,
+        image: GeneratedImage,
+    ) -> Result<Finished, StoreError> {
+        self.stage(user, thread, job, JobStage::Processing, None).await?;
+        let png = image.png;
+        let prepared = match tokio::task::spawn_blocking(move || variants::prepare(&png)).await {
+            Ok(Ok(prepared)) => prepared,
+            Ok(Err(e)) => {
+                tracing::warn!(job = %job.id, error = %e, "provider image could not be decoded");
+                return Ok(Finished::Failed("Generation failed, please try again.".into(), true));
+            }
+            Err(e) => {
+                tracing::error!(job = %job.id, error = %e, "image processing stopped");
+                return Ok(Finished::Failed("Generation failed, please try again.".into(), true));
+            }
+        };
+        self.stage(user, thread, job, JobStage::Saving, None).await?;
+        let id = self
+            .store
+            .store_image(user, &prepared.sha256, (prepared.width, prepared.height), &prepared.variants)
+            .await?;
+        let revised = image.revised_prompt.as_deref();
+        self.store.finish_job(job.id, JobOutcome::Complete { image: id, revised_prompt: revised }).await?;
+        self.stage(user, thread, job, JobStage::Complete, None).await?;
+        Ok(Finished::Complete)
+    }
+}
+
+enum Finished {
+    Complete,
+    Cancelled,
+    Failed(String, bool),
+}
+
+/// What the user reads for each provider failure.
+pub fn friendly(e: &ProviderError) -> String {
+    match e {
+        ProviderError::Cancelled => "Generation cancelled.",
+        ProviderError::ContentPolicy => "The provider declined this prompt; try rephrasing it.",
+        ProviderError::RateLimited { .. } => "Too many requests, please wait a moment and try again.",
+        ProviderError::QuotaExhausted | ProviderError::Unauthorized => "Image generation is unavailable right now.",
+        ProviderError::Timeout => "Generation is taking longer than expected. Please try again.",
+        ProviderError::Network(_) => "Connection to the image service was lost. Please try again.",
+        ProviderError::Server { .. } | ProviderError::NoImage | ProviderError::BadResponse(_) => {
+            "Generation failed, please try again."
+        }
+    }
+    .to_string()
+}

@@ -1,0 +1,75 @@
+//! Turns a provider's image into what we store: the original PNG (`full`), a content hash,
+//! and WebP variants at fixed widths for `srcset`. CPU work: callers run it on the blocking pool.
+
+use std::io::Cursor;
+
+use image::{imageops::FilterType, ImageFormat};
+use sha2::{Digest, Sha256};
+
+use crate::store::StoredVariant;
+
+/// Widths of the web variants; a variant is only made when the image is at least that wide.
+pub const WIDTHS: [u32; 3] = [256, 512, 1024];
+
+pub struct Prepared {
+    pub sha256: String,
+    pub width: u32,
+    pub height: u32,
+    pub variants: Vec<StoredVariant>,
+}
+
+pub fn prepare(png: &[u8]) -> Result<Prepared, image::ImageError> {
+    let img = image::load_from_memory(png)?;
+    let (width, height) = (img.width(), img.height());
+    let sha256 = Sha256::digest(png).iter().map(|b| format!("{b:02x}")).collect();
+    let mut variants =
+        vec![StoredVariant { name: "full".into(), mime: "image/png", width, height, bytes: png.to_vec() }];
+    for w in WIDTHS.into_iter().filter(|w| *w <= width) {
+        let h = (u64::from(height) * u64::from(w) / u64::from(width)).max(1) as u32;
+        let resized = img.resize_exact(w, h, FilterType::Triangle).to_rgb8();
+        let mut out = Cursor::new(Vec::new());
+        resized.write_to(&mut out, ImageFormat::WebP)?;
+        variants.push(StoredVariant {
+            name: w.to_string(),
+            mime: "image/webp",
+            width: w,
+            height: h,
+            bytes: out.into_inner(),
+        });
+    }
+    Ok(Prepared { sha256, width, height, variants })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn png(w: u32, h: u32) -> Vec<u8> {
+        let img = image::RgbImage::from_fn(w, h, |x, y| image::Rgb([(x % 255) as u8, (y % 255) as u8, 90]));
+        let mut out = Cursor::new(Vec::new());
+        img.write_to(&mut out, ImageFormat::Png).expect("encode");
+        out.into_inner()
+    }
+
+    #[test]
+    fn a_large_image_gets_every_width_as_webp() {
+        let p = prepare(&png(1024, 512)).expect("prepared");
+        let names: Vec<&str> = p.variants.iter().map(|v| v.name.as_str()).collect();
+        assert_eq!(names, ["full", "256", "512", "1024"]);
+        let v512 = &p.variants[2];
+        assert_eq!((v512.width, v512.height, v512.mime), (512, 256, "image/webp"));
+        assert_eq!(image::guess_format(&v512.bytes).ok(), Some(ImageFormat::WebP));
+        assert_eq!(p.sha256.len(), 64);
+    }
+
+    #[test]
+    fn a_small_image_is_not_upscaled() {
+        let p = prepare(&png(300, 300)).expect("prepared");
+        assert_eq!(p.variants.iter().map(|v| v.name.as_str()).collect::<Vec<_>>(), ["full", "256"]);
+    }
+
+    #[test]
+    fn bytes_that_are_not_an_image_are_an_error() {
+        assert!(prepare(b"not a png").is_err());
+    }
+}

@@ -1,0 +1,252 @@
+//! Image jobs: a job row per request, created with the assistant message that shows it, and
+//! moved through its stages by the runner. The message's text follows the job's state so a
+//! transcript read without scripts still says what happened.
+
+use std::collections::HashMap;
+
+use app::protocol::*;
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+use super::messages::insert_in_tx;
+use super::{now_ms, Store, StoreError};
+
+/// What a new job is asked to make.
+pub struct NewJob<'a> {
+    pub prompt: &'a str,
+    pub enhanced_prompt: &'a str,
+    pub subject: &'a str,
+    pub provider: &'a str,
+    pub model: &'a str,
+}
+
+/// How a job ended.
+pub enum JobOutcome<'a> {
+    Complete { image: ImageId, revised_prompt: Option<&'a str> },
+    Failed { message: &'a str, retryable: bool },
+    Cancelled,
+}
+
+/// Where a job lives: who owns it and which message shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JobPlace {
+    pub user: UserId,
+    pub thread: ThreadId,
+    pub message: MessageId,
+}
+
+const JOB_COLUMNS: &str = "j.id, j.status, j.stage, j.prompt, j.enhanced_prompt, j.revised_prompt, j.subject, \
+     j.provider, j.model, j.error_message, j.retryable, j.image_id, j.user_id, j.thread_id, j.message_id, \
+     i.width AS image_width, i.height AS image_height";
+
+fn job_from_row(row: &AnyRow) -> Result<(JobView, JobPlace), sqlx::Error> {
+    let status: String = row.try_get("status")?;
+    let stage: String = row.try_get("stage")?;
+    let status = JobStatus::parse(&status).unwrap_or(JobStatus::Failed);
+    let error = row
+        .try_get::<Option<String>, _>("error_message")?
+        .map(|message| Ok::<_, sqlx::Error>(JobError { message, retryable: row.try_get::<i64, _>("retryable")? != 0 }))
+        .transpose()?;
+    let image = match row.try_get::<Option<i64>, _>("image_id")? {
+        Some(id) => Some(ImageInfo {
+            id: ImageId(id),
+            width: u32::try_from(row.try_get::<i64, _>("image_width")?).unwrap_or(0),
+            height: u32::try_from(row.try_get::<i64, _>("image_height")?).unwrap_or(0),
+            variants: Vec::new(),
+        }),
+        None => None,
+    };
+    let view = JobView {
+        id: JobId(row.try_get("id")?),
+        status,
+        stage: JobStage::parse(&stage).unwrap_or(JobStage::Queued),
+        prompt: row.try_get("prompt")?,
+        enhanced_prompt: row.try_get("enhanced_prompt")?,
+        revised_prompt: row.try_get("revised_prompt")?,
+        subject: row.try_get("subject")?,
+        provider: row.try_get("provider")?,
+        model: row.try_get("model")?,
+        error,
+        image,
+    };
+    let place = JobPlace {
+        user: UserId(row.try_get("user_id")?),
+        thread: ThreadId(row.try_get("thread_id")?),
+        message: MessageId(row.try_get("message_id")?),
+    };
+    Ok((view, place))
+}
+
+/// The message text that matches a job's state.
+pub fn job_text(job: &JobView) -> String {
+    match job.status {
+        JobStatus::Running => job.stage.describe(&job.subject),
+        JobStatus::Complete => format!("Here is your {} scene.", job.subject),
+        JobStatus::Failed => job.error.as_ref().map_or("Generation failed.".into(), |e| e.message.clone()),
+        JobStatus::Cancelled => "Generation cancelled.".into(),
+        JobStatus::Interrupted => "Generation was interrupted by a server restart.".into(),
+    }
+}
+
+impl Store {
+    /// Appends the assistant message that shows a new job, and the job, in one transaction.
+    pub async fn create_job(
+        &self,
+        user: UserId,
+        thread: ThreadId,
+        new: NewJob<'_>,
+    ) -> Result<Option<ChatMessage>, StoreError> {
+        let now = now_ms();
+        let text = JobStage::Queued.describe(new.subject);
+        let mut tx = self.pool().begin().await?;
+        let Some(mut message) = insert_in_tx(&mut tx, user, thread, None, Role::Assistant, &text, now).await? else {
+            return Ok(None);
+        };
+        let row = sqlx::query(
+            "INSERT INTO jobs (user_id, thread_id, message_id, status, stage, prompt, enhanced_prompt, subject, \
+             provider, model, retryable, created_at, updated_at) \
+             VALUES ($1, $2, $3, 'running', 'queued', $4, $5, $6, $7, $8, 0, $9, $9) RETURNING id",
+        )
+        .bind(user.0)
+        .bind(thread.0)
+        .bind(message.id.0)
+        .bind(new.prompt)
+        .bind(new.enhanced_prompt)
+        .bind(new.subject)
+        .bind(new.provider)
+        .bind(new.model)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        message.job = Some(JobView {
+            id: JobId(row.try_get("id")?),
+            status: JobStatus::Running,
+            stage: JobStage::Queued,
+            prompt: new.prompt.into(),
+            enhanced_prompt: new.enhanced_prompt.into(),
+            revised_prompt: None,
+            subject: new.subject.into(),
+            provider: new.provider.into(),
+            model: new.model.into(),
+            error: None,
+            image: None,
+        });
+        Ok(Some(message))
+    }
+
+    /// A job with its place, if `user` owns it.
+    pub async fn job(&self, user: UserId, id: JobId) -> Result<Option<(JobView, JobPlace)>, StoreError> {
+        let sql = format!("SELECT {JOB_COLUMNS} FROM jobs j LEFT JOIN images i ON i.id = j.image_id WHERE j.id = $1 AND j.user_id = $2");
+        let row = sqlx::query(&sql).bind(id.0).bind(user.0).fetch_optional(self.pool()).await?;
+        let Some(row) = row else { return Ok(None) };
+        let (mut view, place) = job_from_row(&row)?;
+        self.fill_variants(&mut view).await?;
+        Ok(Some((view, place)))
+    }
+
+    /// The jobs of a thread by the message that shows each.
+    pub async fn jobs_of_thread(&self, thread: ThreadId) -> Result<HashMap<MessageId, JobView>, StoreError> {
+        let sql =
+            format!("SELECT {JOB_COLUMNS} FROM jobs j LEFT JOIN images i ON i.id = j.image_id WHERE j.thread_id = $1");
+        let rows = sqlx::query(&sql).bind(thread.0).fetch_all(self.pool()).await?;
+        let mut jobs = HashMap::new();
+        for row in &rows {
+            let (mut view, place) = job_from_row(row)?;
+            self.fill_variants(&mut view).await?;
+            jobs.insert(place.message, view);
+        }
+        Ok(jobs)
+    }
+
+    async fn fill_variants(&self, view: &mut JobView) -> Result<(), StoreError> {
+        if let Some(image) = &mut view.image {
+            image.variants = self.variant_widths(image.id).await?;
+        }
+        Ok(())
+    }
+
+    pub async fn set_job_stage(&self, id: JobId, stage: JobStage, text: &str) -> Result<(), StoreError> {
+        let now = now_ms();
+        let mut tx = self.pool().begin().await?;
+        sqlx::query("UPDATE jobs SET stage = $1, updated_at = $2 WHERE id = $3")
+            .bind(stage.as_str())
+            .bind(now)
+            .bind(id.0)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE messages SET body = $1 WHERE id = (SELECT message_id FROM jobs WHERE id = $2)")
+            .bind(text)
+            .bind(id.0)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Records how a job ended and updates its message's text.
+    pub async fn finish_job(&self, id: JobId, outcome: JobOutcome<'_>) -> Result<(), StoreError> {
+        let now = now_ms();
+        let (status, stage, image, revised, error, retryable) = match outcome {
+            JobOutcome::Complete { image, revised_prompt } => {
+                ("complete", Some(JobStage::Complete.as_str()), Some(image.0), revised_prompt, None, false)
+            }
+            JobOutcome::Failed { message, retryable } => ("failed", None, None, None, Some(message), retryable),
+            JobOutcome::Cancelled => ("cancelled", None, None, None, None, false),
+        };
+        let mut tx = self.pool().begin().await?;
+        sqlx::query(
+            "UPDATE jobs SET status = $1, stage = COALESCE($2, stage), image_id = $3, \
+             revised_prompt = $4, error_message = $5, retryable = $6, updated_at = $7 WHERE id = $8",
+        )
+        .bind(status)
+        .bind(stage)
+        .bind(image)
+        .bind(revised)
+        .bind(error)
+        .bind(i64::from(retryable))
+        .bind(now)
+        .bind(id.0)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Puts a finished job back to the start, for Retry; `false` when it is running or not `user`'s.
+    pub async fn restart_job(&self, user: UserId, id: JobId) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE jobs SET status = 'running', stage = 'queued', error_message = NULL, retryable = 0, \
+             image_id = NULL, updated_at = $1 WHERE id = $2 AND user_id = $3 AND status IN ('failed', 'interrupted', 'cancelled')",
+        )
+        .bind(now_ms())
+        .bind(id.0)
+        .bind(user.0)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// At start-up: jobs a dead process left running can never finish; mark them interrupted
+    /// (retryable). Returns how many there were.
+    pub async fn interrupt_running_jobs(&self) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "UPDATE jobs SET status = 'interrupted', error_message = $1, retryable = 1, updated_at = $2 WHERE status = 'running'",
+        )
+        .bind("Generation was interrupted by a server restart. Please try again.")
+        .bind(now_ms())
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// Rewrites the text of the message that shows a job.
+    pub async fn set_job_message_text(&self, id: JobId, text: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE messages SET body = $1 WHERE id = (SELECT message_id FROM jobs WHERE id = $2)")
+            .bind(text)
+            .bind(id.0)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+}
