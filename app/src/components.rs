@@ -4,6 +4,7 @@
 pub mod auth_pages;
 pub mod composer;
 pub mod home;
+pub mod job_card;
 pub mod layout;
 pub mod thread_header;
 pub mod thread_page;

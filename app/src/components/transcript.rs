@@ -2,6 +2,7 @@
 
 use leptos::prelude::*;
 
+use super::job_card::JobCard;
 use crate::chat_state::Pending;
 use crate::protocol::{ChatMessage, Role};
 
@@ -22,7 +23,12 @@ pub fn Transcript(messages: Signal<Vec<ChatMessage>>, pending: Signal<Vec<Pendin
             <Show when=empty>
                 <p class="muted">"No messages yet. Say hello."</p>
             </Show>
-            <For each=move || messages.get() key=|m| m.id children=|m| view! { <MessageItem message=m/> }/>
+            // Keyed by the job's state too, so a message re-renders when its job moves on.
+            <For
+                each=move || messages.get()
+                key=|m| (m.id, m.job.as_ref().map(|j| (j.status, j.stage, j.image.as_ref().map(|i| i.id))))
+                children=|m| view! { <MessageItem message=m/> }
+            />
             <For
                 each=move || pending.get()
                 key=|p| (p.client_id.clone(), p.error.clone())
@@ -49,10 +55,14 @@ fn MessageItem(message: ChatMessage) -> impl IntoView {
         Role::User => ("message user", "You"),
         Role::Assistant => ("message assistant", "Easel"),
     };
+    let body = match message.job {
+        Some(job) => view! { <JobCard job/> }.into_any(),
+        None => view! { <p class="body">{message.text}</p> }.into_any(),
+    };
     view! {
         <article class=class aria-label=format!("{author}, message {}", message.seq)>
             <p class="author">{author}</p>
-            <p class="body">{message.text}</p>
+            {body}
         </article>
     }
 }

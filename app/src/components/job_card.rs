@@ -1,0 +1,116 @@
+//! An image job inside an assistant message: live progress with Cancel while it runs, the
+//! image (with `srcset`, a link to the full size and the prompts) when it is done, a
+//! readable failure with Retry when retrying makes sense.
+
+use leptos::prelude::*;
+
+use super::{use_chat_state, Outbound};
+use crate::protocol::{CancelJob, ClientMsg, ImageInfo, JobId, JobStatus, JobView, RetryJob};
+
+#[component]
+pub fn JobCard(job: JobView) -> impl IntoView {
+    match job.status {
+        JobStatus::Running => view! { <RunningJob job/> }.into_any(),
+        JobStatus::Complete => match job.image.clone() {
+            Some(image) => view! { <FinishedImage job image/> }.into_any(),
+            None => view! { <p role="alert" class="alert">"The image is missing."</p> }.into_any(),
+        },
+        JobStatus::Failed | JobStatus::Interrupted | JobStatus::Cancelled => view! { <EndedJob job/> }.into_any(),
+    }
+}
+
+#[component]
+fn RunningJob(job: JobView) -> impl IntoView {
+    let state = use_chat_state();
+    let outbound = StoredValue::new(expect_context::<Outbound>());
+    let id = job.id;
+    let (stage, subject) = (job.stage, job.subject.clone());
+    let progress = move || state.with(|s| s.progress.get(&id).cloned());
+    let percent = move || progress().map_or(stage.percent(), |p| p.percent);
+    let detail = move || progress().map_or_else(|| stage.describe(&subject), |p| p.detail);
+    let preview = move || progress().and_then(|p| p.preview);
+    let cancel = move |_| outbound.with_value(|o| o.send(ClientMsg::CancelJob(CancelJob { job_id: id })));
+    view! {
+        <div class="job running">
+            <p class="job-status">{detail}</p>
+            <div
+                class="progress"
+                role="progressbar"
+                aria-label="Image progress"
+                aria-valuemin="0"
+                aria-valuemax="100"
+                aria-valuenow=move || percent().to_string()
+            >
+                <div class="progress-bar" style:width=move || format!("{}%", percent())></div>
+            </div>
+            {move || preview().map(|n| view! {
+                <img class="preview" src=format!("/jobs/{id}/preview?n={n}") alt="Preview, still in progress" width="192" height="192"/>
+            })}
+            <button type="button" class="secondary" on:click=cancel>"Cancel"</button>
+        </div>
+    }
+}
+
+fn srcset(image: &ImageInfo) -> String {
+    image.variants.iter().map(|w| format!("/images/{}/{w} {w}w", image.id)).collect::<Vec<_>>().join(", ")
+}
+
+#[component]
+fn FinishedImage(job: JobView, image: ImageInfo) -> impl IntoView {
+    let largest = image.variants.last().map_or("full".to_string(), u32::to_string);
+    let made_by = if job.provider == "built-in renderer" {
+        "Made offline by the built-in renderer".to_string()
+    } else {
+        format!("Made by {} ({})", job.provider, job.model)
+    };
+    view! {
+        <figure class="job image">
+            <a href=format!("/images/{}/full", image.id) target="_blank" rel="noopener">
+                <img
+                    src=format!("/images/{}/{largest}", image.id)
+                    srcset=srcset(&image)
+                    sizes="(min-width: 760px) 36rem, 88vw"
+                    width=image.width.to_string()
+                    height=image.height.to_string()
+                    alt=job.prompt.clone()
+                />
+            </a>
+            <figcaption>{made_by}</figcaption>
+            <details class="prompts">
+                <summary>"Prompts"</summary>
+                <dl>
+                    <dt>"You asked for"</dt>
+                    <dd>{job.prompt.clone()}</dd>
+                    <dt>"Sent to the provider"</dt>
+                    <dd>{job.enhanced_prompt.clone()}</dd>
+                    {job.revised_prompt.clone().map(|r| view! { <dt>"The provider's revision"</dt><dd>{r}</dd> })}
+                </dl>
+            </details>
+        </figure>
+    }
+}
+
+#[component]
+fn EndedJob(job: JobView) -> impl IntoView {
+    let outbound = StoredValue::new(expect_context::<Outbound>());
+    let id: JobId = job.id;
+    let retry = move |_| outbound.with_value(|o| o.send(ClientMsg::RetryJob(RetryJob { job_id: id })));
+    let (text, can_retry) = match (&job.status, &job.error) {
+        (JobStatus::Cancelled, _) => ("Generation cancelled.".to_string(), true),
+        (_, Some(e)) => (e.message.clone(), e.retryable),
+        (_, None) => ("Generation failed, please try again.".to_string(), true),
+    };
+    let is_alert = job.status != JobStatus::Cancelled;
+    view! {
+        <div class="job ended">
+            {if is_alert {
+                view! { <p role="alert" class="alert">{text}</p> }.into_any()
+            } else {
+                view! { <p class="muted">{text}</p> }.into_any()
+            }}
+            <Show when=move || can_retry>
+                <button type="button" on:click=retry>"Retry"</button>
+            </Show>
+        </div>
+    }
+}

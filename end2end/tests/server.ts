@@ -1,0 +1,50 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+// Tests that must stop, restart or slow down the server run their own instance of the binary
+// the suite was built with, on their own port and database; the shared server stays up.
+const bin = process.env.EASEL_SERVER_BIN ?? `${process.env.CARGO_TARGET_DIR ?? "../target"}/debug/server`;
+
+export class OwnServer {
+  readonly base: string;
+  private child: ChildProcess | null = null;
+  private readonly dbDir = mkdtempSync(join(tmpdir(), "easel-e2e-"));
+
+  constructor(private readonly port: number) {
+    this.base = `http://127.0.0.1:${port}`;
+  }
+
+  async start(env: Record<string, string> = {}) {
+    this.child = spawn(bin, [], {
+      env: {
+        ...process.env,
+        LEPTOS_SITE_ADDR: `127.0.0.1:${this.port}`,
+        DATABASE_URL: `sqlite://${this.dbDir}/easel.db`,
+        ...env,
+      },
+      stdio: "ignore",
+    });
+    for (let i = 0; i < 100; i++) {
+      const up = await fetch(`${this.base}/healthz`).then((r) => r.ok, () => false);
+      if (up) return;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`server ${bin} did not answer on ${this.base}`);
+  }
+
+  /** SIGTERM, as a deploy or a crash-free restart would. */
+  async stop() {
+    const child = this.child;
+    if (!child || child.exitCode !== null) return;
+    const exited = new Promise((r) => child.once("exit", r));
+    child.kill("SIGTERM");
+    await exited;
+  }
+
+  async dispose() {
+    this.child?.kill("SIGKILL");
+    rmSync(this.dbDir, { recursive: true, force: true });
+  }
+}
