@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use leptos::config::LeptosOptions;
 
+use crate::providers::openai::OpenAiSettings;
+
 /// Where data lives when `DATABASE_URL` is not set: a SQLite file beside the app.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/easel.db";
 
@@ -37,8 +39,18 @@ impl Default for WsSettings {
     }
 }
 
-#[derive(Debug, Clone, Copy)]
+/// Which image provider makes the images.
+#[derive(Debug, Clone)]
+pub enum ProviderChoice {
+    /// The offline renderer (default: no key, no network).
+    Builtin,
+    /// The OpenAI Images API or a server that speaks it.
+    OpenAi(OpenAiSettings),
+}
+
+#[derive(Debug, Clone)]
 pub struct ImageSettings {
+    pub provider: ProviderChoice,
     /// Pause between the built-in renderer's previews, so progress is visible
     /// (`EASEL_RENDER_PACE_MS`, default 700).
     pub render_pace: Duration,
@@ -48,7 +60,11 @@ pub struct ImageSettings {
 
 impl Default for ImageSettings {
     fn default() -> Self {
-        Self { render_pace: Duration::from_millis(700), job_timeout: Duration::from_secs(120) }
+        Self {
+            provider: ProviderChoice::Builtin,
+            render_pace: Duration::from_millis(700),
+            job_timeout: Duration::from_secs(120),
+        }
     }
 }
 
@@ -58,6 +74,8 @@ pub enum ConfigError {
     NotSeconds(&'static str),
     #[error("{0} must be a whole number of milliseconds")]
     NotMillis(&'static str),
+    #[error("OPENAI_PARTIAL_IMAGES must be 0, 1, 2 or 3")]
+    PartialImages,
 }
 
 impl Settings {
@@ -88,10 +106,36 @@ impl Settings {
                 idle_timeout: secs("EASEL_WS_IDLE_SECS", defaults.idle_timeout)?,
             },
             images: ImageSettings {
+                provider: provider_from_env(&var)?,
                 render_pace: millis("EASEL_RENDER_PACE_MS", image_defaults.render_pace)?,
                 job_timeout: secs("EASEL_JOB_TIMEOUT_SECS", image_defaults.job_timeout)?,
             },
             leptos,
         })
     }
+}
+
+/// `OPENAI_API_KEY` or `OPENAI_BASE_URL` selects the OpenAI-compatible provider; the model,
+/// size, quality and number of previews come from `OPENAI_IMAGE_MODEL` (default
+/// `gpt-image-1`), `OPENAI_IMAGE_SIZE` (`1024x1024`), `OPENAI_IMAGE_QUALITY` and
+/// `OPENAI_PARTIAL_IMAGES` (2).
+fn provider_from_env(var: &dyn Fn(&str) -> Option<String>) -> Result<ProviderChoice, ConfigError> {
+    let key = var("OPENAI_API_KEY");
+    let base = var("OPENAI_BASE_URL");
+    if key.is_none() && base.is_none() {
+        return Ok(ProviderChoice::Builtin);
+    }
+    let partial_images = match var("OPENAI_PARTIAL_IMAGES") {
+        Some(v) => v.trim().parse::<u8>().ok().filter(|n| *n <= 3).ok_or(ConfigError::PartialImages)?,
+        None => 2,
+    };
+    Ok(ProviderChoice::OpenAi(OpenAiSettings {
+        api_key: key.unwrap_or_default(),
+        base_url: base.unwrap_or_else(|| "https://api.openai.com/v1".to_string()),
+        model: var("OPENAI_IMAGE_MODEL").unwrap_or_else(|| "gpt-image-1".to_string()),
+        size: var("OPENAI_IMAGE_SIZE").unwrap_or_else(|| "1024x1024".to_string()),
+        quality: var("OPENAI_IMAGE_QUALITY"),
+        partial_images,
+        request_timeout: Duration::from_secs(110),
+    }))
 }

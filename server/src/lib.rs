@@ -28,10 +28,13 @@ use axum::Router;
 use tokio::net::TcpListener;
 
 use crate::chat::Chat;
+use crate::config::ProviderChoice;
 use crate::config::Settings;
 use crate::hub::Hub;
 use crate::jobs::Jobs;
 use crate::providers::builtin::BuiltinRenderer;
+use crate::providers::openai::OpenAiImages;
+use crate::providers::ImageProvider;
 use crate::sessions::SessionBackend;
 use crate::state::AppState;
 use crate::store::{Store, StoreError};
@@ -42,6 +45,8 @@ pub enum StartupError {
     Bind { addr: SocketAddr, source: std::io::Error },
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("the image provider's HTTP client could not be built: {0}")]
+    Http(#[from] reqwest::Error),
 }
 
 /// A built, bound server, ready to run.
@@ -59,8 +64,14 @@ impl Application {
         let sessions = SessionBackend::connect(&settings.database_url).await?;
         sessions.spawn_cleanup();
         let hub = Hub::default();
-        let provider = Arc::new(BuiltinRenderer { pace: settings.images.render_pace });
-        let jobs = Jobs::new(store.clone(), hub.clone(), provider, "scene-v1".into(), settings.images.job_timeout);
+        let (provider, model): (Arc<dyn ImageProvider>, String) = match &settings.images.provider {
+            ProviderChoice::Builtin => {
+                (Arc::new(BuiltinRenderer { pace: settings.images.render_pace }), "scene-v1".into())
+            }
+            ProviderChoice::OpenAi(s) => (Arc::new(OpenAiImages::new(s.clone())?), s.model.clone()),
+        };
+        tracing::info!(provider = provider.name(), %model, "image provider");
+        let jobs = Jobs::new(store.clone(), hub.clone(), provider, model, settings.images.job_timeout);
         jobs.recover().await?;
         let state = AppState {
             chat: Chat { store: store.clone(), hub, jobs },

@@ -9,6 +9,7 @@
 //! renderer. The OpenAI-compatible client and the job runner build on it.
 
 pub mod builtin;
+pub mod openai;
 
 use std::time::Duration;
 

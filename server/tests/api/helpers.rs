@@ -64,7 +64,7 @@ pub fn settings(url: &str) -> Settings {
         allowed_origins: vec!["http://allowed.example".into()],
         secure_cookies: false,
         ws: WsSettings { ping_every: Duration::from_secs(5), idle_timeout: Duration::from_secs(30) },
-        images: ImageSettings { render_pace: Duration::from_millis(20), job_timeout: Duration::from_secs(30) },
+        images: ImageSettings { render_pace: Duration::from_millis(20), ..ImageSettings::default() },
         leptos,
     }
 }

@@ -2,8 +2,10 @@
 //! default, PostgreSQL with `EASEL_TEST_DB=postgres`), driven over HTTP and WebSocket.
 
 mod accounts;
+mod fake_openai;
 mod helpers;
 mod jobs;
+mod openai;
 mod pages;
 mod store;
 mod ws_auth;

@@ -1,0 +1,220 @@
+//! The OpenAI Images API client (`POST {base}/images/generations`), and through
+//! `OPENAI_BASE_URL` any server that speaks it.
+//!
+//! It handles both answers a server may give: JSON (`data[0].b64_json` or a `url`, which is
+//! downloaded at once because it expires) and, when partial images were asked for, a
+//! server-sent event stream (`image_generation.partial_image`, `image_generation.completed`).
+//! Servers that ignore `stream` and answer JSON work the same. Failures become typed
+//! [`ProviderError`]s; rate limits are waited out and 5xx/network errors retried with backoff,
+//! at most twice each; content-policy blocks and exhausted quotas are never retried.
+//! Every await races the cancellation token: cancelling drops the HTTP request.
+
+mod wire;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use base64::Engine;
+use reqwest::StatusCode;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::{GeneratedImage, ImageProvider, ImageRequest, ProviderError, ProviderEvent};
+use wire::{ErrorBody, ImagesResponse, SseParser, StreamEvent};
+
+/// How many times a retryable failure is tried again.
+const MAX_RETRIES: u32 = 2;
+/// Longest `retry-after` we wait inside one job; longer ones fail as rate-limited.
+const MAX_RETRY_WAIT: Duration = Duration::from_secs(30);
+
+#[derive(Clone)]
+pub struct OpenAiSettings {
+    /// Sent as a bearer token; never logged (see the `Debug` impl).
+    pub api_key: String,
+    /// e.g. `https://api.openai.com/v1`, or a compatible server's.
+    pub base_url: String,
+    pub model: String,
+    pub size: String,
+    pub quality: Option<String>,
+    /// Previews to ask for (0–3); 0 asks for plain JSON.
+    pub partial_images: u8,
+    /// Deadline of one HTTP attempt.
+    pub request_timeout: Duration,
+}
+
+impl std::fmt::Debug for OpenAiSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OpenAiSettings")
+            .field("api_key", &if self.api_key.is_empty() { "(none)" } else { "(set)" })
+            .field("base_url", &self.base_url)
+            .field("model", &self.model)
+            .field("size", &self.size)
+            .field("quality", &self.quality)
+            .field("partial_images", &self.partial_images)
+            .finish()
+    }
+}
+
+pub struct OpenAiImages {
+    http: reqwest::Client,
+    settings: OpenAiSettings,
+}
+
+impl OpenAiImages {
+    pub fn new(settings: OpenAiSettings) -> Result<Self, reqwest::Error> {
+        let http = reqwest::Client::builder().connect_timeout(Duration::from_secs(10)).build()?;
+        Ok(Self { http, settings })
+    }
+
+    /// DALL-E models take `response_format` and cannot stream; GPT image models are the opposite.
+    fn is_dalle(&self) -> bool {
+        self.settings.model.starts_with("dall-e")
+    }
+
+    fn body(&self, prompt: &str) -> serde_json::Value {
+        let s = &self.settings;
+        let mut body = serde_json::json!({ "model": s.model, "prompt": prompt, "n": 1, "size": s.size });
+        if let Some(q) = &s.quality {
+            body["quality"] = q.clone().into();
+        }
+        if self.is_dalle() {
+            body["response_format"] = "b64_json".into();
+        } else if s.partial_images > 0 {
+            body["stream"] = true.into();
+            body["partial_images"] = s.partial_images.min(3).into();
+        }
+        body
+    }
+
+    async fn attempt(
+        &self,
+        prompt: &str,
+        events: &mpsc::Sender<ProviderEvent>,
+    ) -> Result<GeneratedImage, ProviderError> {
+        let url = format!("{}/images/generations", self.settings.base_url.trim_end_matches('/'));
+        let mut req = self.http.post(url).timeout(self.settings.request_timeout).json(&self.body(prompt));
+        if !self.settings.api_key.is_empty() {
+            req = req.bearer_auth(&self.settings.api_key);
+        }
+        let mut res = req.send().await.map_err(network)?;
+        if !res.status().is_success() {
+            return Err(error_from(res).await);
+        }
+        // Sent once the provider accepted the request: from here the image is being made.
+        let _ = events.send(ProviderEvent::Generating).await;
+        let is_stream = res
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("text/event-stream"));
+        if !is_stream {
+            let bytes = res.bytes().await.map_err(network)?;
+            let body: ImagesResponse =
+                serde_json::from_slice(&bytes).map_err(|e| ProviderError::BadResponse(e.to_string()))?;
+            return self.finish(body).await;
+        }
+        let mut parser = SseParser::default();
+        while let Some(chunk) = res.chunk().await.map_err(network)? {
+            for event in parser.push(&chunk) {
+                match StreamEvent::parse(&event)? {
+                    Some(StreamEvent::Partial { b64_json }) => {
+                        let png = decode(&b64_json)?;
+                        let _ = events.send(ProviderEvent::Preview { png }).await;
+                    }
+                    Some(StreamEvent::Completed { b64_json, revised_prompt }) => {
+                        return Ok(self.image(decode(&b64_json)?, revised_prompt));
+                    }
+                    Some(StreamEvent::Failed { error }) => return Err(error.into_provider_error(StatusCode::OK, None)),
+                    None => {}
+                }
+            }
+        }
+        Err(ProviderError::NoImage)
+    }
+
+    async fn finish(&self, body: ImagesResponse) -> Result<GeneratedImage, ProviderError> {
+        let Some(first) = body.data.into_iter().next() else { return Err(ProviderError::NoImage) };
+        let png = match (first.b64_json, first.url) {
+            (Some(b64), _) => decode(&b64)?,
+            (None, Some(url)) => {
+                // Provider URLs expire within the hour: fetch now, store the bytes.
+                let res = self.http.get(url).timeout(self.settings.request_timeout).send().await.map_err(network)?;
+                if !res.status().is_success() {
+                    return Err(ProviderError::Server { status: res.status().as_u16() });
+                }
+                res.bytes().await.map_err(network)?.to_vec()
+            }
+            (None, None) => return Err(ProviderError::NoImage),
+        };
+        Ok(self.image(png, first.revised_prompt))
+    }
+
+    fn image(&self, png: Vec<u8>, revised_prompt: Option<String>) -> GeneratedImage {
+        GeneratedImage { png, revised_prompt, provider: self.name(), model: self.settings.model.clone() }
+    }
+}
+
+fn network(e: reqwest::Error) -> ProviderError {
+    if e.is_timeout() {
+        ProviderError::Timeout
+    } else {
+        ProviderError::Network(e.to_string())
+    }
+}
+
+fn decode(b64: &str) -> Result<Vec<u8>, ProviderError> {
+    base64::engine::general_purpose::STANDARD.decode(b64.trim()).map_err(|e| ProviderError::BadResponse(e.to_string()))
+}
+
+/// `retry-after-ms` (OpenAI's, precise) or `retry-after` (seconds).
+fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    let header =
+        |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<f64>().ok());
+    header("retry-after-ms")
+        .map(|ms| Duration::from_secs_f64(ms.max(0.0) / 1000.0))
+        .or_else(|| header("retry-after").map(|s| Duration::from_secs_f64(s.max(0.0))))
+}
+
+async fn error_from(res: reqwest::Response) -> ProviderError {
+    let status = res.status();
+    let wait = retry_after(res.headers());
+    let body = res.bytes().await.unwrap_or_default();
+    let error = serde_json::from_slice::<ErrorBody>(&body).map(|b| b.error).unwrap_or_default();
+    error.into_provider_error(status, wait)
+}
+
+#[async_trait]
+impl ImageProvider for OpenAiImages {
+    fn name(&self) -> &'static str {
+        "OpenAI"
+    }
+
+    async fn generate(
+        &self,
+        request: &ImageRequest,
+        events: mpsc::Sender<ProviderEvent>,
+        cancel: CancellationToken,
+    ) -> Result<GeneratedImage, ProviderError> {
+        let mut retries = 0;
+        loop {
+            let result = tokio::select! {
+                _ = cancel.cancelled() => return Err(ProviderError::Cancelled),
+                r = self.attempt(&request.prompt, &events) => r,
+            };
+            let wait = match &result {
+                Err(ProviderError::RateLimited { retry_after }) => retry_after.unwrap_or(Duration::from_secs(1)),
+                Err(ProviderError::Server { .. } | ProviderError::Network(_)) => Duration::from_millis(500 << retries),
+                _ => return result,
+            };
+            if retries >= MAX_RETRIES || wait > MAX_RETRY_WAIT {
+                return result;
+            }
+            retries += 1;
+            tracing::info!(retry = retries, wait_ms = wait.as_millis() as u64, error = ?result.as_ref().err(), "retrying the image request");
+            tokio::select! {
+                _ = cancel.cancelled() => return Err(ProviderError::Cancelled),
+                _ = tokio::time::sleep(wait) => {}
+            }
+        }
+    }
+}

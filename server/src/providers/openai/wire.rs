@@ -1,0 +1,218 @@
+//! The OpenAI Images API's wire format: private to the client, tested on its own.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde::Deserialize;
+
+use crate::providers::ProviderError;
+
+#[derive(Debug, Deserialize)]
+pub struct ImagesResponse {
+    #[serde(default)]
+    pub data: Vec<ImageData>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ImageData {
+    pub b64_json: Option<String>,
+    pub url: Option<String>,
+    pub revised_prompt: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct ErrorBody {
+    #[serde(default)]
+    pub error: ApiError,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct ApiError {
+    #[serde(default)]
+    pub message: String,
+    #[serde(default, rename = "type")]
+    pub kind: Option<String>,
+    #[serde(default)]
+    pub code: Option<String>,
+}
+
+impl ApiError {
+    pub fn into_provider_error(self, status: StatusCode, retry_after: Option<Duration>) -> ProviderError {
+        let code = self.code.as_deref().or(self.kind.as_deref()).unwrap_or_default();
+        match (status.as_u16(), code) {
+            (_, "content_policy_violation" | "moderation_blocked") => ProviderError::ContentPolicy,
+            (_, "insufficient_quota" | "billing_hard_limit_reached") => {
+                tracing::error!(message = %self.message, "the image provider account is out of quota: an operator must act");
+                ProviderError::QuotaExhausted
+            }
+            (429, _) => ProviderError::RateLimited { retry_after },
+            (401 | 403, _) => {
+                tracing::error!(message = %self.message, "the image provider refused our credentials");
+                ProviderError::Unauthorized
+            }
+            (s, _) if s >= 500 => ProviderError::Server { status: s },
+            (s, _) => ProviderError::BadResponse(format!("HTTP {s}: {}", self.message)),
+        }
+    }
+}
+
+/// One server-sent event: its `event:` name (if any) and its joined `data:` lines.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SseEvent {
+    pub event: Option<String>,
+    pub data: String,
+}
+
+/// Splits a byte stream into server-sent events, across chunk boundaries.
+#[derive(Default)]
+pub struct SseParser {
+    buffer: Vec<u8>,
+}
+
+impl SseParser {
+    pub fn push(&mut self, chunk: &[u8]) -> Vec<SseEvent> {
+        self.buffer.extend_from_slice(chunk);
+        let mut events = Vec::new();
+        while let Some(end) = find_blank_line(&self.buffer) {
+            let block: Vec<u8> = self.buffer.drain(..end.0).collect();
+            self.buffer.drain(..end.1 - end.0);
+            let text = String::from_utf8_lossy(&block);
+            let mut event = None;
+            let mut data = Vec::new();
+            for line in text.lines() {
+                if let Some(v) = line.strip_prefix("event:") {
+                    event = Some(v.trim().to_string());
+                } else if let Some(v) = line.strip_prefix("data:") {
+                    data.push(v.strip_prefix(' ').unwrap_or(v).to_string());
+                }
+            }
+            if event.is_some() || !data.is_empty() {
+                events.push(SseEvent { event, data: data.join("\n") });
+            }
+        }
+        events
+    }
+}
+
+/// (start, end) of the first blank line (`\n\n` or `\r\n\r\n`).
+fn find_blank_line(buf: &[u8]) -> Option<(usize, usize)> {
+    let lf = buf.windows(2).position(|w| w == b"\n\n").map(|i| (i, i + 2));
+    let crlf = buf.windows(4).position(|w| w == b"\r\n\r\n").map(|i| (i, i + 4));
+    match (lf, crlf) {
+        (Some(a), Some(b)) => Some(if a.0 < b.0 { a } else { b }),
+        (a, b) => a.or(b),
+    }
+}
+
+/// The stream events the client acts on.
+#[derive(Debug, PartialEq)]
+pub enum StreamEvent {
+    Partial { b64_json: String },
+    Completed { b64_json: String, revised_prompt: Option<String> },
+    Failed { error: ApiError },
+}
+
+impl PartialEq for ApiError {
+    fn eq(&self, other: &Self) -> bool {
+        self.message == other.message && self.code == other.code && self.kind == other.kind
+    }
+}
+
+#[derive(Deserialize)]
+struct RawStreamEvent {
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    b64_json: Option<String>,
+    revised_prompt: Option<String>,
+    error: Option<ApiError>,
+}
+
+impl StreamEvent {
+    /// `Ok(None)` for events the client does not need (keep-alives, `[DONE]`, unknown types).
+    pub fn parse(event: &SseEvent) -> Result<Option<Self>, ProviderError> {
+        if event.data.trim().is_empty() || event.data.trim() == "[DONE]" {
+            return Ok(None);
+        }
+        let raw: RawStreamEvent =
+            serde_json::from_str(&event.data).map_err(|e| ProviderError::BadResponse(format!("stream event: {e}")))?;
+        let kind = raw.kind.or_else(|| event.event.clone()).unwrap_or_default();
+        if let Some(error) = raw.error {
+            return Ok(Some(Self::Failed { error }));
+        }
+        Ok(match (kind.as_str(), raw.b64_json) {
+            ("image_generation.partial_image", Some(b64_json)) => Some(Self::Partial { b64_json }),
+            ("image_generation.completed", Some(b64_json)) => {
+                Some(Self::Completed { b64_json, revised_prompt: raw.revised_prompt })
+            }
+            ("image_generation.completed", None) => return Err(ProviderError::NoImage),
+            _ => None,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_split_across_chunks_are_reassembled() {
+        let mut p = SseParser::default();
+        assert!(p.push(b"event: image_generation.partial_image\ndata: {\"a\"").is_empty());
+        let events = p.push(b":1}\n\nevent: x\r\ndata: 2\r\n\r\n");
+        assert_eq!(
+            events,
+            vec![
+                SseEvent { event: Some("image_generation.partial_image".into()), data: "{\"a\":1}".into() },
+                SseEvent { event: Some("x".into()), data: "2".into() },
+            ]
+        );
+    }
+
+    #[test]
+    fn stream_events_are_recognised_by_type() {
+        let partial =
+            SseEvent { event: None, data: r#"{"type":"image_generation.partial_image","b64_json":"AA=="}"#.into() };
+        assert_eq!(StreamEvent::parse(&partial), Ok(Some(StreamEvent::Partial { b64_json: "AA==".into() })));
+        let done = SseEvent { event: Some("image_generation.completed".into()), data: r#"{"b64_json":"AQ=="}"#.into() };
+        assert_eq!(
+            StreamEvent::parse(&done),
+            Ok(Some(StreamEvent::Completed { b64_json: "AQ==".into(), revised_prompt: None }))
+        );
+        assert_eq!(StreamEvent::parse(&SseEvent { event: None, data: "[DONE]".into() }), Ok(None));
+        assert!(StreamEvent::parse(&SseEvent { event: None, data: "{broken".into() }).is_err());
+    }
+
+    #[test]
+    fn errors_map_to_the_taxonomy() {
+        let err = |code: &str| ApiError { message: "m".into(), kind: None, code: Some(code.into()) };
+        let wait = Some(Duration::from_secs(2));
+        assert_eq!(
+            err("moderation_blocked").into_provider_error(StatusCode::BAD_REQUEST, None),
+            ProviderError::ContentPolicy
+        );
+        assert_eq!(
+            err("content_policy_violation").into_provider_error(StatusCode::BAD_REQUEST, None),
+            ProviderError::ContentPolicy
+        );
+        assert_eq!(
+            err("insufficient_quota").into_provider_error(StatusCode::TOO_MANY_REQUESTS, wait),
+            ProviderError::QuotaExhausted
+        );
+        assert_eq!(
+            err("rate_limit_exceeded").into_provider_error(StatusCode::TOO_MANY_REQUESTS, wait),
+            ProviderError::RateLimited { retry_after: wait }
+        );
+        assert_eq!(
+            ApiError::default().into_provider_error(StatusCode::UNAUTHORIZED, None),
+            ProviderError::Unauthorized
+        );
+        assert_eq!(
+            ApiError::default().into_provider_error(StatusCode::SERVICE_UNAVAILABLE, None),
+            ProviderError::Server { status: 503 }
+        );
+        assert!(matches!(
+            ApiError::default().into_provider_error(StatusCode::BAD_REQUEST, None),
+            ProviderError::BadResponse(_)
+        ));
+    }
+}

@@ -1,0 +1,189 @@
+//! A loopback server that speaks the OpenAI Images API's wire format, scripted per request:
+//! JSON with b64 or a URL, event streams with partial images, each error the API returns,
+//! slowness, and a record of whether the client hung up (how a cancel is seen from outside).
+
+use std::collections::VecDeque;
+use std::io::Cursor;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use base64::Engine;
+use serde_json::{json, Value};
+
+#[derive(Clone)]
+pub enum Reply {
+    B64 {
+        revised: Option<&'static str>,
+    },
+    Url,
+    Stream {
+        partials: usize,
+        gap: Duration,
+    },
+    Error {
+        status: u16,
+        code: &'static str,
+        retry_after_ms: Option<u64>,
+    },
+    NoImage,
+    BrokenJson,
+    /// Accepts the request and never answers.
+    Hang,
+}
+
+#[derive(Default)]
+struct Shared {
+    script: Mutex<VecDeque<Reply>>,
+    requests: Mutex<Vec<(Instant, Value)>>,
+    hung_up: AtomicBool,
+    png: Vec<u8>,
+    base: Mutex<String>,
+}
+
+#[derive(Clone)]
+pub struct FakeOpenAi {
+    pub base_url: String,
+    shared: Arc<Shared>,
+}
+
+pub fn png(side: u32) -> Vec<u8> {
+    let img = image::RgbImage::from_fn(side, side, |x, y| image::Rgb([(x * 3 % 255) as u8, (y * 5 % 255) as u8, 120]));
+    let mut out = Cursor::new(Vec::new());
+    img.write_to(&mut out, image::ImageFormat::Png).expect("encode png");
+    out.into_inner()
+}
+
+fn b64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// Sets `hung_up` if dropped before the response body was sent to the end.
+struct HangUpWatch {
+    shared: Arc<Shared>,
+    finished: bool,
+}
+
+impl HangUpWatch {
+    fn finish(&mut self) {
+        self.finished = true;
+    }
+}
+
+impl Drop for HangUpWatch {
+    fn drop(&mut self) {
+        if !self.finished {
+            self.shared.hung_up.store(true, Ordering::SeqCst);
+        }
+    }
+}
+
+impl FakeOpenAi {
+    pub async fn start(script: Vec<Reply>) -> Self {
+        let shared = Arc::new(Shared { script: Mutex::new(script.into()), png: png(512), ..Shared::default() });
+        let app = Router::new()
+            .route("/v1/images/generations", post(generate))
+            .route("/files/{name}", get(file))
+            .with_state(shared.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        *shared.base.lock().expect("lock") = base.clone();
+        tokio::spawn(async move { axum::serve(listener, app).await.expect("fake serves") });
+        Self { base_url: format!("{base}/v1"), shared }
+    }
+
+    pub fn requests(&self) -> Vec<Value> {
+        self.shared.requests.lock().expect("lock").iter().map(|(_, v)| v.clone()).collect()
+    }
+
+    /// Time between the first and the last request.
+    pub fn span(&self) -> Duration {
+        let r = self.shared.requests.lock().expect("lock");
+        match (r.first(), r.last()) {
+            (Some(a), Some(b)) => b.0 - a.0,
+            _ => Duration::ZERO,
+        }
+    }
+
+    pub fn client_hung_up(&self) -> bool {
+        self.shared.hung_up.load(Ordering::SeqCst)
+    }
+
+    pub fn png(&self) -> &[u8] {
+        &self.shared.png
+    }
+}
+
+async fn file(State(shared): State<Arc<Shared>>, Path(_name): Path<String>) -> Response {
+    ([(header::CONTENT_TYPE, "image/png")], shared.png.clone()).into_response()
+}
+
+async fn generate(State(shared): State<Arc<Shared>>, Json(body): Json<Value>) -> Response {
+    shared.requests.lock().expect("lock").push((Instant::now(), body));
+    let reply = shared.script.lock().expect("lock").pop_front().unwrap_or(Reply::B64 { revised: None });
+    match reply {
+        Reply::B64 { revised } => {
+            Json(json!({ "created": 1, "data": [{ "b64_json": b64(&shared.png), "revised_prompt": revised }], "usage": { "total_tokens": 100 } }))
+                .into_response()
+        }
+        Reply::Url => {
+            let url = format!("{}/files/image.png", shared.base.lock().expect("lock"));
+            Json(json!({ "created": 1, "data": [{ "url": url }] })).into_response()
+        }
+        Reply::NoImage => Json(json!({ "created": 1, "data": [] })).into_response(),
+        Reply::BrokenJson => ([(header::CONTENT_TYPE, "application/json")], "{\"data\": [").into_response(),
+        Reply::Error { status, code, retry_after_ms } => {
+            let mut res = (
+                StatusCode::from_u16(status).expect("status"),
+                Json(json!({ "error": { "message": format!("fake {code}"), "type": "invalid_request_error", "code": code } })),
+            )
+                .into_response();
+            if let Some(ms) = retry_after_ms {
+                res.headers_mut().insert("retry-after-ms", ms.to_string().parse().expect("header"));
+            }
+            res
+        }
+        Reply::Stream { partials, gap } => {
+            let watch = HangUpWatch { shared: shared.clone(), finished: false };
+            let events: Vec<String> = (0..partials)
+                .map(|i| {
+                    format!(
+                        "event: image_generation.partial_image\ndata: {}\n\n",
+                        json!({ "type": "image_generation.partial_image", "b64_json": b64(&png(32)), "partial_image_index": i })
+                    )
+                })
+                .chain(std::iter::once(format!(
+                    "event: image_generation.completed\ndata: {}\n\n",
+                    json!({ "type": "image_generation.completed", "b64_json": b64(&shared.png), "usage": { "total_tokens": 10 } })
+                )))
+                .collect();
+            let stream = futures::stream::unfold((events.into_iter(), watch, true), move |(mut it, mut watch, first)| async move {
+                if !first {
+                    tokio::time::sleep(gap).await;
+                }
+                match it.next() {
+                    Some(chunk) => Some((Ok::<_, std::io::Error>(chunk), (it, watch, false))),
+                    None => {
+                        watch.finish();
+                        None
+                    }
+                }
+            });
+            ([(header::CONTENT_TYPE, "text/event-stream")], Body::from_stream(stream)).into_response()
+        }
+        Reply::Hang => {
+            let watch = HangUpWatch { shared: shared.clone(), finished: false };
+            let stream = futures::stream::unfold(watch, |watch| async move {
+                tokio::time::sleep(Duration::from_secs(3600)).await;
+                Some((Ok::<_, std::io::Error>(String::new()), watch))
+            });
+            ([(header::CONTENT_TYPE, "text/event-stream")], Body::from_stream(stream)).into_response()
+        }
+    }
+}

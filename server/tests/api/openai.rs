@@ -1,0 +1,217 @@
+//! The OpenAI-compatible provider against a loopback fake of the API, directly and through
+//! the whole application.
+
+use std::time::Duration;
+
+use app::protocol::*;
+use server::config::ProviderChoice;
+use server::providers::openai::{OpenAiImages, OpenAiSettings};
+use server::providers::{ImageProvider, ImageRequest, ProviderError, ProviderEvent};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::fake_openai::{FakeOpenAi, Reply};
+use crate::helpers::{spawn_app_with, test_db, Client};
+
+fn settings(fake: &FakeOpenAi, model: &str, partial_images: u8) -> OpenAiSettings {
+    OpenAiSettings {
+        api_key: "sk-test".into(),
+        base_url: fake.base_url.clone(),
+        model: model.into(),
+        size: "1024x1024".into(),
+        quality: Some("low".into()),
+        partial_images,
+        request_timeout: Duration::from_secs(10),
+    }
+}
+
+async fn generate(
+    fake: &FakeOpenAi,
+    model: &str,
+    partial_images: u8,
+) -> (Result<Vec<u8>, ProviderError>, usize, Option<String>) {
+    let client = OpenAiImages::new(settings(fake, model, partial_images)).expect("client");
+    let (tx, mut rx) = mpsc::channel(16);
+    let request = ImageRequest { prompt: "a lighthouse".into(), width: 1024, height: 1024 };
+    let result = client.generate(&request, tx, CancellationToken::new()).await;
+    let mut previews = 0;
+    while let Ok(event) = rx.try_recv() {
+        if matches!(event, ProviderEvent::Preview { .. }) {
+            previews += 1;
+        }
+    }
+    let revised = result.as_ref().ok().and_then(|i| i.revised_prompt.clone());
+    (result.map(|i| i.png), previews, revised)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn b64_json_answers_are_decoded_with_the_revised_prompt() {
+    let fake = FakeOpenAi::start(vec![Reply::B64 { revised: Some("a tall lighthouse") }]).await;
+    let (png, _, revised) = generate(&fake, "gpt-image-1", 0).await;
+    assert_eq!(png.expect("image"), fake.png());
+    assert_eq!(revised.as_deref(), Some("a tall lighthouse"));
+    let sent = &fake.requests()[0];
+    assert_eq!(
+        (sent["model"].as_str(), sent["prompt"].as_str(), sent["quality"].as_str()),
+        (Some("gpt-image-1"), Some("a lighthouse"), Some("low"))
+    );
+    assert!(sent.get("stream").is_none() && sent.get("response_format").is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn url_answers_are_downloaded_at_once() {
+    let fake = FakeOpenAi::start(vec![Reply::Url]).await;
+    let (png, _, _) = generate(&fake, "dall-e-3", 0).await;
+    assert_eq!(png.expect("image"), fake.png());
+    assert_eq!(fake.requests()[0]["response_format"], "b64_json", "dall-e-3's request fields still work");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streamed_partials_become_previews() {
+    let fake = FakeOpenAi::start(vec![Reply::Stream { partials: 2, gap: Duration::from_millis(20) }]).await;
+    let (png, previews, _) = generate(&fake, "gpt-image-1", 2).await;
+    assert_eq!(png.expect("image"), fake.png());
+    assert_eq!(previews, 2);
+    assert_eq!(
+        (fake.requests()[0]["stream"].as_bool(), fake.requests()[0]["partial_images"].as_u64()),
+        (Some(true), Some(2))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_ignores_stream_and_answers_json_works() {
+    let fake = FakeOpenAi::start(vec![Reply::B64 { revised: None }]).await;
+    let (png, previews, _) = generate(&fake, "gpt-image-1", 3).await;
+    assert_eq!((png.map(|p| p.len()).ok(), previews), (Some(fake.png().len()), 0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rate_limit_is_waited_out_and_retried() {
+    let limited = Reply::Error { status: 429, code: "rate_limit_exceeded", retry_after_ms: Some(300) };
+    let fake = FakeOpenAi::start(vec![limited, Reply::B64 { revised: None }]).await;
+    let (png, _, _) = generate(&fake, "gpt-image-1", 0).await;
+    assert!(png.is_ok());
+    assert_eq!(fake.requests().len(), 2);
+    assert!(fake.span() >= Duration::from_millis(300), "waited {:?}", fake.span());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_errors_are_retried_at_most_twice() {
+    let e503 = Reply::Error { status: 503, code: "server_error", retry_after_ms: None };
+    let fake = FakeOpenAi::start(vec![e503.clone(), e503.clone(), Reply::B64 { revised: None }]).await;
+    assert!(generate(&fake, "gpt-image-1", 0).await.0.is_ok());
+    assert_eq!(fake.requests().len(), 3);
+
+    let fake = FakeOpenAi::start(vec![e503.clone(), e503.clone(), e503.clone(), e503]).await;
+    assert_eq!(generate(&fake, "gpt-image-1", 0).await.0, Err(ProviderError::Server { status: 503 }));
+    assert_eq!(fake.requests().len(), 3, "one try and two retries");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blocks_quota_and_credentials_are_never_retried() {
+    for (reply, expected) in [
+        (Reply::Error { status: 400, code: "moderation_blocked", retry_after_ms: None }, ProviderError::ContentPolicy),
+        (
+            Reply::Error { status: 400, code: "content_policy_violation", retry_after_ms: None },
+            ProviderError::ContentPolicy,
+        ),
+        (Reply::Error { status: 429, code: "insufficient_quota", retry_after_ms: None }, ProviderError::QuotaExhausted),
+        (Reply::Error { status: 401, code: "invalid_api_key", retry_after_ms: None }, ProviderError::Unauthorized),
+    ] {
+        let fake = FakeOpenAi::start(vec![reply, Reply::B64 { revised: None }]).await;
+        assert_eq!(generate(&fake, "gpt-image-1", 0).await.0, Err(expected.clone()));
+        assert_eq!(fake.requests().len(), 1, "{expected:?} was retried");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn empty_and_broken_answers_are_typed_errors() {
+    let fake = FakeOpenAi::start(vec![Reply::NoImage]).await;
+    assert_eq!(generate(&fake, "gpt-image-1", 0).await.0, Err(ProviderError::NoImage));
+    let fake = FakeOpenAi::start(vec![Reply::BrokenJson]).await;
+    assert!(matches!(generate(&fake, "gpt-image-1", 0).await.0, Err(ProviderError::BadResponse(_))));
+}
+
+async fn read_until(tab: &mut Client, mut done: impl FnMut(&ServerMsg) -> bool) -> Vec<ServerMsg> {
+    let mut seen = Vec::new();
+    loop {
+        let msg = tab.recv().await;
+        let stop = done(&msg);
+        seen.push(msg);
+        if stop {
+            return seen;
+        }
+    }
+}
+
+fn finished_job(m: &ServerMsg) -> Option<JobView> {
+    match m {
+        ServerMsg::JobUpdated(u) if u.job.status.is_finished() => Some(u.job.clone()),
+        _ => None,
+    }
+}
+
+async fn app_with_fake(fake: &FakeOpenAi, timeout: Duration) -> crate::helpers::TestApp {
+    let s = settings(fake, "gpt-image-1", 2);
+    spawn_app_with(test_db().await, move |settings| {
+        settings.images.provider = ProviderChoice::OpenAi(s);
+        settings.images.job_timeout = timeout;
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_drops_the_provider_request() {
+    let fake = FakeOpenAi::start(vec![Reply::Hang]).await;
+    let app = app_with_fake(&fake, Duration::from_secs(30)).await;
+    let cookie = app.signup("ada").await;
+    let mut tab = app.connect(&cookie).await;
+    let thread = tab.create_thread("t").await;
+    tab.say(thread.id, "m-1", "/imagine a lighthouse").await;
+    let frames =
+        read_until(&mut tab, |m| matches!(m, ServerMsg::JobProgress(p) if p.stage == JobStage::Generating)).await;
+    let Some(ServerMsg::JobProgress(p)) = frames.last() else { panic!("progress") };
+    assert!(!fake.client_hung_up());
+
+    tab.send(ClientMsg::CancelJob(CancelJob { job_id: p.job_id })).await;
+    let frames = read_until(&mut tab, |m| finished_job(m).is_some()).await;
+    assert_eq!(frames.last().and_then(finished_job).map(|j| j.status), Some(JobStatus::Cancelled));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+    while !fake.client_hung_up() && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(fake.client_hung_up(), "the provider saw the connection close");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blocked_prompt_fails_clearly_without_retry() {
+    let blocked = Reply::Error { status: 400, code: "moderation_blocked", retry_after_ms: None };
+    let fake = FakeOpenAi::start(vec![blocked]).await;
+    let app = app_with_fake(&fake, Duration::from_secs(30)).await;
+    let cookie = app.signup("ada").await;
+    let mut tab = app.connect(&cookie).await;
+    let thread = tab.create_thread("t").await;
+    tab.say(thread.id, "m-1", "/imagine something not allowed").await;
+    let frames = read_until(&mut tab, |m| finished_job(m).is_some()).await;
+    let job = frames.last().and_then(finished_job).expect("finished");
+    assert_eq!(job.status, JobStatus::Failed);
+    let error = job.error.expect("an error");
+    assert!(error.message.contains("declined this prompt"), "{}", error.message);
+    assert!(!error.retryable, "no Retry for a blocked prompt");
+    assert_eq!(fake.requests().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn our_own_deadline_ends_a_slow_provider_call() {
+    let fake = FakeOpenAi::start(vec![Reply::Hang]).await;
+    let app = app_with_fake(&fake, Duration::from_millis(500)).await;
+    let cookie = app.signup("ada").await;
+    let mut tab = app.connect(&cookie).await;
+    let thread = tab.create_thread("t").await;
+    tab.say(thread.id, "m-1", "/imagine a slow one").await;
+    let frames = read_until(&mut tab, |m| finished_job(m).is_some()).await;
+    let job = frames.last().and_then(finished_job).expect("finished");
+    let error = job.error.expect("an error");
+    assert!(error.message.contains("taking longer than expected") && error.retryable, "{error:?}");
+    assert_eq!(job.provider, "OpenAI");
+}
