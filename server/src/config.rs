@@ -6,6 +6,7 @@ use std::time::Duration;
 use leptos::config::LeptosOptions;
 
 use crate::providers::openai::OpenAiSettings;
+use crate::providers::pricing::PriceTable;
 
 /// Where data lives when `DATABASE_URL` is not set: a SQLite file beside the app.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/easel.db";
@@ -51,6 +52,9 @@ pub enum ProviderChoice {
 #[derive(Debug, Clone)]
 pub struct ImageSettings {
     pub provider: ProviderChoice,
+    /// Prices for the cost of each job; per-image prices can be added with
+    /// `EASEL_IMAGE_PRICES=model=dollars,…`.
+    pub prices: PriceTable,
     /// Pause between the built-in renderer's previews, so progress is visible
     /// (`EASEL_RENDER_PACE_MS`, default 700).
     pub render_pace: Duration,
@@ -62,6 +66,7 @@ impl Default for ImageSettings {
     fn default() -> Self {
         Self {
             provider: ProviderChoice::Builtin,
+            prices: PriceTable::default(),
             render_pace: Duration::from_millis(700),
             job_timeout: Duration::from_secs(120),
         }
@@ -74,6 +79,8 @@ pub enum ConfigError {
     NotSeconds(&'static str),
     #[error("{0} must be a whole number of milliseconds")]
     NotMillis(&'static str),
+    #[error("EASEL_IMAGE_PRICES: {0}")]
+    Prices(String),
     #[error("OPENAI_PARTIAL_IMAGES must be 0, 1, 2 or 3")]
     PartialImages,
 }
@@ -107,6 +114,9 @@ impl Settings {
             },
             images: ImageSettings {
                 provider: provider_from_env(&var)?,
+                prices: PriceTable::default()
+                    .with_per_image(&var("EASEL_IMAGE_PRICES").unwrap_or_default())
+                    .map_err(ConfigError::Prices)?,
                 render_pace: millis("EASEL_RENDER_PACE_MS", image_defaults.render_pace)?,
                 job_timeout: secs("EASEL_JOB_TIMEOUT_SECS", image_defaults.job_timeout)?,
             },

@@ -18,6 +18,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::hub::Hub;
+use crate::providers::pricing::PriceTable;
 use crate::providers::{GeneratedImage, ImageProvider, ImageRequest, ProviderError, ProviderEvent};
 use crate::store::{job_text, JobOutcome, NewJob, Store, StoreError};
 
@@ -48,12 +49,20 @@ pub struct Jobs {
     provider: Arc<dyn ImageProvider>,
     model: String,
     deadline: Duration,
+    prices: Arc<PriceTable>,
     slots: Arc<Mutex<HashMap<UserId, Slot>>>,
 }
 
 impl Jobs {
-    pub fn new(store: Store, hub: Hub, provider: Arc<dyn ImageProvider>, model: String, deadline: Duration) -> Self {
-        Self { store, hub, provider, model, deadline, slots: Arc::default() }
+    pub fn new(
+        store: Store,
+        hub: Hub,
+        provider: Arc<dyn ImageProvider>,
+        model: String,
+        deadline: Duration,
+        prices: PriceTable,
+    ) -> Self {
+        Self { store, hub, provider, model, deadline, prices: Arc::new(prices), slots: Arc::default() }
     }
 
     fn slots(&self) -> std::sync::MutexGuard<'_, HashMap<UserId, Slot>> {
@@ -255,11 +264,20 @@ impl Jobs {
         let deadline = tokio::time::sleep(self.deadline);
         tokio::pin!(deadline);
         let mut previews = 0u32;
+        let mut stage = JobStage::Initializing;
         loop {
             tokio::select! {
                 result = &mut call => return Ok(result),
                 Some(event) = rx.recv() => match event {
-                    ProviderEvent::Generating => self.stage(user, thread, job, JobStage::Generating, None).await?,
+                    ProviderEvent::Generating => {
+                        stage = JobStage::Generating;
+                        self.stage(user, thread, job, stage, None).await?;
+                    }
+                    ProviderEvent::Retrying(e) => {
+                        let detail = retrying(&e).to_string();
+                        let progress = JobProgress { job_id: job.id, thread_id: thread, stage, percent: stage.percent(), detail, preview: None };
+                        self.hub.publish(user, ServerMsg::JobProgress(progress));
+                    }
                     ProviderEvent::Preview { png } => {
                         previews += 1;
                         if let Some(slot) = self.slots().get_mut(&user) {
@@ -302,7 +320,8 @@ impl Jobs {
             .store_image(user, &prepared.sha256, (prepared.width, prepared.height), &prepared.variants)
             .await?;
         let revised = image.revised_prompt.as_deref();
-        self.store.finish_job(job.id, JobOutcome::Complete { image: id, revised_prompt: revised }).await?;
+        let cost_micros = self.prices.cost_micros(&image.model, image.usage);
+        self.store.finish_job(job.id, JobOutcome::Complete { image: id, revised_prompt: revised, cost_micros }).await?;
         self.stage(user, thread, job, JobStage::Complete, None).await?;
         Ok(Finished::Complete)
     }
@@ -312,6 +331,15 @@ enum Finished {
     Complete,
     Cancelled,
     Failed(String, bool),
+}
+
+/// What the status line says while the provider retries.
+fn retrying(e: &ProviderError) -> &'static str {
+    match e {
+        ProviderError::RateLimited { .. } => "Too many requests, please wait a moment…",
+        ProviderError::Network(_) | ProviderError::Timeout => "Connection lost, retrying…",
+        _ => "The image service had a problem, retrying…",
+    }
 }
 
 /// What the user reads for each provider failure.

@@ -71,7 +71,8 @@ impl Application {
             ProviderChoice::OpenAi(s) => (Arc::new(OpenAiImages::new(s.clone())?), s.model.clone()),
         };
         tracing::info!(provider = provider.name(), %model, "image provider");
-        let jobs = Jobs::new(store.clone(), hub.clone(), provider, model, settings.images.job_timeout);
+        let images = &settings.images;
+        let jobs = Jobs::new(store.clone(), hub.clone(), provider, model, images.job_timeout, images.prices.clone());
         jobs.recover().await?;
         let state = AppState {
             chat: Chat { store: store.clone(), hub, jobs },

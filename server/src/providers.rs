@@ -10,6 +10,7 @@
 
 pub mod builtin;
 pub mod openai;
+pub mod pricing;
 
 use std::time::Duration;
 
@@ -34,6 +35,8 @@ pub struct GeneratedImage {
     /// Which provider and model made it, shown with the image.
     pub provider: &'static str,
     pub model: String,
+    /// Token usage, when the provider reports it (priced by [`pricing`]).
+    pub usage: Option<pricing::Usage>,
 }
 
 /// What a provider reports while it works.
@@ -43,6 +46,8 @@ pub enum ProviderEvent {
     Generating,
     /// A partial image (small PNG), shown as a preview and never stored.
     Preview { png: Vec<u8> },
+    /// The last attempt failed in a way worth retrying; the provider tries again.
+    Retrying(ProviderError),
 }
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

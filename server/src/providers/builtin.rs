@@ -81,7 +81,7 @@ impl ImageProvider for BuiltinRenderer {
             _ = cancel.cancelled() => return Err(ProviderError::Cancelled),
             png = paint_png(scene, width, height, None) => png?,
         };
-        Ok(GeneratedImage { png, revised_prompt: None, provider: self.name(), model: "scene-v1".into() })
+        Ok(GeneratedImage { png, revised_prompt: None, provider: self.name(), model: "scene-v1".into(), usage: None })
     }
 }
 

@@ -19,6 +19,7 @@ use reqwest::StatusCode;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use super::pricing::Usage;
 use super::{GeneratedImage, ImageProvider, ImageRequest, ProviderError, ProviderEvent};
 use wire::{ErrorBody, ImagesResponse, SseParser, StreamEvent};
 
@@ -121,8 +122,8 @@ impl OpenAiImages {
                         let png = decode(&b64_json)?;
                         let _ = events.send(ProviderEvent::Preview { png }).await;
                     }
-                    Some(StreamEvent::Completed { b64_json, revised_prompt }) => {
-                        return Ok(self.image(decode(&b64_json)?, revised_prompt));
+                    Some(StreamEvent::Completed { b64_json, revised_prompt, usage }) => {
+                        return Ok(self.image(decode(&b64_json)?, revised_prompt, usage));
                     }
                     Some(StreamEvent::Failed { error }) => return Err(error.into_provider_error(StatusCode::OK, None)),
                     None => {}
@@ -133,6 +134,7 @@ impl OpenAiImages {
     }
 
     async fn finish(&self, body: ImagesResponse) -> Result<GeneratedImage, ProviderError> {
+        let usage = body.usage;
         let Some(first) = body.data.into_iter().next() else { return Err(ProviderError::NoImage) };
         let png = match (first.b64_json, first.url) {
             (Some(b64), _) => decode(&b64)?,
@@ -146,11 +148,11 @@ impl OpenAiImages {
             }
             (None, None) => return Err(ProviderError::NoImage),
         };
-        Ok(self.image(png, first.revised_prompt))
+        Ok(self.image(png, first.revised_prompt, usage))
     }
 
-    fn image(&self, png: Vec<u8>, revised_prompt: Option<String>) -> GeneratedImage {
-        GeneratedImage { png, revised_prompt, provider: self.name(), model: self.settings.model.clone() }
+    fn image(&self, png: Vec<u8>, revised_prompt: Option<String>, usage: Option<Usage>) -> GeneratedImage {
+        GeneratedImage { png, revised_prompt, provider: self.name(), model: self.settings.model.clone(), usage }
     }
 }
 
@@ -210,6 +212,9 @@ impl ImageProvider for OpenAiImages {
                 return result;
             }
             retries += 1;
+            if let Err(e) = &result {
+                let _ = events.send(ProviderEvent::Retrying(e.clone())).await;
+            }
             tracing::info!(retry = retries, wait_ms = wait.as_millis() as u64, error = ?result.as_ref().err(), "retrying the image request");
             tokio::select! {
                 _ = cancel.cancelled() => return Err(ProviderError::Cancelled),

@@ -22,7 +22,7 @@ pub struct NewJob<'a> {
 
 /// How a job ended.
 pub enum JobOutcome<'a> {
-    Complete { image: ImageId, revised_prompt: Option<&'a str> },
+    Complete { image: ImageId, revised_prompt: Option<&'a str>, cost_micros: Option<i64> },
     Failed { message: &'a str, retryable: bool },
     Cancelled,
 }
@@ -187,17 +187,18 @@ impl Store {
     /// Records how a job ended and updates its message's text.
     pub async fn finish_job(&self, id: JobId, outcome: JobOutcome<'_>) -> Result<(), StoreError> {
         let now = now_ms();
-        let (status, stage, image, revised, error, retryable) = match outcome {
-            JobOutcome::Complete { image, revised_prompt } => {
-                ("complete", Some(JobStage::Complete.as_str()), Some(image.0), revised_prompt, None, false)
+        let (status, stage, image, revised, error, retryable, cost) = match outcome {
+            JobOutcome::Complete { image, revised_prompt, cost_micros } => {
+                ("complete", Some(JobStage::Complete.as_str()), Some(image.0), revised_prompt, None, false, cost_micros)
             }
-            JobOutcome::Failed { message, retryable } => ("failed", None, None, None, Some(message), retryable),
-            JobOutcome::Cancelled => ("cancelled", None, None, None, None, false),
+            // A job that made no image is not charged (a blocked prompt costs nothing).
+            JobOutcome::Failed { message, retryable } => ("failed", None, None, None, Some(message), retryable, None),
+            JobOutcome::Cancelled => ("cancelled", None, None, None, None, false, None),
         };
         let mut tx = self.pool().begin().await?;
         sqlx::query(
             "UPDATE jobs SET status = $1, stage = COALESCE($2, stage), image_id = $3, \
-             revised_prompt = $4, error_message = $5, retryable = $6, updated_at = $7 WHERE id = $8",
+             revised_prompt = $4, error_message = $5, retryable = $6, updated_at = $7, cost_usd_micros = $9 WHERE id = $8",
         )
         .bind(status)
         .bind(stage)
@@ -207,10 +208,20 @@ impl Store {
         .bind(i64::from(retryable))
         .bind(now)
         .bind(id.0)
+        .bind(cost)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// What a job cost in micro-dollars (`None`: not charged or unknown).
+    pub async fn job_cost(&self, id: JobId) -> Result<Option<i64>, StoreError> {
+        let row = sqlx::query("SELECT cost_usd_micros FROM jobs WHERE id = $1")
+            .bind(id.0)
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(row.map(|r| r.try_get::<Option<i64>, _>("cost_usd_micros")).transpose()?.flatten())
     }
 
     /// Puts a finished job back to the start, for Retry; `false` when it is running or not `user`'s.

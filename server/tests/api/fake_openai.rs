@@ -129,7 +129,7 @@ async fn generate(State(shared): State<Arc<Shared>>, Json(body): Json<Value>) ->
     let reply = shared.script.lock().expect("lock").pop_front().unwrap_or(Reply::B64 { revised: None });
     match reply {
         Reply::B64 { revised } => {
-            Json(json!({ "created": 1, "data": [{ "b64_json": b64(&shared.png), "revised_prompt": revised }], "usage": { "total_tokens": 100 } }))
+            Json(json!({ "created": 1, "data": [{ "b64_json": b64(&shared.png), "revised_prompt": revised }], "usage": { "input_tokens": 50, "output_tokens": 1056, "total_tokens": 1106 } }))
                 .into_response()
         }
         Reply::Url => {

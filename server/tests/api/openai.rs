@@ -199,6 +199,26 @@ async fn a_blocked_prompt_fails_clearly_without_retry() {
     assert!(error.message.contains("declined this prompt"), "{}", error.message);
     assert!(!error.retryable, "no Retry for a blocked prompt");
     assert_eq!(fake.requests().len(), 1);
+    assert_eq!(app.store.job_cost(job.id).await.expect("cost"), None, "a blocked prompt costs nothing");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rate_limited_job_says_so_waits_and_then_completes_with_its_cost() {
+    let limited = Reply::Error { status: 429, code: "rate_limit_exceeded", retry_after_ms: Some(200) };
+    let fake = FakeOpenAi::start(vec![limited, Reply::B64 { revised: Some("a lighthouse, revised") }]).await;
+    let app = app_with_fake(&fake, Duration::from_secs(30)).await;
+    let cookie = app.signup("ada").await;
+    let mut tab = app.connect(&cookie).await;
+    let thread = tab.create_thread("t").await;
+    tab.say(thread.id, "m-1", "/imagine a lighthouse").await;
+    let frames = read_until(&mut tab, |m| finished_job(m).is_some()).await;
+    let told = frames.iter().any(|f| matches!(f, ServerMsg::JobProgress(p) if p.detail.starts_with("Too many requests")));
+    assert!(told, "the user is told about the rate limit while it is waited out");
+    let job = frames.last().and_then(finished_job).expect("finished");
+    assert_eq!(job.status, JobStatus::Complete);
+    assert_eq!(job.revised_prompt.as_deref(), Some("a lighthouse, revised"));
+    assert_eq!(fake.requests().len(), 2);
+    assert_eq!(app.store.job_cost(job.id).await.expect("cost"), Some(50 * 5 + 1056 * 40), "priced from usage");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

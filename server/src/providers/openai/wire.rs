@@ -5,12 +5,14 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde::Deserialize;
 
+use crate::providers::pricing::Usage;
 use crate::providers::ProviderError;
 
 #[derive(Debug, Deserialize)]
 pub struct ImagesResponse {
     #[serde(default)]
     pub data: Vec<ImageData>,
+    pub usage: Option<Usage>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -108,7 +110,7 @@ fn find_blank_line(buf: &[u8]) -> Option<(usize, usize)> {
 #[derive(Debug, PartialEq)]
 pub enum StreamEvent {
     Partial { b64_json: String },
-    Completed { b64_json: String, revised_prompt: Option<String> },
+    Completed { b64_json: String, revised_prompt: Option<String>, usage: Option<Usage> },
     Failed { error: ApiError },
 }
 
@@ -124,6 +126,7 @@ struct RawStreamEvent {
     kind: Option<String>,
     b64_json: Option<String>,
     revised_prompt: Option<String>,
+    usage: Option<Usage>,
     error: Option<ApiError>,
 }
 
@@ -142,7 +145,7 @@ impl StreamEvent {
         Ok(match (kind.as_str(), raw.b64_json) {
             ("image_generation.partial_image", Some(b64_json)) => Some(Self::Partial { b64_json }),
             ("image_generation.completed", Some(b64_json)) => {
-                Some(Self::Completed { b64_json, revised_prompt: raw.revised_prompt })
+                Some(Self::Completed { b64_json, revised_prompt: raw.revised_prompt, usage: raw.usage })
             }
             ("image_generation.completed", None) => return Err(ProviderError::NoImage),
             _ => None,
@@ -176,7 +179,7 @@ mod tests {
         let done = SseEvent { event: Some("image_generation.completed".into()), data: r#"{"b64_json":"AQ=="}"#.into() };
         assert_eq!(
             StreamEvent::parse(&done),
-            Ok(Some(StreamEvent::Completed { b64_json: "AQ==".into(), revised_prompt: None }))
+            Ok(Some(StreamEvent::Completed { b64_json: "AQ==".into(), revised_prompt: None, usage: None }))
         );
         assert_eq!(StreamEvent::parse(&SseEvent { event: None, data: "[DONE]".into() }), Ok(None));
         assert!(StreamEvent::parse(&SseEvent { event: None, data: "{broken".into() }).is_err());
