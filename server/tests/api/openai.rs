@@ -212,7 +212,8 @@ async fn a_rate_limited_job_says_so_waits_and_then_completes_with_its_cost() {
     let thread = tab.create_thread("t").await;
     tab.say(thread.id, "m-1", "/imagine a lighthouse").await;
     let frames = read_until(&mut tab, |m| finished_job(m).is_some()).await;
-    let told = frames.iter().any(|f| matches!(f, ServerMsg::JobProgress(p) if p.detail.starts_with("Too many requests")));
+    let told =
+        frames.iter().any(|f| matches!(f, ServerMsg::JobProgress(p) if p.detail.starts_with("Too many requests")));
     assert!(told, "the user is told about the rate limit while it is waited out");
     let job = frames.last().and_then(finished_job).expect("finished");
     assert_eq!(job.status, JobStatus::Complete);
