@@ -69,14 +69,17 @@ impl Jobs {
         self.slots.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn take_slot(&self, user: UserId) -> Result<CancellationToken, JobError> {
+    /// Takes the user's one slot, or says they already have a running job. The claim gives
+    /// the slot back when dropped, unless [`SlotClaim::keep`] binds it to a started job, so
+    /// no early return can leak it.
+    fn claim(&self, user: UserId) -> Result<SlotClaim<'_>, JobError> {
         let mut slots = self.slots();
         if slots.contains_key(&user) {
             return Err(JobError::Busy);
         }
         let cancel = CancellationToken::new();
         slots.insert(user, Slot { job: None, cancel: cancel.clone(), preview: None });
-        Ok(cancel)
+        Ok(SlotClaim { jobs: self, user, cancel, kept: false })
     }
 
     fn release(&self, user: UserId) {
@@ -85,7 +88,7 @@ impl Jobs {
 
     /// Creates a job (and the assistant message showing it) and starts running it.
     pub async fn start(&self, user: UserId, thread: ThreadId, prompt: &str) -> Result<ChatMessage, JobError> {
-        let cancel = self.take_slot(user)?;
+        let claim = self.claim(user)?;
         let subject = crate::assistant::subject_of(prompt);
         let new = NewJob {
             prompt,
@@ -94,24 +97,9 @@ impl Jobs {
             provider: self.provider.name(),
             model: &self.model,
         };
-        let message = match self.store.create_job(user, thread, new).await {
-            Ok(Some(message)) => message,
-            Ok(None) => {
-                self.release(user);
-                return Err(JobError::NotFound);
-            }
-            Err(e) => {
-                self.release(user);
-                return Err(e.into());
-            }
-        };
-        let Some(job) = message.job.clone() else {
-            self.release(user);
-            return Err(JobError::NotFound);
-        };
-        if let Some(slot) = self.slots().get_mut(&user) {
-            slot.job = Some(job.id);
-        }
+        let message = self.store.create_job(user, thread, new).await?.ok_or(JobError::NotFound)?;
+        let job = message.job.clone().ok_or(JobError::NotFound)?;
+        let cancel = claim.keep(job.id);
         self.hub.publish(user, ServerMsg::MessageAdded(MessageAdded { message: message.clone() }));
         self.spawn(user, thread, job, cancel);
         Ok(message)
@@ -119,30 +107,14 @@ impl Jobs {
 
     /// Starts a failed, cancelled or interrupted job again.
     pub async fn retry(&self, user: UserId, id: JobId) -> Result<(), JobError> {
-        let cancel = self.take_slot(user)?;
-        let restarted = match self.store.restart_job(user, id).await {
-            Ok(true) => self.store.job(user, id).await,
-            Ok(false) => Ok(None),
-            Err(e) => Err(e),
-        };
-        let (job, place) = match restarted {
-            Ok(Some(found)) => found,
-            Ok(None) => {
-                self.release(user);
-                return Err(JobError::NotFound);
-            }
-            Err(e) => {
-                self.release(user);
-                return Err(e.into());
-            }
-        };
-        if let Some(slot) = self.slots().get_mut(&user) {
-            slot.job = Some(id);
+        let claim = self.claim(user)?;
+        if !self.store.restart_job(user, id).await? {
+            return Err(JobError::NotFound);
         }
-        self.hub.publish(
-            user,
-            ServerMsg::JobUpdated(JobUpdated { thread_id: place.thread, message_id: place.message, job: job.clone() }),
-        );
+        let (job, place) = self.store.job(user, id).await?.ok_or(JobError::NotFound)?;
+        let cancel = claim.keep(id);
+        let updated = JobUpdated { thread_id: place.thread, message_id: place.message, job: job.clone() };
+        self.hub.publish(user, ServerMsg::JobUpdated(updated));
         self.spawn(user, place.thread, job, cancel);
         Ok(())
     }
@@ -225,14 +197,14 @@ impl Jobs {
             Ok(_) | Err(ProviderError::Cancelled) => Finished::Cancelled,
             Err(e) => {
                 tracing::warn!(job = %job.id, error = %e, "generation failed");
-                Finished::Failed(friendly(&e), e.retryable())
+                Finished::Failed(e.kind(), friendly(&e), e.retryable())
             }
         };
         match &outcome {
             Finished::Complete => {}
             Finished::Cancelled => self.store.finish_job(job.id, JobOutcome::Cancelled).await?,
-            Finished::Failed(message, retryable) => {
-                self.store.finish_job(job.id, JobOutcome::Failed { message, retryable: *retryable }).await?
+            Finished::Failed(kind, message, retryable) => {
+                self.store.finish_job(job.id, JobOutcome::Failed { kind, message, retryable: *retryable }).await?
             }
         }
         if let Some((view, place)) = self.store.job(user, job.id).await? {
@@ -307,11 +279,11 @@ impl Jobs {
             Ok(Ok(prepared)) => prepared,
             Ok(Err(e)) => {
                 tracing::warn!(job = %job.id, error = %e, "provider image could not be decoded");
-                return Ok(Finished::Failed("Generation failed, please try again.".into(), true));
+                return Ok(Finished::Failed("bad_image", "Generation failed, please try again.".into(), true));
             }
             Err(e) => {
                 tracing::error!(job = %job.id, error = %e, "image processing stopped");
-                return Ok(Finished::Failed("Generation failed, please try again.".into(), true));
+                return Ok(Finished::Failed("bad_image", "Generation failed, please try again.".into(), true));
             }
         };
         self.stage(user, thread, job, JobStage::Saving, None).await?;
@@ -327,10 +299,37 @@ impl Jobs {
     }
 }
 
+struct SlotClaim<'a> {
+    jobs: &'a Jobs,
+    user: UserId,
+    cancel: CancellationToken,
+    kept: bool,
+}
+
+impl SlotClaim<'_> {
+    /// Binds the slot to a started job; the runner releases it when the job ends.
+    fn keep(mut self, job: JobId) -> CancellationToken {
+        if let Some(slot) = self.jobs.slots().get_mut(&self.user) {
+            slot.job = Some(job);
+        }
+        self.kept = true;
+        self.cancel.clone()
+    }
+}
+
+impl Drop for SlotClaim<'_> {
+    fn drop(&mut self) {
+        if !self.kept {
+            self.jobs.release(self.user);
+        }
+    }
+}
+
 enum Finished {
     Complete,
     Cancelled,
-    Failed(String, bool),
+    /// Stable code, what the user reads, whether Retry makes sense.
+    Failed(&'static str, String, bool),
 }
 
 /// What the status line says while the provider retries.

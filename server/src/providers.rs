@@ -75,6 +75,22 @@ pub enum ProviderError {
 }
 
 impl ProviderError {
+    /// A stable code for logs, the job row and the admin view.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Cancelled => "cancelled",
+            Self::ContentPolicy => "content_policy",
+            Self::RateLimited { .. } => "rate_limited",
+            Self::QuotaExhausted => "quota_exhausted",
+            Self::Unauthorized => "unauthorized",
+            Self::Server { .. } => "server_error",
+            Self::Network(_) => "network",
+            Self::Timeout => "timeout",
+            Self::NoImage => "no_image",
+            Self::BadResponse(_) => "bad_response",
+        }
+    }
+
     /// Whether trying the same request again may succeed.
     pub fn retryable(&self) -> bool {
         matches!(

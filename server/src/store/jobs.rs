@@ -23,7 +23,7 @@ pub struct NewJob<'a> {
 /// How a job ended.
 pub enum JobOutcome<'a> {
     Complete { image: ImageId, revised_prompt: Option<&'a str>, cost_micros: Option<i64> },
-    Failed { message: &'a str, retryable: bool },
+    Failed { kind: &'a str, message: &'a str, retryable: bool },
     Cancelled,
 }
 
@@ -187,18 +187,21 @@ impl Store {
     /// Records how a job ended and updates its message's text.
     pub async fn finish_job(&self, id: JobId, outcome: JobOutcome<'_>) -> Result<(), StoreError> {
         let now = now_ms();
-        let (status, stage, image, revised, error, retryable, cost) = match outcome {
+        let (status, stage, image, revised, error, retryable, cost, kind) = match outcome {
             JobOutcome::Complete { image, revised_prompt, cost_micros } => {
-                ("complete", Some(JobStage::Complete.as_str()), Some(image.0), revised_prompt, None, false, cost_micros)
+                let stage = Some(JobStage::Complete.as_str());
+                ("complete", stage, Some(image.0), revised_prompt, None, false, cost_micros, None)
             }
             // A job that made no image is not charged (a blocked prompt costs nothing).
-            JobOutcome::Failed { message, retryable } => ("failed", None, None, None, Some(message), retryable, None),
-            JobOutcome::Cancelled => ("cancelled", None, None, None, None, false, None),
+            JobOutcome::Failed { kind, message, retryable } => {
+                ("failed", None, None, None, Some(message), retryable, None, Some(kind))
+            }
+            JobOutcome::Cancelled => ("cancelled", None, None, None, None, false, None, None),
         };
         let mut tx = self.pool().begin().await?;
         sqlx::query(
             "UPDATE jobs SET status = $1, stage = COALESCE($2, stage), image_id = $3, \
-             revised_prompt = $4, error_message = $5, retryable = $6, updated_at = $7, cost_usd_micros = $9 WHERE id = $8",
+             revised_prompt = $4, error_message = $5, retryable = $6, updated_at = $7, cost_usd_micros = $9, error_kind = $10 WHERE id = $8",
         )
         .bind(status)
         .bind(stage)
@@ -209,6 +212,7 @@ impl Store {
         .bind(now)
         .bind(id.0)
         .bind(cost)
+        .bind(kind)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -224,10 +228,17 @@ impl Store {
         Ok(row.map(|r| r.try_get::<Option<i64>, _>("cost_usd_micros")).transpose()?.flatten())
     }
 
+    /// The stable failure code of a job, if it failed.
+    pub async fn job_error_kind(&self, id: JobId) -> Result<Option<String>, StoreError> {
+        let row =
+            sqlx::query("SELECT error_kind FROM jobs WHERE id = $1").bind(id.0).fetch_optional(self.pool()).await?;
+        Ok(row.map(|r| r.try_get::<Option<String>, _>("error_kind")).transpose()?.flatten())
+    }
+
     /// Puts a finished job back to the start, for Retry; `false` when it is running or not `user`'s.
     pub async fn restart_job(&self, user: UserId, id: JobId) -> Result<bool, StoreError> {
         let done = sqlx::query(
-            "UPDATE jobs SET status = 'running', stage = 'queued', error_message = NULL, retryable = 0, \
+            "UPDATE jobs SET status = 'running', stage = 'queued', error_message = NULL, error_kind = NULL, retryable = 0, \
              image_id = NULL, updated_at = $1 WHERE id = $2 AND user_id = $3 AND status IN ('failed', 'interrupted', 'cancelled')",
         )
         .bind(now_ms())
@@ -242,7 +253,8 @@ impl Store {
     /// (retryable). Returns how many there were.
     pub async fn interrupt_running_jobs(&self) -> Result<u64, StoreError> {
         let done = sqlx::query(
-            "UPDATE jobs SET status = 'interrupted', error_message = $1, retryable = 1, updated_at = $2 WHERE status = 'running'",
+            "UPDATE jobs SET status = 'interrupted', error_message = $1, error_kind = 'interrupted', retryable = 1, \
+             updated_at = $2 WHERE status = 'running'",
         )
         .bind("Generation was interrupted by a server restart. Please try again.")
         .bind(now_ms())

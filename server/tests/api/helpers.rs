@@ -250,6 +250,19 @@ impl Client {
             .await;
     }
 
+    /// Reads frames until `done` says stop; returns everything read, the last one included.
+    pub async fn read_until(&mut self, mut done: impl FnMut(&ServerMsg) -> bool) -> Vec<ServerMsg> {
+        let mut seen = Vec::new();
+        loop {
+            let msg = self.recv().await;
+            let stop = done(&msg);
+            seen.push(msg);
+            if stop {
+                return seen;
+            }
+        }
+    }
+
     /// Waits for the next `message_added`, skipping thread renames (a first message names its thread).
     pub async fn next_message(&mut self) -> ChatMessage {
         loop {

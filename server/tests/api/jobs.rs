@@ -5,23 +5,10 @@ use std::time::Duration;
 use app::protocol::*;
 use reqwest::StatusCode;
 
-use crate::helpers::{spawn_app_with, test_db, Client, TestApp};
+use crate::helpers::{spawn_app_with, test_db, TestApp};
 
 async fn app_with_pace(pace_ms: u64) -> TestApp {
     spawn_app_with(test_db().await, |s| s.images.render_pace = Duration::from_millis(pace_ms)).await
-}
-
-/// Reads frames until `done` says stop; returns everything read.
-async fn read_until(tab: &mut Client, mut done: impl FnMut(&ServerMsg) -> bool) -> Vec<ServerMsg> {
-    let mut seen = Vec::new();
-    loop {
-        let msg = tab.recv().await;
-        let stop = done(&msg);
-        seen.push(msg);
-        if stop {
-            return seen;
-        }
-    }
 }
 
 fn finished(msg: &ServerMsg) -> Option<&JobView> {
@@ -55,7 +42,7 @@ async fn imagine_runs_through_every_stage_in_every_tab_and_stores_the_image() {
     tab1.say(thread.id, "m-1", "/imagine a lighthouse at dusk").await;
     let mut image = None;
     for tab in [&mut tab1, &mut tab2] {
-        let frames = read_until(tab, |m| finished(m).is_some()).await;
+        let frames = tab.read_until(|m| finished(m).is_some()).await;
         let expected = [
             (JobStage::Queued, 10),
             (JobStage::Initializing, 30),
@@ -83,7 +70,7 @@ async fn imagine_runs_through_every_stage_in_every_tab_and_stores_the_image() {
 
     // A reload finds it: the history carries the finished job.
     tab1.send(ClientMsg::OpenThread(OpenThread { thread_id: thread.id, after_seq: None })).await;
-    let history = read_until(&mut tab1, |m| matches!(m, ServerMsg::ThreadHistory(_))).await;
+    let history = tab1.read_until(|m| matches!(m, ServerMsg::ThreadHistory(_))).await;
     let Some(ServerMsg::ThreadHistory(h)) = history.last() else { panic!("history") };
     let shown = h.messages.iter().find_map(|m| m.job.clone()).expect("job in history");
     assert_eq!(shown.status, JobStatus::Complete);
@@ -121,8 +108,7 @@ async fn cancel_from_another_tab_stops_the_job_and_frees_the_slot() {
     tab2.recv().await;
 
     tab1.say(thread.id, "m-1", "/imagine a slow sunset").await;
-    let frames =
-        read_until(&mut tab2, |m| matches!(m, ServerMsg::JobProgress(p) if p.stage == JobStage::Generating)).await;
+    let frames = tab2.read_until(|m| matches!(m, ServerMsg::JobProgress(p) if p.stage == JobStage::Generating)).await;
     let job_id = frames
         .iter()
         .find_map(|f| match f {
@@ -133,14 +119,13 @@ async fn cancel_from_another_tab_stops_the_job_and_frees_the_slot() {
 
     let asked = tokio::time::Instant::now();
     tab2.send(ClientMsg::CancelJob(CancelJob { job_id })).await;
-    let frames = read_until(&mut tab1, |m| finished(m).is_some()).await;
+    let frames = tab1.read_until(|m| finished(m).is_some()).await;
     assert!(asked.elapsed() < Duration::from_secs(1), "cancelled within a second");
     assert_eq!(finished(frames.last().expect("frames")).map(|j| j.status), Some(JobStatus::Cancelled));
 
     // The user may start another at once.
     tab1.say(thread.id, "m-2", "/imagine another one").await;
-    let frames =
-        read_until(&mut tab1, |m| matches!(m, ServerMsg::JobProgress(p) if p.stage == JobStage::Initializing)).await;
+    let frames = tab1.read_until(|m| matches!(m, ServerMsg::JobProgress(p) if p.stage == JobStage::Initializing)).await;
     assert!(!frames.iter().any(|f| matches!(f, ServerMsg::MessageAdded(m) if m.message.text.contains("already"))));
 }
 
@@ -151,11 +136,10 @@ async fn a_second_imagine_while_one_runs_is_refused_not_queued() {
     let mut tab = app.connect(&cookie).await;
     let thread = tab.create_thread("t").await;
     tab.say(thread.id, "m-1", "/imagine a first picture").await;
-    read_until(&mut tab, |m| matches!(m, ServerMsg::JobProgress(p) if p.stage == JobStage::Generating)).await;
+    tab.read_until(|m| matches!(m, ServerMsg::JobProgress(p) if p.stage == JobStage::Generating)).await;
 
     tab.say(thread.id, "m-2", "/imagine a second picture").await;
-    let frames =
-        read_until(&mut tab, |m| matches!(m, ServerMsg::MessageAdded(a) if a.message.role == Role::Assistant)).await;
+    let frames = tab.read_until(|m| matches!(m, ServerMsg::MessageAdded(a) if a.message.role == Role::Assistant)).await;
     let Some(ServerMsg::MessageAdded(refusal)) = frames.last() else { panic!("refusal") };
     assert!(refusal.message.text.contains("already being generated"), "{}", refusal.message.text);
     assert!(refusal.message.job.is_none(), "no second job");
@@ -168,21 +152,21 @@ async fn a_job_killed_by_a_restart_is_marked_interrupted_and_retry_finishes_it()
     let mut tab = app.connect(&cookie).await;
     let thread = tab.create_thread("t").await;
     tab.say(thread.id, "m-1", "/imagine a lighthouse").await;
-    read_until(&mut tab, |m| matches!(m, ServerMsg::JobProgress(p) if p.stage == JobStage::Generating)).await;
+    tab.read_until(|m| matches!(m, ServerMsg::JobProgress(p) if p.stage == JobStage::Generating)).await;
     drop(tab);
     let db = app.stop().await;
 
     let app = spawn_app_with(db, |s| s.images.render_pace = Duration::from_millis(10)).await;
     let mut tab = app.connect(&cookie).await;
     tab.send(ClientMsg::OpenThread(OpenThread { thread_id: thread.id, after_seq: None })).await;
-    let history = read_until(&mut tab, |m| matches!(m, ServerMsg::ThreadHistory(_))).await;
+    let history = tab.read_until(|m| matches!(m, ServerMsg::ThreadHistory(_))).await;
     let Some(ServerMsg::ThreadHistory(h)) = history.last() else { panic!("history") };
     let job = h.messages.iter().find_map(|m| m.job.clone()).expect("the job");
     assert_eq!(job.status, JobStatus::Interrupted);
     assert_eq!(job.error.as_ref().map(|e| e.retryable), Some(true));
 
     tab.send(ClientMsg::RetryJob(RetryJob { job_id: job.id })).await;
-    let frames = read_until(&mut tab, |m| finished(m).is_some()).await;
+    let frames = tab.read_until(|m| finished(m).is_some()).await;
     assert_eq!(finished(frames.last().expect("frames")).map(|j| j.status), Some(JobStatus::Complete));
 }
 
@@ -195,8 +179,7 @@ async fn nobody_else_can_cancel_or_retry_a_job() {
     let mut intruder = app.connect(&bob).await;
     let thread = tab.create_thread("t").await;
     tab.say(thread.id, "m-1", "/imagine a secret").await;
-    let frames =
-        read_until(&mut tab, |m| matches!(m, ServerMsg::JobProgress(p) if p.stage == JobStage::Generating)).await;
+    let frames = tab.read_until(|m| matches!(m, ServerMsg::JobProgress(p) if p.stage == JobStage::Generating)).await;
     let Some(ServerMsg::JobProgress(p)) = frames.last() else { panic!("progress") };
 
     intruder.send(ClientMsg::CancelJob(CancelJob { job_id: p.job_id })).await;

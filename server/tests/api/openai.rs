@@ -11,7 +11,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::fake_openai::{FakeOpenAi, Reply};
-use crate::helpers::{spawn_app_with, test_db, Client};
+use crate::helpers::{spawn_app_with, test_db};
 
 fn settings(fake: &FakeOpenAi, model: &str, partial_images: u8) -> OpenAiSettings {
     OpenAiSettings {
@@ -132,18 +132,6 @@ async fn empty_and_broken_answers_are_typed_errors() {
     assert!(matches!(generate(&fake, "gpt-image-1", 0).await.0, Err(ProviderError::BadResponse(_))));
 }
 
-async fn read_until(tab: &mut Client, mut done: impl FnMut(&ServerMsg) -> bool) -> Vec<ServerMsg> {
-    let mut seen = Vec::new();
-    loop {
-        let msg = tab.recv().await;
-        let stop = done(&msg);
-        seen.push(msg);
-        if stop {
-            return seen;
-        }
-    }
-}
-
 fn finished_job(m: &ServerMsg) -> Option<JobView> {
     match m {
         ServerMsg::JobUpdated(u) if u.job.status.is_finished() => Some(u.job.clone()),
@@ -168,13 +156,12 @@ async fn cancel_drops_the_provider_request() {
     let mut tab = app.connect(&cookie).await;
     let thread = tab.create_thread("t").await;
     tab.say(thread.id, "m-1", "/imagine a lighthouse").await;
-    let frames =
-        read_until(&mut tab, |m| matches!(m, ServerMsg::JobProgress(p) if p.stage == JobStage::Generating)).await;
+    let frames = tab.read_until(|m| matches!(m, ServerMsg::JobProgress(p) if p.stage == JobStage::Generating)).await;
     let Some(ServerMsg::JobProgress(p)) = frames.last() else { panic!("progress") };
     assert!(!fake.client_hung_up());
 
     tab.send(ClientMsg::CancelJob(CancelJob { job_id: p.job_id })).await;
-    let frames = read_until(&mut tab, |m| finished_job(m).is_some()).await;
+    let frames = tab.read_until(|m| finished_job(m).is_some()).await;
     assert_eq!(frames.last().and_then(finished_job).map(|j| j.status), Some(JobStatus::Cancelled));
     let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
     while !fake.client_hung_up() && tokio::time::Instant::now() < deadline {
@@ -192,7 +179,7 @@ async fn a_blocked_prompt_fails_clearly_without_retry() {
     let mut tab = app.connect(&cookie).await;
     let thread = tab.create_thread("t").await;
     tab.say(thread.id, "m-1", "/imagine something not allowed").await;
-    let frames = read_until(&mut tab, |m| finished_job(m).is_some()).await;
+    let frames = tab.read_until(|m| finished_job(m).is_some()).await;
     let job = frames.last().and_then(finished_job).expect("finished");
     assert_eq!(job.status, JobStatus::Failed);
     let error = job.error.expect("an error");
@@ -200,6 +187,7 @@ async fn a_blocked_prompt_fails_clearly_without_retry() {
     assert!(!error.retryable, "no Retry for a blocked prompt");
     assert_eq!(fake.requests().len(), 1);
     assert_eq!(app.store.job_cost(job.id).await.expect("cost"), None, "a blocked prompt costs nothing");
+    assert_eq!(app.store.job_error_kind(job.id).await.expect("kind").as_deref(), Some("content_policy"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -211,7 +199,7 @@ async fn a_rate_limited_job_says_so_waits_and_then_completes_with_its_cost() {
     let mut tab = app.connect(&cookie).await;
     let thread = tab.create_thread("t").await;
     tab.say(thread.id, "m-1", "/imagine a lighthouse").await;
-    let frames = read_until(&mut tab, |m| finished_job(m).is_some()).await;
+    let frames = tab.read_until(|m| finished_job(m).is_some()).await;
     let told =
         frames.iter().any(|f| matches!(f, ServerMsg::JobProgress(p) if p.detail.starts_with("Too many requests")));
     assert!(told, "the user is told about the rate limit while it is waited out");
@@ -230,7 +218,7 @@ async fn our_own_deadline_ends_a_slow_provider_call() {
     let mut tab = app.connect(&cookie).await;
     let thread = tab.create_thread("t").await;
     tab.say(thread.id, "m-1", "/imagine a slow one").await;
-    let frames = read_until(&mut tab, |m| finished_job(m).is_some()).await;
+    let frames = tab.read_until(|m| finished_job(m).is_some()).await;
     let job = frames.last().and_then(finished_job).expect("finished");
     let error = job.error.expect("an error");
     assert!(error.message.contains("taking longer than expected") && error.retryable, "{error:?}");
