@@ -1,0 +1,163 @@
+//! A round trip per variant, and the wire shapes other clients rely on.
+
+use super::*;
+
+fn summary() -> ThreadSummary {
+    ThreadSummary { id: ThreadId(7), title: "Ideas".into(), last_seq: 2, updated_at: 1_700 }
+}
+
+fn message() -> ChatMessage {
+    ChatMessage {
+        id: MessageId(3),
+        thread_id: ThreadId(7),
+        seq: 2,
+        client_id: Some(ClientId("c-1".into())),
+        role: Role::User,
+        text: "hello".into(),
+        created_at: 1_700,
+        job: None,
+    }
+}
+
+fn round_trip_client(msg: ClientMsg, tag: &str) {
+    let json = serde_json::to_string(&msg).expect("serialises");
+    let value: serde_json::Value = serde_json::from_str(&json).expect("is json");
+    assert_eq!(value["type"], tag, "{json}");
+    assert_eq!(ClientMsg::parse(&json), Ok(msg));
+}
+
+fn round_trip_server(msg: ServerMsg, tag: &str) {
+    let json = msg.to_json();
+    let value: serde_json::Value = serde_json::from_str(&json).expect("is json");
+    assert_eq!(value["type"], tag, "{json}");
+    assert_eq!(serde_json::from_str::<ServerMsg>(&json).expect("parses"), msg);
+}
+
+#[test]
+fn open_thread_round_trips() {
+    let m = OpenThread { thread_id: ThreadId(1), after_seq: Some(4) };
+    round_trip_client(ClientMsg::OpenThread(m), "open_thread");
+}
+
+#[test]
+fn create_thread_round_trips() {
+    let m = CreateThread { client_id: ClientId("x".into()), title: None };
+    round_trip_client(ClientMsg::CreateThread(m), "create_thread");
+}
+
+#[test]
+fn rename_thread_round_trips() {
+    let m = RenameThread { thread_id: ThreadId(1), title: "New".into() };
+    round_trip_client(ClientMsg::RenameThread(m), "rename_thread");
+}
+
+#[test]
+fn delete_thread_round_trips() {
+    round_trip_client(ClientMsg::DeleteThread(DeleteThread { thread_id: ThreadId(2) }), "delete_thread");
+}
+
+#[test]
+fn send_round_trips() {
+    let m = SendMessage { thread_id: ThreadId(1), client_id: ClientId("c".into()), text: "hi \"there\"".into() };
+    round_trip_client(ClientMsg::Send(m), "send");
+}
+
+#[test]
+fn welcome_round_trips() {
+    let m = Welcome { user: UserInfo { id: UserId(1), username: "ada".into() }, threads: vec![summary()] };
+    round_trip_server(ServerMsg::Welcome(m), "welcome");
+}
+
+#[test]
+fn thread_history_round_trips() {
+    let m = ThreadHistory { thread: summary(), after_seq: None, messages: vec![message()] };
+    round_trip_server(ServerMsg::ThreadHistory(m), "thread_history");
+}
+
+#[test]
+fn thread_created_round_trips() {
+    let m = ThreadCreated { thread: summary(), client_id: ClientId("c".into()) };
+    round_trip_server(ServerMsg::ThreadCreated(m), "thread_created");
+}
+
+#[test]
+fn thread_renamed_round_trips() {
+    let m = ThreadRenamed { thread_id: ThreadId(7), title: "T".into(), updated_at: 5 };
+    round_trip_server(ServerMsg::ThreadRenamed(m), "thread_renamed");
+}
+
+#[test]
+fn thread_deleted_round_trips() {
+    round_trip_server(ServerMsg::ThreadDeleted(ThreadDeleted { thread_id: ThreadId(7) }), "thread_deleted");
+}
+
+#[test]
+fn message_added_round_trips() {
+    round_trip_server(ServerMsg::MessageAdded(MessageAdded { message: message() }), "message_added");
+}
+
+#[test]
+fn error_round_trips() {
+    let m = ProtocolError { code: ErrorCode::NotFound, message: "No such thread.".into(), client_id: None };
+    round_trip_server(ServerMsg::Error(m), "error");
+}
+
+fn job() -> JobView {
+    JobView {
+        id: JobId(4),
+        status: JobStatus::Complete,
+        stage: JobStage::Complete,
+        prompt: "a lighthouse".into(),
+        enhanced_prompt: "a lighthouse at dusk".into(),
+        revised_prompt: Some("a tall lighthouse at dusk".into()),
+        subject: "lighthouse".into(),
+        provider: "built-in renderer".into(),
+        model: "scene-v1".into(),
+        error: None,
+        image: Some(ImageInfo { id: ImageId(9), width: 1024, height: 1024, variants: vec![256, 512, 1024] }),
+    }
+}
+
+#[test]
+fn cancel_job_round_trips() {
+    round_trip_client(ClientMsg::CancelJob(CancelJob { job_id: JobId(4) }), "cancel_job");
+}
+
+#[test]
+fn retry_job_round_trips() {
+    round_trip_client(ClientMsg::RetryJob(RetryJob { job_id: JobId(4) }), "retry_job");
+}
+
+#[test]
+fn job_progress_round_trips() {
+    let m = JobProgress {
+        job_id: JobId(4),
+        thread_id: ThreadId(7),
+        stage: JobStage::Generating,
+        percent: 60,
+        detail: "Generating your lighthouse scene…".into(),
+        preview: Some(2),
+    };
+    round_trip_server(ServerMsg::JobProgress(m), "job_progress");
+}
+
+#[test]
+fn job_updated_round_trips() {
+    let m = JobUpdated { thread_id: ThreadId(7), message_id: MessageId(3), job: job() };
+    round_trip_server(ServerMsg::JobUpdated(m), "job_updated");
+    let with_job = ChatMessage { job: Some(job()), role: Role::Assistant, ..message() };
+    round_trip_server(ServerMsg::MessageAdded(MessageAdded { message: with_job }), "message_added");
+}
+
+#[test]
+fn ids_are_plain_numbers_on_the_wire() {
+    let json = serde_json::to_string(&ThreadDeleted { thread_id: ThreadId(42) }).expect("serialises");
+    assert_eq!(json, r#"{"thread_id":42}"#);
+}
+
+#[test]
+fn unknown_type_is_a_readable_error() {
+    let err = ClientMsg::parse(r#"{"type":"launch_rockets"}"#).expect_err("unknown tag");
+    assert!(err.contains("unknown variant"), "{err}");
+    assert!(ClientMsg::parse("not json").is_err());
+}
