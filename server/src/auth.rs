@@ -68,11 +68,19 @@ async fn hash(password: String) -> Result<String, AuthProblem> {
         .map_err(|_| AuthProblem::Unavailable)
 }
 
-async fn verify(password: String, hash: String) -> bool {
-    tokio::task::spawn_blocking(move || password_auth::verify_password(password, &hash).is_ok()).await.unwrap_or(false)
+/// Checks `password` against `hash`, or against a dummy hash when the user does not exist,
+/// so both cases take the same time. On the blocking pool: Argon2 is CPU work by design.
+async fn verify(password: String, hash: Option<String>) -> bool {
+    tokio::task::spawn_blocking(move || {
+        let hash = hash.unwrap_or_else(dummy_hash);
+        password_auth::verify_password(password, &hash).is_ok()
+    })
+    .await
+    .unwrap_or(false)
 }
 
 /// A real Argon2id hash of a random password, for unknown usernames to be checked against.
+/// Made once per process (a constant in all but name), so it lives in a `OnceLock`.
 fn dummy_hash() -> String {
     static DUMMY: OnceLock<String> = OnceLock::new();
     DUMMY.get_or_init(|| password_auth::generate_hash(uuid::Uuid::new_v4().to_string())).clone()
@@ -110,8 +118,8 @@ async fn authenticate(store: &Store, session: &Session, form: AccountForm) -> Re
         AuthProblem::Unavailable
     })?;
     let (user, hash) = match found {
-        Some(c) => (Some(c.user), c.password_hash),
-        None => (None, dummy_hash()),
+        Some(c) => (Some(c.user), Some(c.password_hash)),
+        None => (None, None),
     };
     let ok = verify(form.password, hash).await;
     match (ok, user) {
