@@ -235,6 +235,10 @@ impl Jobs {
         tokio::pin!(call);
         let deadline = tokio::time::sleep(self.deadline);
         tokio::pin!(deadline);
+        // Halfway to the deadline the user is told it is slow, once, before it fails.
+        let slow = tokio::time::sleep(self.deadline / 2);
+        tokio::pin!(slow);
+        let mut told_slow = false;
         let mut previews = 0u32;
         let mut stage = JobStage::Initializing;
         loop {
@@ -258,6 +262,12 @@ impl Jobs {
                         self.stage(user, thread, job, JobStage::Generating, Some(previews)).await?;
                     }
                 },
+                _ = &mut slow, if !told_slow => {
+                    told_slow = true;
+                    let detail = "Generation is taking longer than expected…".to_string();
+                    let progress = JobProgress { job_id: job.id, thread_id: thread, stage, percent: stage.percent(), detail, preview: None };
+                    self.hub.publish(user, ServerMsg::JobProgress(progress));
+                }
                 _ = &mut deadline => {
                     cancel.cancel();
                     return Ok(Err(ProviderError::Timeout));

@@ -219,6 +219,10 @@ async fn our_own_deadline_ends_a_slow_provider_call() {
     let thread = tab.create_thread("t").await;
     tab.say(thread.id, "m-1", "/imagine a slow one").await;
     let frames = tab.read_until(|m| finished_job(m).is_some()).await;
+    let warned = frames
+        .iter()
+        .any(|f| matches!(f, ServerMsg::JobProgress(p) if p.detail.contains("taking longer than expected")));
+    assert!(warned, "the user is told it is slow before it fails");
     let job = frames.last().and_then(finished_job).expect("finished");
     let error = job.error.expect("an error");
     assert!(error.message.contains("taking longer than expected") && error.retryable, "{error:?}");
