@@ -91,3 +91,22 @@ test("log out and log in again", async ({ page }) => {
   await page.getByRole("button", { name: "Log in" }).click();
   await expect(page.getByRole("button", { name: "Log out" })).toBeVisible();
 });
+
+test("what is typed before the page becomes interactive is kept", async ({ page }) => {
+  // Hold the WASM back so typing happens on the server-rendered page, then let it hydrate.
+  let release: () => void = () => {};
+  const gate = new Promise<void>((r) => (release = r));
+  await page.route("**/pkg/*.wasm", async (route) => {
+    await gate;
+    await route.continue();
+  });
+  const name = uniqueName("jan");
+  await page.goto("/signup");
+  await page.getByLabel("Username").fill(name);
+  await page.getByLabel("Password").fill("correct horse battery");
+  release();
+  await expect(page.locator("body[data-hydrated]")).toBeAttached();
+  await expect(page.getByLabel("Username")).toHaveValue(name);
+  await page.getByRole("button", { name: "Sign up" }).click();
+  await expect(page.getByRole("button", { name: "Log out" })).toBeVisible();
+});

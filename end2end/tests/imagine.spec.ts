@@ -76,3 +76,26 @@ test("Cancel stops a slow generation, and Retry after an interruption makes the 
     await server.dispose();
   }
 });
+
+test("a tab opened mid-generation shows the same job, its progress, then the image", async ({ context }) => {
+  const server = new OwnServer(Number(process.env.E2E_JOBS_PORT ?? 3108));
+  await server.start({ EASEL_RENDER_PACE_MS: "1500" });
+  try {
+    const page = await context.newPage();
+    await signUp(page, uniqueName("mid"), server.base);
+    await newChat(page);
+    await send(page, "/imagine a harbor at dawn");
+    await expect(page.getByRole("progressbar", { name: "Image progress" })).toHaveAttribute("aria-valuenow", "60");
+
+    const late = await context.newPage();
+    await late.goto(page.url());
+    const bar = late.getByRole("progressbar", { name: "Image progress" });
+    await expect(bar).toBeVisible();
+    expect(Number(await bar.getAttribute("aria-valuenow"))).toBeGreaterThanOrEqual(30);
+    await expect(late.getByRole("button", { name: "Cancel" })).toBeVisible();
+    await expect(late.getByRole("log").getByRole("img", { name: "a harbor at dawn", exact: true })).toBeVisible({ timeout: 20_000 });
+    await expect(page.getByRole("log").getByRole("img", { name: "a harbor at dawn", exact: true })).toBeVisible();
+  } finally {
+    await server.dispose();
+  }
+});

@@ -57,7 +57,9 @@ fn AccountForm(
 ) -> impl IntoView {
     let query = use_query_map();
     let problem = move || query.read().get("error").and_then(|c| AuthProblem::from_code(&c));
-    let username = move || query.read().get("username").unwrap_or_default();
+    // The initial value only (an attribute, not a property): hydration must never wipe what
+    // someone typed before the page became interactive.
+    let username = query.read_untracked().get("username").unwrap_or_default();
     view! {
         <main class="auth">
             <h1>{title}</h1>
@@ -65,7 +67,7 @@ fn AccountForm(
             <form method="post" action=action class="auth-form">
                 <label>
                     "Username"
-                    <input name="username" autocomplete="username" required minlength="3" maxlength="32" prop:value=username/>
+                    <input name="username" autocomplete="username" required minlength="3" maxlength="32" value=username/>
                 </label>
                 <label>
                     "Password"

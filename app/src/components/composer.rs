@@ -11,10 +11,13 @@ use crate::protocol::{ThreadId, MAX_MESSAGE_CHARS};
 pub fn Composer(id: ThreadId) -> impl IntoView {
     let state = use_chat_state();
     let outbound = expect_context::<Outbound>();
-    let text = RwSignal::new(String::new());
+    // Uncontrolled: the text lives in the textarea itself, read on submit and cleared after.
+    // A bound value would be reset by hydration and wipe what was typed before it.
+    let input = NodeRef::<leptos::html::Textarea>::new();
 
     let submit = move || {
-        let body = text.get_untracked();
+        let Some(el) = input.get_untracked() else { return };
+        let body = el.value();
         if body.trim().is_empty() {
             return;
         }
@@ -22,7 +25,7 @@ pub fn Composer(id: ThreadId) -> impl IntoView {
         if let (Some(frame), true) = (frame, is_online(state)) {
             outbound.send(frame);
         }
-        text.set(String::new());
+        el.set_value("");
     };
     let on_submit = {
         let submit = submit.clone();
@@ -47,8 +50,7 @@ pub fn Composer(id: ThreadId) -> impl IntoView {
                 rows="2"
                 placeholder="Message Easel…"
                 maxlength=MAX_MESSAGE_CHARS.to_string()
-                prop:value=move || text.get()
-                on:input=move |ev| text.set(event_target_value(&ev))
+                node_ref=input
                 on:keydown=on_keydown
             ></textarea>
             <button type="submit">"Send"</button>
