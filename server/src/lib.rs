@@ -12,6 +12,7 @@ pub mod config;
 pub mod http;
 pub mod hub;
 pub mod jobs;
+pub mod limits;
 mod media;
 mod page_data;
 pub mod providers;

@@ -3,6 +3,7 @@
 
 mod accounts;
 mod fake_openai;
+mod gate;
 mod helpers;
 mod jobs;
 mod openai;
