@@ -42,6 +42,8 @@ async fn serve() -> Result<(), Box<dyn std::error::Error>> {
         secure_cookies: false,
         ws: server::config::WsSettings::default(),
         images: server::config::ImageSettings::default(),
+        redis_url: None,
+        redis_prefix: "easel".into(),
         leptos,
     };
     let app = server::Application::build(settings).await?;

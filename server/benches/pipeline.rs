@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 use app::protocol::*;
 use async_trait::async_trait;
 use server::hub::Hub;
-use server::jobs::Jobs;
+use server::jobs::{Jobs, JobsConfig};
+use server::limits::MemoryGate;
 use server::providers::builtin::{paint::paint, scene::Scene};
 use server::providers::pricing::PriceTable;
 use server::providers::{GeneratedImage, ImageProvider, ImageRequest, ProviderError, ProviderEvent};
@@ -73,6 +74,17 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[(((sorted.len() - 1) as f64) * p).round() as usize]
 }
 
+fn config(deadline: Duration) -> JobsConfig {
+    JobsConfig {
+        model: "bench".into(),
+        deadline,
+        prices: PriceTable::default(),
+        gate: Arc::new(MemoryGate::default()),
+        lease: Duration::from_secs(15),
+        max_per_user: 1,
+    }
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(run())
 }
@@ -97,8 +109,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     img.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)?;
     let handed_over = Arc::new(Mutex::new(None));
     let provider = Arc::new(Handover { png: png.clone(), handed_over: handed_over.clone(), hold: false });
-    let jobs =
-        Jobs::new(store.clone(), hub.clone(), provider, "bench".into(), Duration::from_secs(60), PriceTable::default());
+    let jobs = Jobs::new(store.clone(), hub.clone(), provider, config(Duration::from_secs(60)));
 
     let user = store.create_user("bench", "x").await?.ok_or("user")?.id;
     let (thread, _) = store.create_thread(user, &ClientId("bench".into()), "bench").await?;
@@ -135,8 +146,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
 
     // Memory: many users, each with one job waiting on its provider.
     let hold = Arc::new(Handover { png, handed_over, hold: true });
-    let waiting =
-        Jobs::new(store.clone(), hub.clone(), hold, "bench".into(), Duration::from_secs(600), PriceTable::default());
+    let waiting = Jobs::new(store.clone(), hub.clone(), hold, config(Duration::from_secs(600)));
     let mut users = Vec::with_capacity(RUNNING_JOBS);
     for i in 0..RUNNING_JOBS {
         let u = store.create_user(&format!("waiting{i}"), "x").await?.ok_or("user")?.id;

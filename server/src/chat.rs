@@ -31,7 +31,7 @@ impl ChatError {
             Self::NotFound => ErrorCode::NotFound,
             Self::Invalid(_) => ErrorCode::Invalid,
             Self::Store(_) | Self::Job(JobError::Store(_)) => ErrorCode::Internal,
-            Self::Job(JobError::Busy) => ErrorCode::Busy,
+            Self::Job(JobError::Busy | JobError::Unavailable) => ErrorCode::Busy,
             Self::Job(JobError::NotFound) => ErrorCode::NotFound,
         }
     }
@@ -169,8 +169,8 @@ impl Chat {
     async fn start_image(&self, user: UserId, thread: ThreadId, prompt: &str) -> Result<(), ChatError> {
         match self.jobs.start(user, thread, prompt).await {
             Ok(_) => Ok(()),
-            Err(JobError::Busy) => {
-                let text = JobError::Busy.to_string();
+            Err(refusal @ (JobError::Busy | JobError::Unavailable)) => {
+                let text = refusal.to_string();
                 let new = NewMessage { user, thread, client_id: None, role: Role::Assistant, text: &text };
                 if let Some((message, _)) = self.store.add_message(new).await? {
                     self.hub.publish(user, ServerMsg::MessageAdded(MessageAdded { message }));

@@ -22,6 +22,10 @@ pub struct Settings {
     pub secure_cookies: bool,
     pub ws: WsSettings,
     pub images: ImageSettings,
+    /// `REDIS_URL`: the generation gate shared by several instances (in-process without it).
+    pub redis_url: Option<String>,
+    /// Prefix of every Redis key (`EASEL_REDIS_PREFIX`, default `easel`); tests use their own.
+    pub redis_prefix: String,
     /// Site address, output name and paths of the built front end (cargo-leptos' settings).
     pub leptos: LeptosOptions,
 }
@@ -60,6 +64,9 @@ pub struct ImageSettings {
     pub render_pace: Duration,
     /// Our own deadline for one generation (`EASEL_JOB_TIMEOUT_SECS`, default 120).
     pub job_timeout: Duration,
+    /// How long a running job's slot outlives its last renewal (a dead server's slots free
+    /// themselves within this), default 15 s.
+    pub slot_lease: Duration,
 }
 
 impl Default for ImageSettings {
@@ -69,6 +76,7 @@ impl Default for ImageSettings {
             prices: PriceTable::default(),
             render_pace: Duration::from_millis(700),
             job_timeout: Duration::from_secs(120),
+            slot_lease: Duration::from_secs(15),
         }
     }
 }
@@ -119,7 +127,10 @@ impl Settings {
                     .map_err(ConfigError::Prices)?,
                 render_pace: millis("EASEL_RENDER_PACE_MS", image_defaults.render_pace)?,
                 job_timeout: secs("EASEL_JOB_TIMEOUT_SECS", image_defaults.job_timeout)?,
+                slot_lease: image_defaults.slot_lease,
             },
+            redis_url: var("REDIS_URL"),
+            redis_prefix: var("EASEL_REDIS_PREFIX").unwrap_or_else(|| "easel".to_string()),
             leptos,
         })
     }

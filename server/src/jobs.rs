@@ -7,20 +7,21 @@
 //! anything is stored or any provider is called, so two tabs pressing Send at once start one.
 //! (A Redis-backed gate shared by several instances replaces this map in the quota issue.)
 
+mod slots;
 mod variants;
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use app::protocol::*;
 use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
 
 use crate::hub::Hub;
+use crate::limits::Gate;
 use crate::providers::pricing::PriceTable;
 use crate::providers::{GeneratedImage, ImageProvider, ImageRequest, ProviderError, ProviderEvent};
 use crate::store::{job_text, JobOutcome, NewJob, Store, StoreError};
+use slots::{Held, Slots};
 
 /// Size asked of providers.
 const IMAGE_SIDE: u32 = 1024;
@@ -31,15 +32,10 @@ pub enum JobError {
     Busy,
     #[error("That generation does not exist, or it is not running.")]
     NotFound,
+    #[error("Image generation is unavailable right now. Chat still works; please try again soon.")]
+    Unavailable,
     #[error(transparent)]
     Store(#[from] StoreError),
-}
-
-/// The running job of a user, if any.
-struct Slot {
-    job: Option<JobId>,
-    cancel: CancellationToken,
-    preview: Option<Arc<Vec<u8>>>,
 }
 
 #[derive(Clone)]
@@ -50,45 +46,35 @@ pub struct Jobs {
     model: String,
     deadline: Duration,
     prices: Arc<PriceTable>,
-    slots: Arc<Mutex<HashMap<UserId, Slot>>>,
+    slots: Arc<Slots>,
+}
+
+/// How the runner is set up; see `config::ImageSettings`.
+pub struct JobsConfig {
+    pub model: String,
+    pub deadline: Duration,
+    pub prices: PriceTable,
+    pub gate: Arc<dyn Gate>,
+    pub lease: Duration,
+    pub max_per_user: u32,
 }
 
 impl Jobs {
-    pub fn new(
-        store: Store,
-        hub: Hub,
-        provider: Arc<dyn ImageProvider>,
-        model: String,
-        deadline: Duration,
-        prices: PriceTable,
-    ) -> Self {
-        Self { store, hub, provider, model, deadline, prices: Arc::new(prices), slots: Arc::default() }
-    }
-
-    fn slots(&self) -> std::sync::MutexGuard<'_, HashMap<UserId, Slot>> {
-        self.slots.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    /// Takes the user's one slot, or says they already have a running job. The claim gives
-    /// the slot back when dropped, unless [`SlotClaim::keep`] binds it to a started job, so
-    /// no early return can leak it.
-    fn claim(&self, user: UserId) -> Result<SlotClaim<'_>, JobError> {
-        let mut slots = self.slots();
-        if slots.contains_key(&user) {
-            return Err(JobError::Busy);
+    pub fn new(store: Store, hub: Hub, provider: Arc<dyn ImageProvider>, config: JobsConfig) -> Self {
+        Self {
+            store,
+            hub,
+            provider,
+            model: config.model,
+            deadline: config.deadline,
+            prices: Arc::new(config.prices),
+            slots: Slots::new(config.gate, config.lease, config.max_per_user),
         }
-        let cancel = CancellationToken::new();
-        slots.insert(user, Slot { job: None, cancel: cancel.clone(), preview: None });
-        Ok(SlotClaim { jobs: self, user, cancel, kept: false })
-    }
-
-    fn release(&self, user: UserId) {
-        self.slots().remove(&user);
     }
 
     /// Creates a job (and the assistant message showing it) and starts running it.
     pub async fn start(&self, user: UserId, thread: ThreadId, prompt: &str) -> Result<ChatMessage, JobError> {
-        let claim = self.claim(user)?;
+        let claim = self.slots.claim(user).await?;
         let subject = crate::assistant::subject_of(prompt);
         let new = NewJob {
             prompt,
@@ -99,40 +85,34 @@ impl Jobs {
         };
         let message = self.store.create_job(user, thread, new).await?.ok_or(JobError::NotFound)?;
         let job = message.job.clone().ok_or(JobError::NotFound)?;
-        let cancel = claim.keep(job.id);
+        let held = claim.keep(job.id);
         self.hub.publish(user, ServerMsg::MessageAdded(MessageAdded { message: message.clone() }));
-        self.spawn(user, thread, job, cancel);
+        self.spawn(thread, job, held);
         Ok(message)
     }
 
     /// Starts a failed, cancelled or interrupted job again.
     pub async fn retry(&self, user: UserId, id: JobId) -> Result<(), JobError> {
-        let claim = self.claim(user)?;
+        let claim = self.slots.claim(user).await?;
         if !self.store.restart_job(user, id).await? {
             return Err(JobError::NotFound);
         }
         let (job, place) = self.store.job(user, id).await?.ok_or(JobError::NotFound)?;
-        let cancel = claim.keep(id);
+        let held = claim.keep(id);
         let updated = JobUpdated { thread_id: place.thread, message_id: place.message, job: job.clone() };
         self.hub.publish(user, ServerMsg::JobUpdated(updated));
-        self.spawn(user, place.thread, job, cancel);
+        self.spawn(place.thread, job, held);
         Ok(())
     }
 
     /// Trips the job's cancellation token; `false` when `user` has no such running job.
     pub fn cancel(&self, user: UserId, id: JobId) -> bool {
-        match self.slots().get(&user) {
-            Some(slot) if slot.job == Some(id) => {
-                slot.cancel.cancel();
-                true
-            }
-            _ => false,
-        }
+        self.slots.cancel(user, id)
     }
 
     /// The newest preview of a running job of `user`'s (PNG).
     pub fn preview(&self, user: UserId, id: JobId) -> Option<Arc<Vec<u8>>> {
-        self.slots().get(&user).filter(|s| s.job == Some(id)).and_then(|s| s.preview.clone())
+        self.slots.preview(user, id)
     }
 
     /// Jobs a dead process left running are marked interrupted, with Retry offered.
@@ -144,14 +124,13 @@ impl Jobs {
         Ok(n)
     }
 
-    fn spawn(&self, user: UserId, thread: ThreadId, job: JobView, cancel: CancellationToken) {
+    fn spawn(&self, thread: ThreadId, job: JobView, held: Held) {
         let jobs = self.clone();
         tokio::spawn(async move {
             let id = job.id;
-            if let Err(e) = jobs.run(user, thread, job, cancel).await {
+            if let Err(e) = jobs.slots.hold(&held, jobs.run(&held, thread, job)).await {
                 tracing::error!(job = %id, error = %e, "job could not be recorded");
             }
-            jobs.release(user);
         });
     }
 
@@ -181,17 +160,12 @@ impl Jobs {
         Ok(())
     }
 
-    async fn run(
-        &self,
-        user: UserId,
-        thread: ThreadId,
-        job: JobView,
-        cancel: CancellationToken,
-    ) -> Result<(), StoreError> {
+    async fn run(&self, held: &Held, thread: ThreadId, job: JobView) -> Result<(), StoreError> {
+        let (user, cancel) = (held.user, held.cancel.clone());
         self.stage(user, thread, &job, JobStage::Queued, None).await?;
         self.stage(user, thread, &job, JobStage::Initializing, None).await?;
         let request = ImageRequest { prompt: job.enhanced_prompt.clone(), width: IMAGE_SIDE, height: IMAGE_SIDE };
-        let result = self.generate(user, thread, &job, request, cancel.clone()).await?;
+        let result = self.generate(held, thread, &job, request).await?;
         let outcome = match result {
             Ok(image) if !cancel.is_cancelled() => self.save(user, thread, &job, image).await?,
             Ok(_) | Err(ProviderError::Cancelled) => Finished::Cancelled,
@@ -220,12 +194,12 @@ impl Jobs {
     /// Drives the provider, turning its events into progress, within our own deadline.
     async fn generate(
         &self,
-        user: UserId,
+        held: &Held,
         thread: ThreadId,
         job: &JobView,
         request: ImageRequest,
-        cancel: CancellationToken,
     ) -> Result<Result<GeneratedImage, ProviderError>, StoreError> {
+        let (user, cancel) = (held.user, held.cancel.clone());
         let (tx, mut rx) = mpsc::channel(16);
         let provider = self.provider.clone();
         let call = {
@@ -256,9 +230,7 @@ impl Jobs {
                     }
                     ProviderEvent::Preview { png } => {
                         previews += 1;
-                        if let Some(slot) = self.slots().get_mut(&user) {
-                            slot.preview = Some(Arc::new(png));
-                        }
+                        self.slots.set_preview(&held.holder, png);
                         self.stage(user, thread, job, JobStage::Generating, Some(previews)).await?;
                     }
                 },
@@ -306,32 +278,6 @@ impl Jobs {
         self.store.finish_job(job.id, JobOutcome::Complete { image: id, revised_prompt: revised, cost_micros }).await?;
         self.stage(user, thread, job, JobStage::Complete, None).await?;
         Ok(Finished::Complete)
-    }
-}
-
-struct SlotClaim<'a> {
-    jobs: &'a Jobs,
-    user: UserId,
-    cancel: CancellationToken,
-    kept: bool,
-}
-
-impl SlotClaim<'_> {
-    /// Binds the slot to a started job; the runner releases it when the job ends.
-    fn keep(mut self, job: JobId) -> CancellationToken {
-        if let Some(slot) = self.jobs.slots().get_mut(&self.user) {
-            slot.job = Some(job);
-        }
-        self.kept = true;
-        self.cancel.clone()
-    }
-}
-
-impl Drop for SlotClaim<'_> {
-    fn drop(&mut self) {
-        if !self.kept {
-            self.jobs.release(self.user);
-        }
     }
 }
 

@@ -32,7 +32,8 @@ use crate::chat::Chat;
 use crate::config::ProviderChoice;
 use crate::config::Settings;
 use crate::hub::Hub;
-use crate::jobs::Jobs;
+use crate::jobs::{Jobs, JobsConfig};
+use crate::limits::{Gate, GateError, MemoryGate, RedisGate};
 use crate::providers::builtin::BuiltinRenderer;
 use crate::providers::openai::OpenAiImages;
 use crate::providers::ImageProvider;
@@ -48,6 +49,8 @@ pub enum StartupError {
     Store(#[from] StoreError),
     #[error("the image provider's HTTP client could not be built: {0}")]
     Http(#[from] reqwest::Error),
+    #[error("REDIS_URL is set but Redis cannot be reached: {0}")]
+    Gate(#[from] GateError),
 }
 
 /// A built, bound server, ready to run.
@@ -72,8 +75,20 @@ impl Application {
             ProviderChoice::OpenAi(s) => (Arc::new(OpenAiImages::new(s.clone())?), s.model.clone()),
         };
         tracing::info!(provider = provider.name(), %model, "image provider");
+        let gate: Arc<dyn Gate> = match &settings.redis_url {
+            Some(url) => Arc::new(RedisGate::connect(url, &settings.redis_prefix).await?),
+            None => Arc::new(MemoryGate::default()),
+        };
         let images = &settings.images;
-        let jobs = Jobs::new(store.clone(), hub.clone(), provider, model, images.job_timeout, images.prices.clone());
+        let config = JobsConfig {
+            model,
+            deadline: images.job_timeout,
+            prices: images.prices.clone(),
+            gate,
+            lease: images.slot_lease,
+            max_per_user: 1,
+        };
+        let jobs = Jobs::new(store.clone(), hub.clone(), provider, config);
         jobs.recover().await?;
         let state = AppState {
             chat: Chat { store: store.clone(), hub, jobs },

@@ -65,6 +65,8 @@ pub fn settings(url: &str) -> Settings {
         secure_cookies: false,
         ws: WsSettings { ping_every: Duration::from_secs(5), idle_timeout: Duration::from_secs(30) },
         images: ImageSettings { render_pace: Duration::from_millis(20), ..ImageSettings::default() },
+        redis_url: None,
+        redis_prefix: "easel".into(),
         leptos,
     }
 }

@@ -194,3 +194,44 @@ async fn nobody_else_can_cancel_or_retry_a_job() {
         .expect("sent");
     assert_eq!(preview.status(), StatusCode::NOT_FOUND);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_redis_the_slot_is_renewed_while_the_job_runs_and_freed_after() {
+    let redis = std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_string());
+    let prefix = format!("easel-test:{}", uuid::Uuid::new_v4().simple());
+    let app = spawn_app_with(test_db().await, move |s| {
+        s.redis_url = Some(redis);
+        s.redis_prefix = prefix;
+        s.images.render_pace = Duration::from_millis(10_000);
+        s.images.slot_lease = Duration::from_millis(300);
+    })
+    .await;
+    let cookie = app.signup("ada").await;
+    let mut tab = app.connect(&cookie).await;
+    let thread = tab.create_thread("t").await;
+    tab.say(thread.id, "m-1", "/imagine a long one").await;
+    let frames = tab.read_until(|m| matches!(m, ServerMsg::JobProgress(p) if p.stage == JobStage::Generating)).await;
+    let Some(ServerMsg::JobProgress(p)) = frames.last() else { panic!("progress") };
+
+    // Several leases later the running job still holds its slot: it renews it.
+    tokio::time::sleep(Duration::from_millis(900)).await;
+    tab.say(thread.id, "m-2", "/imagine a second one").await;
+    let frames = tab.read_until(|m| matches!(m, ServerMsg::MessageAdded(a) if a.message.role == Role::Assistant)).await;
+    let Some(ServerMsg::MessageAdded(refusal)) = frames.last() else { panic!("refusal") };
+    assert!(refusal.message.text.contains("already being generated"), "{}", refusal.message.text);
+
+    tab.send(ClientMsg::CancelJob(CancelJob { job_id: p.job_id })).await;
+    tab.read_until(|m| finished(m).is_some()).await;
+    tab.say(thread.id, "m-3", "/imagine a third one").await;
+    let frames = tab.read_until(|m| matches!(m, ServerMsg::JobProgress(p) if p.stage == JobStage::Initializing)).await;
+    assert!(!frames.iter().any(|f| matches!(f, ServerMsg::MessageAdded(m) if m.message.text.contains("already"))));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_redis_url_stops_start_up_with_a_clear_error() {
+    let db = test_db().await;
+    let mut settings = crate::helpers::settings(&db.url);
+    settings.redis_url = Some("redis://127.0.0.1:1".into());
+    let error = server::Application::build(settings).await.err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(error.contains("REDIS_URL is set but Redis cannot be reached"), "{error}");
+}
