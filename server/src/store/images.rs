@@ -1,7 +1,10 @@
 //! Stored images: raw bytes per variant ('full' is the provider's PNG; widths are WebP
 //! variants), a content hash for the ETag, and the owner, checked on every read.
 
-use app::protocol::{ImageId, UserId};
+use std::collections::HashMap;
+
+use app::protocol::{ImageId, ThreadId, UserId};
+use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use super::{now_ms, Store, StoreError};
@@ -85,13 +88,37 @@ impl Store {
 
     /// Widths of an image's WebP variants, smallest first.
     pub async fn variant_widths(&self, id: ImageId) -> Result<Vec<u32>, StoreError> {
-        let rows = sqlx::query("SELECT variant FROM image_variants WHERE image_id = $1")
+        let rows = sqlx::query("SELECT image_id, variant FROM image_variants WHERE image_id = $1")
             .bind(id.0)
             .fetch_all(self.pool())
             .await?;
-        let mut widths: Vec<u32> =
-            rows.iter().filter_map(|r| r.try_get::<String, _>("variant").ok()?.parse().ok()).collect();
-        widths.sort_unstable();
-        Ok(widths)
+        Ok(widths_by_image(&rows).remove(&id).unwrap_or_default())
     }
+
+    /// The same for every image made by a job of `thread`, in one query.
+    pub async fn variant_widths_in_thread(&self, thread: ThreadId) -> Result<HashMap<ImageId, Vec<u32>>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT v.image_id, v.variant FROM image_variants v JOIN jobs j ON j.image_id = v.image_id \
+             WHERE j.thread_id = $1",
+        )
+        .bind(thread.0)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(widths_by_image(&rows))
+    }
+}
+
+/// Numeric variant names (widths) per image, smallest first; `full` is not a width.
+fn widths_by_image(rows: &[AnyRow]) -> HashMap<ImageId, Vec<u32>> {
+    let mut widths: HashMap<ImageId, Vec<u32>> = HashMap::new();
+    for row in rows {
+        let (Ok(id), Ok(variant)) = (row.try_get::<i64, _>("image_id"), row.try_get::<String, _>("variant")) else {
+            continue;
+        };
+        if let Ok(w) = variant.parse() {
+            widths.entry(ImageId(id)).or_default().push(w);
+        }
+    }
+    widths.values_mut().for_each(|w| w.sort_unstable());
+    widths
 }

@@ -39,6 +39,10 @@ const JOB_COLUMNS: &str = "j.id, j.status, j.stage, j.prompt, j.enhanced_prompt,
      j.provider, j.model, j.error_message, j.retryable, j.image_id, j.user_id, j.thread_id, j.message_id, \
      i.width AS image_width, i.height AS image_height";
 
+/// The message showing a job says what the job is doing; `$1` text, `$2` job id.
+const SET_JOB_MESSAGE_TEXT: &str =
+    "UPDATE messages SET body = $1 WHERE id = (SELECT message_id FROM jobs WHERE id = $2)";
+
 fn job_from_row(row: &AnyRow) -> Result<(JobView, JobPlace), sqlx::Error> {
     let status: String = row.try_get("status")?;
     let stage: String = row.try_get("stage")?;
@@ -150,10 +154,14 @@ impl Store {
         let sql =
             format!("SELECT {JOB_COLUMNS} FROM jobs j LEFT JOIN images i ON i.id = j.image_id WHERE j.thread_id = $1");
         let rows = sqlx::query(&sql).bind(thread.0).fetch_all(self.pool()).await?;
+        // One query for every image's variants, not one per job: this runs on each history load.
+        let mut widths = self.variant_widths_in_thread(thread).await?;
         let mut jobs = HashMap::new();
         for row in &rows {
             let (mut view, place) = job_from_row(row)?;
-            self.fill_variants(&mut view).await?;
+            if let Some(image) = &mut view.image {
+                image.variants = widths.remove(&image.id).unwrap_or_default();
+            }
             jobs.insert(place.message, view);
         }
         Ok(jobs)
@@ -175,11 +183,7 @@ impl Store {
             .bind(id.0)
             .execute(&mut *tx)
             .await?;
-        sqlx::query("UPDATE messages SET body = $1 WHERE id = (SELECT message_id FROM jobs WHERE id = $2)")
-            .bind(text)
-            .bind(id.0)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(SET_JOB_MESSAGE_TEXT).bind(text).bind(id.0).execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -265,11 +269,7 @@ impl Store {
 
     /// Rewrites the text of the message that shows a job.
     pub async fn set_job_message_text(&self, id: JobId, text: &str) -> Result<(), StoreError> {
-        sqlx::query("UPDATE messages SET body = $1 WHERE id = (SELECT message_id FROM jobs WHERE id = $2)")
-            .bind(text)
-            .bind(id.0)
-            .execute(self.pool())
-            .await?;
+        sqlx::query(SET_JOB_MESSAGE_TEXT).bind(text).bind(id.0).execute(self.pool()).await?;
         Ok(())
     }
 }

@@ -26,31 +26,28 @@ fn holder() -> String {
 }
 
 const USER: UserId = UserId(1);
+
+/// `n` simultaneous attempts at `max` slots of [`USER`]; how many were admitted.
+async fn admitted(gate: &Arc<dyn Gate>, n: usize, max: u32) -> usize {
+    let attempts = (0..n).map(|_| {
+        let gate = gate.clone();
+        tokio::spawn(async move { gate.acquire(USER, &holder(), max, LONG).await.expect("gate answers") })
+    });
+    futures::future::join_all(attempts).await.into_iter().filter(|r| *r.as_ref().expect("task")).count()
+}
 const LONG: Duration = Duration::from_secs(30);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_thousand_simultaneous_attempts_admit_exactly_one() {
     for (name, gate) in gates().await {
-        let attempts = (0..1000).map(|_| {
-            let gate = gate.clone();
-            tokio::spawn(async move { gate.acquire(USER, &holder(), 1, LONG).await.expect("gate answers") })
-        });
-        let admitted =
-            futures::future::join_all(attempts).await.into_iter().filter(|r| *r.as_ref().expect("task")).count();
-        assert_eq!(admitted, 1, "{name}");
+        assert_eq!(admitted(&gate, 1000, 1).await, 1, "{name}");
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn premium_slots_admit_exactly_their_number_and_users_do_not_share() {
     for (name, gate) in gates().await {
-        let attempts = (0..200).map(|_| {
-            let gate = gate.clone();
-            tokio::spawn(async move { gate.acquire(USER, &holder(), 3, LONG).await.expect("gate answers") })
-        });
-        let admitted =
-            futures::future::join_all(attempts).await.into_iter().filter(|r| *r.as_ref().expect("task")).count();
-        assert_eq!(admitted, 3, "{name}");
+        assert_eq!(admitted(&gate, 200, 3).await, 3, "{name}");
         assert!(
             gate.acquire(UserId(2), &holder(), 1, LONG).await.expect("answers"),
             "{name}: another user is not blocked"

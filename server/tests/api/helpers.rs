@@ -129,6 +129,15 @@ impl TestApp {
         cookie.expect("sign-up sets a session cookie")
     }
 
+    /// Signs up `username`, opens a tab and a thread, and sends `text` in it.
+    pub async fn new_user_says(&self, username: &str, text: &str) -> (Client, ThreadSummary) {
+        let cookie = self.signup(username).await;
+        let mut tab = self.connect(&cookie).await;
+        let thread = tab.create_thread("t").await;
+        tab.say(thread.id, "m-1", text).await;
+        (tab, thread)
+    }
+
     /// Posts a form without following redirects: (status, Location, session cookie if set).
     pub async fn post_form(
         &self,

@@ -152,10 +152,7 @@ async fn app_with_fake(fake: &FakeOpenAi, timeout: Duration) -> crate::helpers::
 async fn cancel_drops_the_provider_request() {
     let fake = FakeOpenAi::start(vec![Reply::Hang]).await;
     let app = app_with_fake(&fake, Duration::from_secs(30)).await;
-    let cookie = app.signup("ada").await;
-    let mut tab = app.connect(&cookie).await;
-    let thread = tab.create_thread("t").await;
-    tab.say(thread.id, "m-1", "/imagine a lighthouse").await;
+    let (mut tab, _) = app.new_user_says("ada", "/imagine a lighthouse").await;
     let frames = tab.read_until(|m| matches!(m, ServerMsg::JobProgress(p) if p.stage == JobStage::Generating)).await;
     let Some(ServerMsg::JobProgress(p)) = frames.last() else { panic!("progress") };
     assert!(!fake.client_hung_up());
@@ -175,10 +172,7 @@ async fn a_blocked_prompt_fails_clearly_without_retry() {
     let blocked = Reply::Error { status: 400, code: "moderation_blocked", retry_after_ms: None };
     let fake = FakeOpenAi::start(vec![blocked]).await;
     let app = app_with_fake(&fake, Duration::from_secs(30)).await;
-    let cookie = app.signup("ada").await;
-    let mut tab = app.connect(&cookie).await;
-    let thread = tab.create_thread("t").await;
-    tab.say(thread.id, "m-1", "/imagine something not allowed").await;
+    let (mut tab, _) = app.new_user_says("ada", "/imagine something not allowed").await;
     let frames = tab.read_until(|m| finished_job(m).is_some()).await;
     let job = frames.last().and_then(finished_job).expect("finished");
     assert_eq!(job.status, JobStatus::Failed);
@@ -195,10 +189,7 @@ async fn a_rate_limited_job_says_so_waits_and_then_completes_with_its_cost() {
     let limited = Reply::Error { status: 429, code: "rate_limit_exceeded", retry_after_ms: Some(200) };
     let fake = FakeOpenAi::start(vec![limited, Reply::B64 { revised: Some("a lighthouse, revised") }]).await;
     let app = app_with_fake(&fake, Duration::from_secs(30)).await;
-    let cookie = app.signup("ada").await;
-    let mut tab = app.connect(&cookie).await;
-    let thread = tab.create_thread("t").await;
-    tab.say(thread.id, "m-1", "/imagine a lighthouse").await;
+    let (mut tab, _) = app.new_user_says("ada", "/imagine a lighthouse").await;
     let frames = tab.read_until(|m| finished_job(m).is_some()).await;
     let told =
         frames.iter().any(|f| matches!(f, ServerMsg::JobProgress(p) if p.detail.starts_with("Too many requests")));
@@ -214,10 +205,7 @@ async fn a_rate_limited_job_says_so_waits_and_then_completes_with_its_cost() {
 async fn our_own_deadline_ends_a_slow_provider_call() {
     let fake = FakeOpenAi::start(vec![Reply::Hang]).await;
     let app = app_with_fake(&fake, Duration::from_millis(500)).await;
-    let cookie = app.signup("ada").await;
-    let mut tab = app.connect(&cookie).await;
-    let thread = tab.create_thread("t").await;
-    tab.say(thread.id, "m-1", "/imagine a slow one").await;
+    let (mut tab, _) = app.new_user_says("ada", "/imagine a slow one").await;
     let frames = tab.read_until(|m| finished_job(m).is_some()).await;
     let warned = frames
         .iter()
