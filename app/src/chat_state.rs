@@ -84,6 +84,8 @@ pub struct ChatState {
     pub open: Option<ThreadId>,
     /// The newest progress of each running job this tab has heard of.
     pub progress: HashMap<JobId, JobProgress>,
+    /// What the user may still generate, as last heard (`None`: unknown or unavailable).
+    pub quota: Option<QuotaView>,
 }
 
 impl ChatState {
@@ -96,6 +98,7 @@ impl ChatState {
                 self.outbox.retain(|p| live.contains(&p.thread_id));
                 self.user = Some(w.user);
                 self.threads = Some(w.threads);
+                self.quota = w.quota;
                 self.sort_threads();
                 self.connection = Connection::Online;
                 None
@@ -156,6 +159,10 @@ impl ChatState {
                 {
                     m.job = Some(u.job);
                 }
+                None
+            }
+            ServerMsg::Quota(q) => {
+                self.quota = Some(q.quota);
                 None
             }
             ServerMsg::Error(e) => {

@@ -33,7 +33,9 @@ macro_rules! id_newtype {
 }
 
 mod jobs;
+mod quota;
 pub use jobs::*;
+pub use quota::*;
 
 id_newtype!(
     /// A user account.
@@ -88,6 +90,7 @@ pub enum ServerMsg {
     MessageAdded(MessageAdded),
     JobProgress(JobProgress),
     JobUpdated(JobUpdated),
+    Quota(QuotaUpdated),
     Error(ProtocolError),
 }
 
@@ -169,6 +172,15 @@ pub struct ChatMessage {
 pub struct Welcome {
     pub user: UserInfo,
     pub threads: Vec<ThreadSummary>,
+    /// What the user may still generate; `None` while the quota store cannot be reached.
+    #[serde(default)]
+    pub quota: Option<QuotaView>,
+}
+
+/// The user's quota changed (a generation started, was refunded, or was charged).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QuotaUpdated {
+    pub quota: QuotaView,
 }
 
 /// Messages of one thread after the `after_seq` the tab asked for, in `seq` order.
@@ -216,6 +228,8 @@ pub enum ErrorCode {
     Internal,
     /// Something is already running (one image at a time per user).
     Busy,
+    /// A quota or cooldown refused the request; the message says when to try again.
+    Quota,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -7,6 +7,7 @@ use app::protocol::*;
 use crate::assistant::image_command;
 use crate::hub::Hub;
 use crate::jobs::{JobError, Jobs};
+use crate::limits::Verdict;
 use crate::store::{NewMessage, Store, StoreError};
 
 /// Title of a thread until its first message names it.
@@ -31,7 +32,8 @@ impl ChatError {
             Self::NotFound => ErrorCode::NotFound,
             Self::Invalid(_) => ErrorCode::Invalid,
             Self::Store(_) | Self::Job(JobError::Store(_)) => ErrorCode::Internal,
-            Self::Job(JobError::Busy | JobError::Unavailable) => ErrorCode::Busy,
+            Self::Job(JobError::Refused { verdict: Verdict::Busy, .. } | JobError::Unavailable) => ErrorCode::Busy,
+            Self::Job(JobError::Refused { .. }) => ErrorCode::Quota,
             Self::Job(JobError::NotFound) => ErrorCode::NotFound,
         }
     }
@@ -87,7 +89,8 @@ fn title_from(text: &str) -> String {
 
 impl Chat {
     pub async fn snapshot(&self, user: &UserInfo) -> Result<Welcome, ChatError> {
-        Ok(Welcome { user: user.clone(), threads: self.store.threads(user.id).await? })
+        let threads = self.store.threads(user.id).await?;
+        Ok(Welcome { user: user.clone(), threads, quota: self.jobs.quota(user.id).await })
     }
 
     pub async fn history(
@@ -164,12 +167,13 @@ impl Chat {
         Ok((message, is_new))
     }
 
-    /// Starts an image job; a refusal (one is already running) becomes an assistant message,
-    /// so it reads like the rest of the conversation and every tab sees it.
+    /// Starts an image job; a refusal (one is already running, a quota, the gate is down)
+    /// becomes an assistant message, so it reads like the rest of the conversation and every
+    /// tab sees it.
     async fn start_image(&self, user: UserId, thread: ThreadId, prompt: &str) -> Result<(), ChatError> {
         match self.jobs.start(user, thread, prompt).await {
             Ok(_) => Ok(()),
-            Err(refusal @ (JobError::Busy | JobError::Unavailable)) => {
+            Err(refusal @ (JobError::Refused { .. } | JobError::Unavailable)) => {
                 let text = refusal.to_string();
                 let new = NewMessage { user, thread, client_id: None, role: Role::Assistant, text: &text };
                 if let Some((message, _)) = self.store.add_message(new).await? {

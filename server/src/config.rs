@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use leptos::config::LeptosOptions;
 
+use crate::limits::{Limits, Policies};
 use crate::providers::openai::OpenAiSettings;
 use crate::providers::pricing::PriceTable;
 
@@ -26,6 +27,7 @@ pub struct Settings {
     pub redis_url: Option<String>,
     /// Prefix of every Redis key (`EASEL_REDIS_PREFIX`, default `easel`); tests use their own.
     pub redis_prefix: String,
+    pub quotas: QuotaSettings,
     /// Site address, output name and paths of the built front end (cargo-leptos' settings).
     pub leptos: LeptosOptions,
 }
@@ -81,6 +83,20 @@ impl Default for ImageSettings {
     }
 }
 
+/// Who may generate how much, and who watches the spend.
+#[derive(Debug, Clone, Default)]
+pub struct QuotaSettings {
+    /// Per tier, from `EASEL_QUOTA_FREE` / `EASEL_QUOTA_PREMIUM`
+    /// (`running=1,hour=10,day=50,month=200,cooldown=30,spend=5`; omitted names keep defaults).
+    pub policies: Policies,
+    /// Usernames that may open `/admin` (`EASEL_ADMINS`, comma-separated); their own
+    /// generations are exempt from spend totals.
+    pub admins: Vec<String>,
+    /// This month's total spend, in micro-dollars, past which the admin page shows a banner
+    /// and a warning is logged (`EASEL_SPEND_ALERT_USD`).
+    pub spend_alert_micros: Option<i64>,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("{0} must be a whole number of seconds")]
@@ -91,6 +107,10 @@ pub enum ConfigError {
     Prices(String),
     #[error("OPENAI_PARTIAL_IMAGES must be 0, 1, 2 or 3")]
     PartialImages,
+    #[error("{0}: {1}")]
+    Quota(&'static str, String),
+    #[error("EASEL_SPEND_ALERT_USD must be an amount in dollars")]
+    SpendAlert,
 }
 
 impl Settings {
@@ -131,9 +151,34 @@ impl Settings {
             },
             redis_url: var("REDIS_URL"),
             redis_prefix: var("EASEL_REDIS_PREFIX").unwrap_or_else(|| "easel".to_string()),
+            quotas: quotas_from_env(&var)?,
             leptos,
         })
     }
+}
+
+fn quotas_from_env(var: &dyn Fn(&str) -> Option<String>) -> Result<QuotaSettings, ConfigError> {
+    let tier = |name: &'static str, defaults: Limits| {
+        defaults.with_spec(&var(name).unwrap_or_default()).map_err(|e| ConfigError::Quota(name, e))
+    };
+    let spend_alert_micros = match var("EASEL_SPEND_ALERT_USD") {
+        Some(v) => {
+            let d: f64 =
+                v.trim().parse().ok().filter(|d: &f64| d.is_finite() && *d >= 0.0).ok_or(ConfigError::SpendAlert)?;
+            Some((d * 1e6).round() as i64)
+        }
+        None => None,
+    };
+    Ok(QuotaSettings {
+        policies: Policies {
+            free: tier("EASEL_QUOTA_FREE", Limits::FREE)?,
+            premium: tier("EASEL_QUOTA_PREMIUM", Limits::PREMIUM)?,
+        },
+        admins: var("EASEL_ADMINS")
+            .map(|v| v.split(',').map(|a| a.trim().to_lowercase()).filter(|a| !a.is_empty()).collect())
+            .unwrap_or_default(),
+        spend_alert_micros,
+    })
 }
 
 /// `OPENAI_API_KEY` or `OPENAI_BASE_URL` selects the OpenAI-compatible provider; the model,

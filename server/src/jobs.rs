@@ -3,10 +3,13 @@
 //! A job outlives the tab that asked for it: progress goes to the hub (every tab of the
 //! user), each stage is written to the job row (a reload shows it), and the result is stored
 //! before it is announced. Each job has a cancellation token; cancelling it drops the
-//! provider call. At most one job runs per user: the slot is taken, under one lock, before
-//! anything is stored or any provider is called, so two tabs pressing Send at once start one.
-//! (A Redis-backed gate shared by several instances replaces this map in the quota issue.)
+//! provider call. Admission goes through the quota gate (`slots`, `quota`) before anything is
+//! stored or any provider is called, so two tabs pressing Send at once start one job, and a
+//! refused request costs nothing. A reservation is returned when the generation did not
+//! happen (cancelled before the provider was called, failed, blocked); a completed one counts
+//! and its cost is charged to the month.
 
+mod quota;
 mod slots;
 mod variants;
 
@@ -17,7 +20,7 @@ use app::protocol::*;
 use tokio::sync::mpsc;
 
 use crate::hub::Hub;
-use crate::limits::Gate;
+use crate::limits::{Gate, Policies, Usage, Verdict};
 use crate::providers::pricing::PriceTable;
 use crate::providers::{GeneratedImage, ImageProvider, ImageRequest, ProviderError, ProviderEvent};
 use crate::store::{job_text, JobOutcome, NewJob, Store, StoreError};
@@ -28,8 +31,9 @@ const IMAGE_SIDE: u32 = 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum JobError {
-    #[error("An image is already being generated. Wait for it to finish, or cancel it.")]
-    Busy,
+    /// A slot, cooldown, window or spend cap refused it; `text` says why and when.
+    #[error("{text}")]
+    Refused { verdict: Verdict, text: String, usage: Usage },
     #[error("That generation does not exist, or it is not running.")]
     NotFound,
     #[error("Image generation is unavailable right now. Chat still works; please try again soon.")]
@@ -47,6 +51,10 @@ pub struct Jobs {
     deadline: Duration,
     prices: Arc<PriceTable>,
     slots: Arc<Slots>,
+    /// Usernames whose generations are exempt from spend totals.
+    admins: Arc<Vec<String>>,
+    /// Total monthly spend (micro-dollars) past which a warning is logged.
+    spend_alert_micros: Option<i64>,
 }
 
 /// How the runner is set up; see `config::ImageSettings`.
@@ -56,7 +64,9 @@ pub struct JobsConfig {
     pub prices: PriceTable,
     pub gate: Arc<dyn Gate>,
     pub lease: Duration,
-    pub max_per_user: u32,
+    pub policies: Policies,
+    pub admins: Vec<String>,
+    pub spend_alert_micros: Option<i64>,
 }
 
 impl Jobs {
@@ -68,13 +78,15 @@ impl Jobs {
             model: config.model,
             deadline: config.deadline,
             prices: Arc::new(config.prices),
-            slots: Slots::new(config.gate, config.lease, config.max_per_user),
+            slots: Slots::new(config.gate, config.lease, config.policies),
+            admins: Arc::new(config.admins),
+            spend_alert_micros: config.spend_alert_micros,
         }
     }
 
     /// Creates a job (and the assistant message showing it) and starts running it.
     pub async fn start(&self, user: UserId, thread: ThreadId, prompt: &str) -> Result<ChatMessage, JobError> {
-        let claim = self.slots.claim(user).await?;
+        let (claim, exempt) = self.admit(user).await?;
         let subject = crate::assistant::subject_of(prompt);
         let new = NewJob {
             prompt,
@@ -82,6 +94,8 @@ impl Jobs {
             subject: &subject,
             provider: self.provider.name(),
             model: &self.model,
+            counted_at: crate::store::now_ms(),
+            exempt,
         };
         let message = self.store.create_job(user, thread, new).await?.ok_or(JobError::NotFound)?;
         let job = message.job.clone().ok_or(JobError::NotFound)?;
@@ -91,10 +105,10 @@ impl Jobs {
         Ok(message)
     }
 
-    /// Starts a failed, cancelled or interrupted job again.
+    /// Starts a failed, cancelled or interrupted job again (a new reservation).
     pub async fn retry(&self, user: UserId, id: JobId) -> Result<(), JobError> {
-        let claim = self.slots.claim(user).await?;
-        if !self.store.restart_job(user, id).await? {
+        let (claim, _) = self.admit(user).await?;
+        if !self.store.restart_job(user, id, crate::store::now_ms()).await? {
             return Err(JobError::NotFound);
         }
         let (job, place) = self.store.job(user, id).await?.ok_or(JobError::NotFound)?;
@@ -131,6 +145,8 @@ impl Jobs {
             if let Err(e) = jobs.slots.hold(&held, jobs.run(&held, thread, job)).await {
                 tracing::error!(job = %id, error = %e, "job could not be recorded");
             }
+            // After the slot is back, so every tab sees it free.
+            jobs.publish_quota(held.user).await;
         });
     }
 
@@ -165,7 +181,12 @@ impl Jobs {
         self.stage(user, thread, &job, JobStage::Queued, None).await?;
         self.stage(user, thread, &job, JobStage::Initializing, None).await?;
         let request = ImageRequest { prompt: job.enhanced_prompt.clone(), width: IMAGE_SIDE, height: IMAGE_SIDE };
-        let result = self.generate(held, thread, &job, request).await?;
+        // Cancelled before the provider was called: the generation never happened.
+        let called = !cancel.is_cancelled();
+        let result = match called {
+            true => self.generate(held, thread, &job, request).await?,
+            false => Err(ProviderError::Cancelled),
+        };
         let outcome = match result {
             Ok(image) if !cancel.is_cancelled() => self.save(user, thread, &job, image).await?,
             Ok(_) | Err(ProviderError::Cancelled) => Finished::Cancelled,
@@ -174,8 +195,9 @@ impl Jobs {
                 Finished::Failed(e.kind(), friendly(&e), e.retryable())
             }
         };
+        self.settle(held, job.id, &outcome, called).await?;
         match &outcome {
-            Finished::Complete => {}
+            Finished::Complete(_) => {}
             Finished::Cancelled => self.store.finish_job(job.id, JobOutcome::Cancelled).await?,
             Finished::Failed(kind, message, retryable) => {
                 self.store.finish_job(job.id, JobOutcome::Failed { kind, message, retryable: *retryable }).await?
@@ -277,12 +299,13 @@ impl Jobs {
         let cost_micros = self.prices.cost_micros(&image.model, image.usage);
         self.store.finish_job(job.id, JobOutcome::Complete { image: id, revised_prompt: revised, cost_micros }).await?;
         self.stage(user, thread, job, JobStage::Complete, None).await?;
-        Ok(Finished::Complete)
+        Ok(Finished::Complete(cost_micros))
     }
 }
 
 enum Finished {
-    Complete,
+    /// With its cost in micro-dollars, when known.
+    Complete(Option<i64>),
     Cancelled,
     /// Stable code, what the user reads, whether Retry makes sense.
     Failed(&'static str, String, bool),

@@ -49,7 +49,7 @@ pub enum StartupError {
     Store(#[from] StoreError),
     #[error("the image provider's HTTP client could not be built: {0}")]
     Http(#[from] reqwest::Error),
-    #[error("REDIS_URL is set but Redis cannot be reached: {0}")]
+    #[error("REDIS_URL is not a usable Redis address: {0}")]
     Gate(#[from] GateError),
 }
 
@@ -76,7 +76,7 @@ impl Application {
         };
         tracing::info!(provider = provider.name(), %model, "image provider");
         let gate: Arc<dyn Gate> = match &settings.redis_url {
-            Some(url) => Arc::new(RedisGate::connect(url, &settings.redis_prefix).await?),
+            Some(url) => Arc::new(RedisGate::connect(url, &settings.redis_prefix)?),
             None => Arc::new(MemoryGate::default()),
         };
         let images = &settings.images;
@@ -86,7 +86,9 @@ impl Application {
             prices: images.prices.clone(),
             gate,
             lease: images.slot_lease,
-            max_per_user: 1,
+            policies: settings.quotas.policies,
+            admins: settings.quotas.admins.clone(),
+            spend_alert_micros: settings.quotas.spend_alert_micros,
         };
         let jobs = Jobs::new(store.clone(), hub.clone(), provider, config);
         jobs.recover().await?;

@@ -6,6 +6,8 @@
 mod images;
 mod jobs;
 mod messages;
+mod quota;
+mod spend;
 mod threads;
 mod users;
 
@@ -17,6 +19,8 @@ use sqlx::AnyPool;
 pub use images::{StoredVariant, VariantBytes};
 pub use jobs::{job_text, JobOutcome, JobPlace, NewJob};
 pub use messages::NewMessage;
+pub use quota::Plan;
+pub use spend::{DayRow, UserSpendRow};
 
 /// Which database a URL names; the migrations differ only in their identity columns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -64,7 +64,7 @@ fn send_round_trips() {
 
 #[test]
 fn welcome_round_trips() {
-    let m = Welcome { user: UserInfo { id: UserId(1), username: "ada".into() }, threads: vec![summary()] };
+    let m = Welcome { user: UserInfo { id: UserId(1), username: "ada".into() }, threads: vec![summary()], quota: None };
     round_trip_server(ServerMsg::Welcome(m), "welcome");
 }
 
@@ -160,4 +160,30 @@ fn unknown_type_is_a_readable_error() {
     let err = ClientMsg::parse(r#"{"type":"launch_rockets"}"#).expect_err("unknown tag");
     assert!(err.contains("unknown variant"), "{err}");
     assert!(ClientMsg::parse("not json").is_err());
+}
+
+fn quota() -> QuotaView {
+    QuotaView {
+        tier: Tier::Premium,
+        windows: vec![WindowUse { window: Window::Day, used: 3, limit: 100, resets_at: 1_795_651_200_000 }],
+        spent_micros: 120_000,
+        spend_cap_micros: 50_000_000,
+        cooldown_ms: 4_000,
+        running: 1,
+        max_running: 2,
+    }
+}
+
+#[test]
+fn quota_round_trips() {
+    round_trip_server(ServerMsg::Quota(QuotaUpdated { quota: quota() }), "quota");
+}
+
+#[test]
+fn welcome_with_quota_round_trips_and_an_older_welcome_still_reads() {
+    let m = Welcome { user: UserInfo { id: UserId(1), username: "ada".into() }, threads: vec![], quota: Some(quota()) };
+    round_trip_server(ServerMsg::Welcome(m), "welcome");
+    let old = r#"{"type":"welcome","user":{"id":1,"username":"ada"},"threads":[]}"#;
+    let parsed: Result<ServerMsg, _> = serde_json::from_str(old);
+    assert!(matches!(parsed, Ok(ServerMsg::Welcome(Welcome { quota: None, .. }))), "{parsed:?}");
 }

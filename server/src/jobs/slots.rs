@@ -1,7 +1,8 @@
-//! Who may run a generation now. Admission is the [`Gate`]'s lease (shared by every instance
-//! when it is Redis); this instance also keeps a handle on each job it runs here: the
-//! cancellation token and the newest preview. A job renews its lease while it runs; a claim
-//! that is dropped before its job starts gives the slot back, so no early return leaks one.
+//! Who may run a generation now. Admission is the [`Gate`]'s (shared by every instance when it
+//! is Redis): a slot lease plus a place in each quota window. This instance also keeps a
+//! handle on each job it runs here: the cancellation token and the newest preview. A job
+//! renews its lease while it runs; a claim dropped before its job starts gives back the slot
+//! and the reservation, so no early return leaks either.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -10,8 +11,11 @@ use std::time::Duration;
 use app::protocol::{JobId, UserId};
 use tokio_util::sync::CancellationToken;
 
+use app::protocol::Tier;
+
 use super::JobError;
-use crate::limits::{Gate, GateError};
+use crate::limits::policy::{crossed_notice, refusal_text};
+use crate::limits::{Baseline, Gate, GateError, Policies, Usage, Verdict, WindowIds};
 
 struct Running {
     user: UserId,
@@ -24,8 +28,7 @@ pub struct Slots {
     gate: Arc<dyn Gate>,
     /// How long a slot outlives its holder's last renewal.
     lease: Duration,
-    /// Running generations allowed per user.
-    max_per_user: u32,
+    policies: Policies,
     local: Mutex<HashMap<String, Running>>,
 }
 
@@ -34,7 +37,10 @@ pub struct Claim {
     slots: Arc<Slots>,
     user: UserId,
     holder: String,
+    ids: WindowIds,
     kept: bool,
+    /// The user's use, counting this claim.
+    pub usage: Usage,
 }
 
 /// A slot bound to a running job.
@@ -42,6 +48,8 @@ pub struct Held {
     pub user: UserId,
     pub holder: String,
     pub cancel: CancellationToken,
+    /// The windows the reservation was taken in (what a refund gives back).
+    pub ids: WindowIds,
 }
 
 impl From<GateError> for JobError {
@@ -52,23 +60,55 @@ impl From<GateError> for JobError {
 }
 
 impl Slots {
-    pub fn new(gate: Arc<dyn Gate>, lease: Duration, max_per_user: u32) -> Arc<Self> {
-        Arc::new(Self { gate, lease, max_per_user, local: Mutex::default() })
+    pub fn new(gate: Arc<dyn Gate>, lease: Duration, policies: Policies) -> Arc<Self> {
+        Arc::new(Self { gate, lease, policies, local: Mutex::default() })
+    }
+
+    pub fn gate(&self) -> &Arc<dyn Gate> {
+        &self.gate
+    }
+
+    pub fn policies(&self) -> &Policies {
+        &self.policies
     }
 
     fn local(&self) -> std::sync::MutexGuard<'_, HashMap<String, Running>> {
         self.local.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Takes one of the user's slots, before anything is stored or any provider called.
-    pub async fn claim(self: &Arc<Self>, user: UserId) -> Result<Claim, JobError> {
+    /// Takes one of the user's slots and a place in each window, before anything is stored or
+    /// any provider called; a refusal says why and when to try again.
+    pub async fn claim(self: &Arc<Self>, user: UserId, tier: Tier, baseline: &Baseline) -> Result<Claim, JobError> {
         let holder = uuid::Uuid::new_v4().to_string();
-        if !self.gate.acquire(user, &holder, self.max_per_user, self.lease).await? {
-            return Err(JobError::Busy);
+        let limits = self.policies.of(tier);
+        let admission = self.gate.admit(user, &holder, limits, baseline, self.lease).await?;
+        if admission.verdict != Verdict::Admitted {
+            let text = refusal_text(admission.verdict, &admission.usage, tier, &self.policies);
+            tracing::info!(%user, verdict = ?admission.verdict, "generation refused by quota");
+            return Err(JobError::Refused { verdict: admission.verdict, text, usage: admission.usage });
+        }
+        if let Some(window) = crossed_notice(limits, &admission.usage) {
+            // An operator can hook this event (e.g. to send an email).
+            tracing::warn!(
+                target: "easel::quota",
+                %user,
+                window = window.adjective(),
+                used = admission.usage.used(window),
+                limit = limits.of(window),
+                "user reached 80% of a generation window"
+            );
         }
         let running = Running { user, job: None, cancel: CancellationToken::new(), preview: None };
         self.local().insert(holder.clone(), running);
-        Ok(Claim { slots: self.clone(), user, holder, kept: false })
+        let ids = admission.usage.ids;
+        Ok(Claim { slots: self.clone(), user, holder, ids, kept: false, usage: admission.usage })
+    }
+
+    /// Gives a reservation back: the generation did not happen.
+    pub async fn refund(&self, held: &Held) {
+        if let Err(e) = self.gate.refund(held.user, &held.holder, held.ids).await {
+            tracing::warn!(user = %held.user, error = %e, "a reservation could not be returned");
+        }
     }
 
     /// Trips the token of `user`'s running job `job`; `false` if there is none here.
@@ -132,15 +172,21 @@ impl Claim {
             None => CancellationToken::new(),
         };
         self.kept = true;
-        Held { user: self.user, holder: self.holder.clone(), cancel }
+        Held { user: self.user, holder: self.holder.clone(), cancel, ids: self.ids }
     }
 }
 
 impl Drop for Claim {
     fn drop(&mut self) {
         if !self.kept {
-            let (slots, user, holder) = (self.slots.clone(), self.user, std::mem::take(&mut self.holder));
-            tokio::spawn(async move { slots.release(user, &holder).await });
+            let (slots, user, holder, ids) =
+                (self.slots.clone(), self.user, std::mem::take(&mut self.holder), self.ids);
+            tokio::spawn(async move {
+                if let Err(e) = slots.gate.refund(user, &holder, ids).await {
+                    tracing::warn!(%user, error = %e, "a reservation could not be returned");
+                }
+                slots.release(user, &holder).await
+            });
         }
     }
 }

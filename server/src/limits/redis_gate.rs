@@ -1,57 +1,38 @@
-//! The Redis gate: one sorted set per user (`{prefix}:slots:{user}`), members the holders,
-//! scores the lease ends in Redis's own clock (`TIME`), so every instance agrees. Each
-//! operation is one Lua script, one round trip, atomic: 1,000 simultaneous attempts admit
-//! exactly as many as there are slots. The key's expiry follows its latest lease, so no key
-//! outlives its holders.
+//! The Redis gate. Slots: one sorted set per user (`{prefix}:slots:{user}`), members the
+//! holders, scores the lease ends. Windows: one counter per user and window id
+//! (`{prefix}:q:{user}:h:{hour}`, `:d:{day}`, `:m:{month}`), the month's spend in micro-dollars
+//! (`:s:{month}`), and the cooldown (`:cd`, holding the holder that started it). Time is
+//! Redis's own (`TIME`), so every instance agrees on leases and on when windows reset.
+//!
+//! Each operation is one Lua script, one round trip, atomic: 1,000 simultaneous attempts
+//! admit exactly as many as there are slots. Every key is written with an expiry (window end,
+//! latest lease, cooldown end), so none outlives its use.
+//!
+//! The connection is a lazy [`ConnectionManager`]: start-up does not need Redis, a request
+//! while Redis is down fails fast as [`GateError::Unavailable`], and the next request after
+//! it returns reconnects.
+
+pub mod scripts;
 
 use std::time::Duration;
 
-use app::protocol::UserId;
+use app::protocol::{UserId, Window};
 use async_trait::async_trait;
-use redis::aio::MultiplexedConnection;
-use redis::Script;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{Script, ScriptInvocation};
 
-use super::{Gate, GateError};
-
-/// Drops expired holders and returns Redis's clock in ms; shared by every script.
-const PRELUDE: &str = r"
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-local function expire_with_last_lease()
-  local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
-  if last[2] then redis.call('PEXPIREAT', KEYS[1], last[2]) end
-end
-";
-
-const ACQUIRE: &str = r"
-if redis.call('ZSCORE', KEYS[1], ARGV[1]) or redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[3]) then
-  redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
-  expire_with_last_lease()
-  return 1
-end
-return 0
-";
-
-const RENEW: &str = r"
-if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 0 end
-redis.call('ZADD', KEYS[1], 'XX', now + tonumber(ARGV[2]), ARGV[1])
-expire_with_last_lease()
-return 1
-";
-
-const RELEASE: &str = r"
-redis.call('ZREM', KEYS[1], ARGV[1])
-if redis.call('ZCARD', KEYS[1]) == 0 then redis.call('DEL', KEYS[1]) end
-return 1
-";
+use super::{Admission, Baseline, Gate, GateError, Limits, Usage, Verdict, WindowIds};
 
 pub struct RedisGate {
-    conn: MultiplexedConnection,
+    conn: ConnectionManager,
     prefix: String,
     acquire: Script,
     renew: Script,
     release: Script,
+    admit: Script,
+    refund: Script,
+    charge: Script,
+    usage: Script,
 }
 
 fn unavailable(e: redis::RedisError) -> GateError {
@@ -62,23 +43,61 @@ fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1)
 }
 
+/// The baseline as the scripts' first seven arguments.
+fn with_baseline<'i, 'a>(inv: &'i mut ScriptInvocation<'a>, b: &Baseline) -> &'i mut ScriptInvocation<'a> {
+    inv.arg(b.ids.hour).arg(b.used[0]).arg(b.ids.day).arg(b.used[1]).arg(b.ids.month).arg(b.used[2]).arg(b.spent_micros)
+}
+
+/// Reads the scripts' `{code, now, hour, day, month, used × 3, spent, cooldown, running}`.
+fn report(values: &[i64]) -> Result<(i64, Usage), GateError> {
+    let [code, now_ms, hour, day, month, h, d, m, spent, cooldown, running] = values else {
+        return Err(GateError::Unavailable(format!("unexpected reply from the gate script: {values:?}")));
+    };
+    let count = |n: &i64| u32::try_from(*n).unwrap_or(0);
+    let usage = Usage {
+        now_ms: *now_ms,
+        ids: WindowIds { hour: *hour, day: *day, month: *month },
+        used: [count(h), count(d), count(m)],
+        spent_micros: *spent,
+        cooldown_ms: (*cooldown).max(0),
+        running: count(running),
+    };
+    Ok((*code, usage))
+}
+
 impl RedisGate {
-    /// Connects to `url`; every key starts with `prefix` (tests use one per test).
-    pub async fn connect(url: &str, prefix: &str) -> Result<Self, GateError> {
+    /// Prepares a gate for `url` without connecting yet; every key starts with `prefix` (tests
+    /// use one per test). Fails only for a malformed URL.
+    pub fn connect(url: &str, prefix: &str) -> Result<Self, GateError> {
         let client = redis::Client::open(url).map_err(unavailable)?;
-        let conn = client.get_multiplexed_async_connection().await.map_err(unavailable)?;
-        let script = |body: &str| Script::new(&format!("{PRELUDE}{body}"));
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(Duration::from_secs(2)))
+            .set_response_timeout(Some(Duration::from_secs(2)))
+            .set_number_of_retries(1)
+            .set_max_delay(Duration::from_millis(500));
+        let conn = ConnectionManager::new_lazy_with_config(client, config).map_err(unavailable)?;
+        let script = |body: &str| Script::new(&format!("{}{body}", scripts::PRELUDE));
+        let quota =
+            |body: &str| Script::new(&format!("{}{}{}{body}", scripts::PRELUDE, scripts::CALENDAR, scripts::QUOTA));
         Ok(Self {
             conn,
             prefix: prefix.to_string(),
-            acquire: script(ACQUIRE),
-            renew: script(RENEW),
-            release: script(RELEASE),
+            acquire: script(scripts::ACQUIRE),
+            renew: script(scripts::RENEW),
+            release: script(scripts::RELEASE),
+            admit: quota(scripts::ADMIT),
+            refund: Script::new(scripts::REFUND),
+            charge: quota(scripts::CHARGE),
+            usage: quota(scripts::USAGE),
         })
     }
 
-    fn key(&self, user: UserId) -> String {
+    fn slots_key(&self, user: UserId) -> String {
         format!("{}:slots:{}", self.prefix, user)
+    }
+
+    fn quota_key(&self, user: UserId) -> String {
+        format!("{}:q:{}", self.prefix, user)
     }
 }
 
@@ -86,34 +105,84 @@ impl RedisGate {
 impl Gate for RedisGate {
     async fn acquire(&self, user: UserId, holder: &str, max: u32, lease: Duration) -> Result<bool, GateError> {
         let mut conn = self.conn.clone();
-        let admitted: i64 = self
-            .acquire
-            .key(self.key(user))
-            .arg(holder)
-            .arg(millis(lease))
-            .arg(max)
-            .invoke_async(&mut conn)
-            .await
-            .map_err(unavailable)?;
+        let mut inv = self.acquire.key(self.slots_key(user));
+        inv.arg(holder).arg(millis(lease)).arg(max);
+        let admitted: i64 = inv.invoke_async(&mut conn).await.map_err(unavailable)?;
         Ok(admitted == 1)
     }
 
     async fn renew(&self, user: UserId, holder: &str, lease: Duration) -> Result<bool, GateError> {
         let mut conn = self.conn.clone();
-        let renewed: i64 = self
-            .renew
-            .key(self.key(user))
-            .arg(holder)
-            .arg(millis(lease))
-            .invoke_async(&mut conn)
-            .await
-            .map_err(unavailable)?;
+        let mut inv = self.renew.key(self.slots_key(user));
+        inv.arg(holder).arg(millis(lease));
+        let renewed: i64 = inv.invoke_async(&mut conn).await.map_err(unavailable)?;
         Ok(renewed == 1)
     }
 
     async fn release(&self, user: UserId, holder: &str) -> Result<(), GateError> {
         let mut conn = self.conn.clone();
-        let _: i64 = self.release.key(self.key(user)).arg(holder).invoke_async(&mut conn).await.map_err(unavailable)?;
+        let _: i64 =
+            self.release.key(self.slots_key(user)).arg(holder).invoke_async(&mut conn).await.map_err(unavailable)?;
         Ok(())
+    }
+
+    async fn admit(
+        &self,
+        user: UserId,
+        holder: &str,
+        limits: &Limits,
+        baseline: &Baseline,
+        lease: Duration,
+    ) -> Result<Admission, GateError> {
+        let mut conn = self.conn.clone();
+        let mut inv = self.admit.key(self.slots_key(user));
+        inv.key(self.quota_key(user));
+        with_baseline(&mut inv, baseline)
+            .arg(holder)
+            .arg(millis(lease))
+            .arg(limits.max_running)
+            .arg(limits.hourly)
+            .arg(limits.daily)
+            .arg(limits.monthly)
+            .arg(u64::try_from(limits.cooldown.as_millis()).unwrap_or(u64::MAX))
+            .arg(limits.spend_cap_micros);
+        let values: Vec<i64> = inv.invoke_async(&mut conn).await.map_err(unavailable)?;
+        let (code, usage) = report(&values)?;
+        let verdict = match code {
+            0 => Verdict::Admitted,
+            1 => Verdict::Busy,
+            2 => Verdict::Cooldown,
+            3 => Verdict::Window(Window::Hour),
+            4 => Verdict::Window(Window::Day),
+            5 => Verdict::Window(Window::Month),
+            _ => Verdict::Spend,
+        };
+        Ok(Admission { verdict, usage })
+    }
+
+    async fn refund(&self, user: UserId, holder: &str, ids: WindowIds) -> Result<(), GateError> {
+        let mut conn = self.conn.clone();
+        let mut inv = self.refund.key(self.quota_key(user));
+        inv.arg(holder).arg(ids.hour).arg(ids.day).arg(ids.month);
+        let _: i64 = inv.invoke_async(&mut conn).await.map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn charge(&self, user: UserId, baseline: &Baseline, month: i64, micros: i64) -> Result<(), GateError> {
+        let mut conn = self.conn.clone();
+        let mut inv = self.charge.key(self.slots_key(user));
+        inv.key(self.quota_key(user));
+        with_baseline(&mut inv, baseline).arg(month).arg(micros);
+        let _: Vec<i64> = inv.invoke_async(&mut conn).await.map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn usage(&self, user: UserId, baseline: &Baseline) -> Result<Usage, GateError> {
+        let mut conn = self.conn.clone();
+        let mut inv = self.usage.key(self.slots_key(user));
+        inv.key(self.quota_key(user));
+        with_baseline(&mut inv, baseline);
+        let values: Vec<i64> = inv.invoke_async(&mut conn).await.map_err(unavailable)?;
+        Ok(report(&values)?.1)
     }
 }

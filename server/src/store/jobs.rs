@@ -18,6 +18,10 @@ pub struct NewJob<'a> {
     pub subject: &'a str,
     pub provider: &'a str,
     pub model: &'a str,
+    /// When its quota reservation was taken (Unix ms).
+    pub counted_at: i64,
+    /// Made by an admin or a test account: left out of spend totals by default.
+    pub exempt: bool,
 }
 
 /// How a job ended.
@@ -108,8 +112,8 @@ impl Store {
         };
         let row = sqlx::query(
             "INSERT INTO jobs (user_id, thread_id, message_id, status, stage, prompt, enhanced_prompt, subject, \
-             provider, model, retryable, created_at, updated_at) \
-             VALUES ($1, $2, $3, 'running', 'queued', $4, $5, $6, $7, $8, 0, $9, $9) RETURNING id",
+             provider, model, retryable, created_at, updated_at, counted_at, exempt) \
+             VALUES ($1, $2, $3, 'running', 'queued', $4, $5, $6, $7, $8, 0, $9, $9, $10, $11) RETURNING id",
         )
         .bind(user.0)
         .bind(thread.0)
@@ -120,6 +124,8 @@ impl Store {
         .bind(new.provider)
         .bind(new.model)
         .bind(now)
+        .bind(new.counted_at)
+        .bind(i64::from(new.exempt))
         .fetch_one(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -239,15 +245,18 @@ impl Store {
         Ok(row.map(|r| r.try_get::<Option<String>, _>("error_kind")).transpose()?.flatten())
     }
 
-    /// Puts a finished job back to the start, for Retry; `false` when it is running or not `user`'s.
-    pub async fn restart_job(&self, user: UserId, id: JobId) -> Result<bool, StoreError> {
+    /// Puts a finished job back to the start, for Retry, counting it again from `counted_at`;
+    /// `false` when it is running or not `user`'s.
+    pub async fn restart_job(&self, user: UserId, id: JobId, counted_at: i64) -> Result<bool, StoreError> {
         let done = sqlx::query(
             "UPDATE jobs SET status = 'running', stage = 'queued', error_message = NULL, error_kind = NULL, retryable = 0, \
-             image_id = NULL, updated_at = $1 WHERE id = $2 AND user_id = $3 AND status IN ('failed', 'interrupted', 'cancelled')",
+             image_id = NULL, cost_usd_micros = NULL, updated_at = $1, counted_at = $4 \
+             WHERE id = $2 AND user_id = $3 AND status IN ('failed', 'interrupted', 'cancelled')",
         )
         .bind(now_ms())
         .bind(id.0)
         .bind(user.0)
+        .bind(counted_at)
         .execute(self.pool())
         .await?;
         Ok(done.rows_affected() == 1)

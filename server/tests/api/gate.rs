@@ -8,20 +8,20 @@ use std::time::Duration;
 use app::protocol::UserId;
 use server::limits::{Gate, MemoryGate, RedisGate};
 
-fn redis_url() -> String {
+pub fn redis_url() -> String {
     std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_string())
 }
 
-fn prefix() -> String {
+pub fn prefix() -> String {
     format!("easel-test:{}", uuid::Uuid::new_v4().simple())
 }
 
-async fn gates() -> Vec<(&'static str, Arc<dyn Gate>)> {
-    let redis = RedisGate::connect(&redis_url(), &prefix()).await.expect("redis-server reachable at TEST_REDIS_URL");
+pub async fn gates() -> Vec<(&'static str, Arc<dyn Gate>)> {
+    let redis = RedisGate::connect(&redis_url(), &prefix()).expect("a valid TEST_REDIS_URL");
     vec![("memory", Arc::new(MemoryGate::default())), ("redis", Arc::new(redis))]
 }
 
-fn holder() -> String {
+pub fn holder() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
@@ -99,7 +99,7 @@ async fn a_stale_holder_cannot_release_someone_elses_slot() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_redis_key_is_left_without_a_ttl() {
     let prefix = prefix();
-    let gate = RedisGate::connect(&redis_url(), &prefix).await.expect("redis");
+    let gate = RedisGate::connect(&redis_url(), &prefix).expect("redis");
     for user in 1..=20 {
         let h = holder();
         assert!(gate.acquire(UserId(user), &h, 2, Duration::from_secs(5)).await.expect("answers"));
@@ -120,6 +120,8 @@ async fn no_redis_key_is_left_without_a_ttl() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreachable_redis_is_a_clear_error_not_a_panic() {
-    let refused = RedisGate::connect("redis://127.0.0.1:1", "x").await;
-    assert!(matches!(refused, Err(server::limits::GateError::Unavailable(_))));
+    let gate = RedisGate::connect("redis://127.0.0.1:1", "x").expect("a valid URL");
+    let refused = gate.acquire(USER, &holder(), 1, LONG).await;
+    assert!(matches!(refused, Err(server::limits::GateError::Unavailable(_))), "{refused:?}");
+    assert!(RedisGate::connect("not a url", "x").is_err());
 }

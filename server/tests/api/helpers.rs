@@ -5,7 +5,8 @@ use std::time::Duration;
 use app::protocol::*;
 use futures::{SinkExt, StreamExt};
 use leptos::config::LeptosOptions;
-use server::config::{ImageSettings, Settings, WsSettings};
+use server::config::{ImageSettings, QuotaSettings, Settings, WsSettings};
+use server::limits::{Limits, Policies};
 use server::store::Store;
 use server::Application;
 use tokio::net::TcpStream;
@@ -67,8 +68,15 @@ pub fn settings(url: &str) -> Settings {
         images: ImageSettings { render_pace: Duration::from_millis(20), ..ImageSettings::default() },
         redis_url: None,
         redis_prefix: "easel".into(),
+        quotas: QuotaSettings { policies: roomy(), admins: vec!["root".into()], spend_alert_micros: None },
         leptos,
     }
+}
+
+/// Limits no ordinary test reaches (no cooldown); quota tests set their own.
+pub fn roomy() -> Policies {
+    let roomy = Limits { hourly: 1_000, daily: 1_000, monthly: 1_000, cooldown: Duration::ZERO, ..Limits::FREE };
+    Policies { free: roomy, premium: Limits { max_running: 2, ..roomy } }
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -228,9 +236,28 @@ impl Client {
         self.socket.send(frame).await.expect("frame sent");
     }
 
+    /// The next frame that is not a quota update (those arrive whenever a job starts or ends).
     pub async fn recv(&mut self) -> ServerMsg {
+        loop {
+            match self.recv_any().await {
+                ServerMsg::Quota(_) => continue,
+                other => return other,
+            }
+        }
+    }
+
+    pub async fn recv_any(&mut self) -> ServerMsg {
         let text = next_text(&mut self.socket).await;
         serde_json::from_str(&text).unwrap_or_else(|e| panic!("unreadable server frame {text}: {e}"))
+    }
+
+    /// Reads until a quota update and returns it.
+    pub async fn next_quota(&mut self) -> QuotaView {
+        loop {
+            if let ServerMsg::Quota(q) = self.recv_any().await {
+                return q.quota;
+            }
+        }
     }
 
     /// True when nothing arrives within `wait`.
@@ -265,7 +292,7 @@ impl Client {
     pub async fn read_until(&mut self, mut done: impl FnMut(&ServerMsg) -> bool) -> Vec<ServerMsg> {
         let mut seen = Vec::new();
         loop {
-            let msg = self.recv().await;
+            let msg = self.recv_any().await;
             let stop = done(&msg);
             seen.push(msg);
             if stop {

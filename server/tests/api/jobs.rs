@@ -228,10 +228,14 @@ async fn with_redis_the_slot_is_renewed_while_the_job_runs_and_freed_after() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_unreachable_redis_url_stops_start_up_with_a_clear_error() {
-    let db = test_db().await;
-    let mut settings = crate::helpers::settings(&db.url);
-    settings.redis_url = Some("redis://127.0.0.1:1".into());
-    let error = server::Application::build(settings).await.err().map(|e| e.to_string()).unwrap_or_default();
-    assert!(error.contains("REDIS_URL is set but Redis cannot be reached"), "{error}");
+async fn with_redis_down_chat_works_and_generations_are_refused_clearly() {
+    let app = spawn_app_with(test_db().await, |s| s.redis_url = Some("redis://127.0.0.1:1".into())).await;
+    let (mut tab, thread) = app.new_user_says("ada", "hello while redis is down").await;
+    assert_eq!(tab.next_message().await.text, "hello while redis is down");
+    tab.say(thread.id, "m-2", "/imagine a lighthouse").await;
+    assert_eq!(tab.next_message().await.text, "/imagine a lighthouse");
+    let refusal = tab.next_message().await;
+    assert_eq!(refusal.role, Role::Assistant);
+    assert!(refusal.text.contains("Image generation is unavailable right now"), "{}", refusal.text);
+    assert!(refusal.job.is_none(), "no job was created");
 }

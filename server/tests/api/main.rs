@@ -8,6 +8,7 @@ mod helpers;
 mod jobs;
 mod openai;
 mod pages;
+mod quota_gate;
 mod store;
 mod ws_auth;
 mod ws_sync;

@@ -1,0 +1,103 @@
+//! The job runner's side of quotas: what an admission needs from the database, settling a
+//! reservation when a job ends (refund or charge), and telling every tab what is left.
+
+use app::protocol::*;
+
+use super::slots::{Claim, Held};
+use super::{Finished, JobError, Jobs};
+use crate::limits::policy::quota_view;
+use crate::store::{now_ms, StoreError};
+
+impl Jobs {
+    /// Admits a generation for `user` under their tier; also says whether it is exempt from
+    /// spend totals (an admin's or a test account's).
+    pub(super) async fn admit(&self, user: UserId) -> Result<(Claim, bool), JobError> {
+        let plan = self.store.plan(user).await?.ok_or(JobError::NotFound)?;
+        let baseline = self.store.baseline(user, now_ms()).await?;
+        let claim = match self.slots.claim(user, plan.tier, &baseline).await {
+            Ok(claim) => claim,
+            Err(e) => {
+                if let JobError::Refused { usage, .. } = &e {
+                    // The refusal's numbers are the freshest; every tab gets them.
+                    let view = quota_view(plan.tier, self.slots.policies().of(plan.tier), usage);
+                    self.hub.publish(user, ServerMsg::Quota(QuotaUpdated { quota: view }));
+                }
+                return Err(e);
+            }
+        };
+        let view = quota_view(plan.tier, self.slots.policies().of(plan.tier), &claim.usage);
+        self.hub.publish(user, ServerMsg::Quota(QuotaUpdated { quota: view }));
+        let exempt = plan.test_account || self.admins.iter().any(|a| *a == plan.username);
+        Ok((claim, exempt))
+    }
+
+    /// What `user` may still generate; `None` (logged) when the gate cannot be reached.
+    pub async fn quota(&self, user: UserId) -> Option<QuotaView> {
+        match self.read_quota(user).await {
+            Ok(view) => view,
+            Err(e) => {
+                tracing::warn!(%user, error = %e, "quota could not be read");
+                None
+            }
+        }
+    }
+
+    async fn read_quota(&self, user: UserId) -> Result<Option<QuotaView>, JobError> {
+        let Some(plan) = self.store.plan(user).await? else { return Ok(None) };
+        let baseline = self.store.baseline(user, now_ms()).await?;
+        let usage = self.slots.gate().usage(user, &baseline).await?;
+        Ok(Some(quota_view(plan.tier, self.slots.policies().of(plan.tier), &usage)))
+    }
+
+    /// Sends `user`'s quota to every tab.
+    pub(super) async fn publish_quota(&self, user: UserId) {
+        if let Some(quota) = self.quota(user).await {
+            self.hub.publish(user, ServerMsg::Quota(QuotaUpdated { quota }));
+        }
+    }
+
+    /// Returns the reservation of a generation that did not happen (failed, blocked, or
+    /// cancelled before the provider was called); charges the cost of one that did.
+    pub(super) async fn settle(
+        &self,
+        held: &Held,
+        job: JobId,
+        outcome: &Finished,
+        provider_called: bool,
+    ) -> Result<(), StoreError> {
+        let refund = match outcome {
+            Finished::Complete(_) => false,
+            Finished::Cancelled => !provider_called,
+            Finished::Failed(..) => true,
+        };
+        if refund {
+            self.store.uncount_job(job).await?;
+            self.slots.refund(held).await;
+        }
+        if let Finished::Complete(Some(micros)) = outcome {
+            let baseline = self.store.baseline(held.user, now_ms()).await?;
+            if let Err(e) = self.slots.gate().charge(held.user, &baseline, held.ids.month, *micros).await {
+                // The database has the cost; the gate reseeds from it once Redis is back.
+                tracing::warn!(user = %held.user, error = %e, "a job's cost could not be added to the gate");
+            }
+            self.check_spend_alert(*micros).await?;
+        }
+        Ok(())
+    }
+
+    /// Logs a warning when this cost took the month's total spend past the alert threshold.
+    async fn check_spend_alert(&self, micros: i64) -> Result<(), StoreError> {
+        let Some(threshold) = self.spend_alert_micros else { return Ok(()) };
+        let month = Window::Month.start_of(Window::Month.id_at(now_ms()));
+        let total = self.store.spend_since(month, false).await?;
+        if total >= threshold && total - micros < threshold {
+            tracing::warn!(
+                target: "easel::spend",
+                total = %dollars(total),
+                threshold = %dollars(threshold),
+                "this month's image spend crossed the alert threshold"
+            );
+        }
+        Ok(())
+    }
+}
