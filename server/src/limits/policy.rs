@@ -130,10 +130,11 @@ pub fn refusal_text(verdict: Verdict, usage: &Usage, tier: Tier, policies: &Poli
         Verdict::Busy => "An image is already being generated. Wait for it to finish, or cancel it.".into(),
         Verdict::Cooldown => format!("Please wait {} before the next image.", wait_phrase(usage.cooldown_ms)),
         Verdict::Window(window) => {
+            let limit = limits.of(window);
             let mut text = format!(
-                "You have used {} {} images; more {}.",
+                "You have used {} {limit} {}; more {}.",
                 window.possessive(),
-                limits.of(window),
+                if limit == 1 { "image" } else { "images" },
                 reset_phrase(window, window.end_of(usage.ids.of(window)))
             );
             let premium = policies.premium.of(window);

@@ -9,6 +9,7 @@ mod jobs;
 mod openai;
 mod pages;
 mod quota_gate;
+mod quotas;
 mod store;
 mod ws_auth;
 mod ws_sync;
