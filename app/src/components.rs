@@ -6,6 +6,7 @@ pub mod composer;
 pub mod home;
 pub mod job_card;
 pub mod layout;
+pub mod quota_bar;
 pub mod thread_header;
 pub mod thread_page;
 pub mod transcript;

@@ -4,7 +4,7 @@
 
 use leptos::prelude::*;
 
-use super::{is_online, new_client_id, use_chat_state, Outbound};
+use super::{is_online, new_client_id, quota_bar::QuotaBar, use_chat_state, Outbound};
 use crate::protocol::{ThreadId, MAX_MESSAGE_CHARS};
 
 #[component]
@@ -42,18 +42,21 @@ pub fn Composer(id: ThreadId) -> impl IntoView {
     };
 
     view! {
-        <form class="composer" method="post" action=format!("/threads/{id}/messages") on:submit=on_submit>
-            <label for="composer-text" class="visually-hidden">"Message"</label>
-            <textarea
-                id="composer-text"
-                name="text"
-                rows="2"
-                placeholder="Message Easel…"
-                maxlength=MAX_MESSAGE_CHARS.to_string()
-                node_ref=input
-                on:keydown=on_keydown
-            ></textarea>
-            <button type="submit">"Send"</button>
-        </form>
+        <div class="composer-dock">
+            <QuotaBar/>
+            <form class="composer" method="post" action=format!("/threads/{id}/messages") on:submit=on_submit>
+                <label for="composer-text" class="visually-hidden">"Message"</label>
+                <textarea
+                    id="composer-text"
+                    name="text"
+                    rows="2"
+                    placeholder="Message Easel…"
+                    maxlength=MAX_MESSAGE_CHARS.to_string()
+                    node_ref=input
+                    on:keydown=on_keydown
+                ></textarea>
+                <button type="submit">"Send"</button>
+            </form>
+        </div>
     }
 }
