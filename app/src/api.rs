@@ -4,6 +4,7 @@
 
 use leptos::prelude::*;
 
+use crate::admin::AdminOverview;
 use crate::protocol::{ThreadHistory, ThreadId, ThreadSummary, UserInfo};
 
 /// The signed-in user, or `None` for a visitor.
@@ -28,4 +29,34 @@ pub async fn load_thread(id: ThreadId) -> Result<Option<ThreadHistory>, ServerFn
         return Ok(None);
     };
     crate::ssr::page_data()?.thread(user.id, id).await.map_err(ServerFnError::new)
+}
+
+/// The admin page's numbers; `None` for anyone who is not an admin.
+#[server]
+pub async fn load_admin_overview(include_exempt: bool) -> Result<Option<AdminOverview>, ServerFnError> {
+    let Some(user) = crate::ssr::viewer() else {
+        return Ok(None);
+    };
+    crate::ssr::page_data()?.admin_overview(user, include_exempt).await.map_err(ServerFnError::new)
+}
+
+/// Sets a user's tier and test-account mark (admins only). Posted by a plain form, so it
+/// works before hydration too.
+#[server(endpoint = "update_plan")]
+pub async fn update_plan(user_id: i64, tier: String, test_account: Option<String>) -> Result<(), ServerFnError> {
+    use crate::protocol::{Tier, UserId};
+    let Some(viewer) = crate::ssr::viewer() else {
+        return Err(ServerFnError::new("Please log in again."));
+    };
+    let tier = Tier::parse(&tier).ok_or_else(|| ServerFnError::new("Unknown tier."))?;
+    let test_account = test_account.is_some_and(|v| !v.is_empty() && v != "false");
+    let changed = crate::ssr::page_data()?
+        .set_plan(viewer, UserId(user_id), tier, test_account)
+        .await
+        .map_err(ServerFnError::new)?;
+    if changed {
+        Ok(())
+    } else {
+        Err(ServerFnError::new("Only admins can change plans, and only of existing users."))
+    }
 }

@@ -18,7 +18,11 @@ fn msg(thread: i64, seq: Seq, client: Option<&str>) -> ChatMessage {
 }
 
 fn welcome(threads: Vec<ThreadSummary>) -> ServerMsg {
-    ServerMsg::Welcome(Welcome { user: UserInfo { id: UserId(1), username: "ada".into() }, threads, quota: None })
+    ServerMsg::Welcome(Welcome {
+        user: UserInfo { id: UserId(1), username: "ada".into(), admin: false },
+        threads,
+        quota: None,
+    })
 }
 
 fn history(thread: ThreadSummary, after_seq: Option<Seq>, messages: Vec<ChatMessage>) -> ServerMsg {

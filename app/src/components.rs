@@ -1,12 +1,14 @@
 //! The pages and their parts. Components read the tab's [`ChatState`](crate::chat_state::ChatState)
 //! and send [`ClientMsg`]s through [`Outbound`]; they hold no protocol logic themselves.
 
+pub mod admin_page;
 pub mod auth_pages;
 pub mod composer;
 pub mod home;
 pub mod job_card;
 pub mod layout;
 pub mod quota_bar;
+pub mod spend_chart;
 pub mod thread_header;
 pub mod thread_page;
 pub mod transcript;

@@ -6,6 +6,7 @@
 
 #![recursion_limit = "256"]
 
+pub mod admin;
 pub mod api;
 pub mod auth_form;
 pub mod chat_state;
@@ -24,7 +25,7 @@ use leptos_router::{
 };
 
 use chat_state::ChatState;
-use components::{auth_pages::*, home::HomePage, thread_page::ThreadPage};
+use components::{admin_page::AdminPage, auth_pages::*, home::HomePage, thread_page::ThreadPage};
 
 /// The HTML document around the app; used by the server only.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -63,6 +64,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async/>
                 <Route path=path!("/signup") view=SignupPage ssr=SsrMode::Async/>
                 <Route path=path!("/threads/:id") view=ThreadPage ssr=SsrMode::Async/>
+                <Route path=path!("/admin") view=AdminPage ssr=SsrMode::Async/>
             </Routes>
         </Router>
     }

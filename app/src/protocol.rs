@@ -131,6 +131,9 @@ pub struct SendMessage {
 pub struct UserInfo {
     pub id: UserId,
     pub username: String,
+    /// May open the admin page (named in the server's configuration).
+    #[serde(default)]
+    pub admin: bool,
 }
 
 /// A thread as the thread list shows it.

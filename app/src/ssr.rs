@@ -7,7 +7,8 @@ use std::sync::Arc;
 use futures::future::BoxFuture;
 use leptos::prelude::*;
 
-use crate::protocol::{ThreadHistory, ThreadId, ThreadSummary, UserId, UserInfo};
+use crate::admin::AdminOverview;
+use crate::protocol::{ThreadHistory, ThreadId, ThreadSummary, Tier, UserId, UserInfo};
 
 /// Who is making the current request (`None`: not signed in).
 #[derive(Debug, Clone, Default)]
@@ -17,6 +18,20 @@ pub struct Viewer(pub Option<UserInfo>);
 pub trait PageData: Send + Sync + 'static {
     fn threads(&self, user: UserId) -> BoxFuture<'static, Result<Vec<ThreadSummary>, String>>;
     fn thread(&self, user: UserId, id: ThreadId) -> BoxFuture<'static, Result<Option<ThreadHistory>, String>>;
+    /// The admin page's numbers; `None` when `viewer` is not an admin.
+    fn admin_overview(
+        &self,
+        viewer: UserInfo,
+        include_exempt: bool,
+    ) -> BoxFuture<'static, Result<Option<AdminOverview>, String>>;
+    /// Changes `user`'s plan; `false` when `viewer` is not an admin or there is no such user.
+    fn set_plan(
+        &self,
+        viewer: UserInfo,
+        user: UserId,
+        tier: Tier,
+        test_account: bool,
+    ) -> BoxFuture<'static, Result<bool, String>>;
 }
 
 pub type SharedPageData = Arc<dyn PageData>;

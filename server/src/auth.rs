@@ -36,7 +36,11 @@ impl FromRequestParts<AppState> for MaybeUser {
         let Ok(session) = Session::from_request_parts(parts, state).await else {
             return Ok(Self(None));
         };
-        Ok(Self(user_of(&session, &state.chat.store).await))
+        let mut user = user_of(&session, &state.chat.store).await;
+        if let Some(u) = &mut user {
+            u.admin = state.settings.quotas.admins.contains(&u.username);
+        }
+        Ok(Self(user))
     }
 }
 

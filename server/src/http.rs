@@ -52,7 +52,11 @@ pub fn router(state: AppState, sessions: SessionBackend) -> Router {
 
 /// What every page render and server function gets as context: who is asking, and the store.
 fn page_context(state: &AppState, user: MaybeUser) -> impl Fn() + Clone + Send + Sync + 'static {
-    let data: SharedPageData = Arc::new(StorePageData(state.chat.store.clone()));
+    let data: SharedPageData = Arc::new(StorePageData {
+        store: state.chat.store.clone(),
+        jobs: state.chat.jobs.clone(),
+        quotas: Arc::new(state.settings.quotas.clone()),
+    });
     move || {
         provide_context(Viewer(user.0.clone()));
         provide_context(data.clone());

@@ -5,6 +5,7 @@
 
 #![recursion_limit = "256"]
 
+pub mod admin;
 pub mod assistant;
 pub mod auth;
 pub mod chat;

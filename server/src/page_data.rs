@@ -1,23 +1,67 @@
-//! The store as the pages' [`PageData`]: what server functions read to render a page.
+//! The server's [`PageData`]: what server functions read to render a page, over the store,
+//! with the admin's operations checked against the configured admins.
 
-use app::protocol::{ThreadHistory, ThreadId, ThreadSummary, UserId};
+use std::sync::Arc;
+
+use app::admin::AdminOverview;
+use app::protocol::{ThreadHistory, ThreadId, ThreadSummary, Tier, UserId, UserInfo};
 use app::ssr::PageData;
 use futures::future::BoxFuture;
 use futures::FutureExt;
 
+use crate::admin;
+use crate::config::QuotaSettings;
+use crate::jobs::Jobs;
 use crate::store::Store;
 
-pub struct StorePageData(pub Store);
+pub struct StorePageData {
+    pub store: Store,
+    pub jobs: Jobs,
+    pub quotas: Arc<QuotaSettings>,
+}
 
 impl PageData for StorePageData {
     fn threads(&self, user: UserId) -> BoxFuture<'static, Result<Vec<ThreadSummary>, String>> {
-        let store = self.0.clone();
+        let store = self.store.clone();
         async move { store.threads(user).await.map_err(log_and_hide) }.boxed()
     }
 
     fn thread(&self, user: UserId, id: ThreadId) -> BoxFuture<'static, Result<Option<ThreadHistory>, String>> {
-        let store = self.0.clone();
+        let store = self.store.clone();
         async move { store.history(user, id, None).await.map_err(log_and_hide) }.boxed()
+    }
+
+    fn admin_overview(
+        &self,
+        viewer: UserInfo,
+        include_exempt: bool,
+    ) -> BoxFuture<'static, Result<Option<AdminOverview>, String>> {
+        let (store, quotas) = (self.store.clone(), self.quotas.clone());
+        async move {
+            if !admin::is_admin(&quotas, &viewer) {
+                return Ok(None);
+            }
+            admin::overview(&store, &quotas, include_exempt).await.map(Some).map_err(log_and_hide)
+        }
+        .boxed()
+    }
+
+    fn set_plan(
+        &self,
+        viewer: UserInfo,
+        user: UserId,
+        tier: Tier,
+        test_account: bool,
+    ) -> BoxFuture<'static, Result<bool, String>> {
+        let (store, jobs, quotas) = (self.store.clone(), self.jobs.clone(), self.quotas.clone());
+        async move {
+            if !admin::is_admin(&quotas, &viewer) {
+                tracing::warn!(viewer = %viewer.username, "a non-admin tried to change a plan");
+                return Ok(false);
+            }
+            admin::set_plan(&store, &jobs, user, tier, test_account).await.map_err(log_and_hide)
+        }
+        .boxed()
     }
 }
 

@@ -18,6 +18,7 @@ pub fn ChatLayout(user: UserInfo, children: Children) -> impl IntoView {
             <header class="topbar">
                 <a class="brand" href="/">"Easel"</a>
                 <ConnectionBanner/>
+                {user.admin.then(|| view! { <a class="admin-link" href="/admin">"Admin"</a> })}
                 <span class="who">{user.username}</span>
                 <form method="post" action="/auth/logout">
                     <button type="submit" class="secondary">"Log out"</button>

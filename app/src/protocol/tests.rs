@@ -64,7 +64,11 @@ fn send_round_trips() {
 
 #[test]
 fn welcome_round_trips() {
-    let m = Welcome { user: UserInfo { id: UserId(1), username: "ada".into() }, threads: vec![summary()], quota: None };
+    let m = Welcome {
+        user: UserInfo { id: UserId(1), username: "ada".into(), admin: false },
+        threads: vec![summary()],
+        quota: None,
+    };
     round_trip_server(ServerMsg::Welcome(m), "welcome");
 }
 
@@ -181,7 +185,11 @@ fn quota_round_trips() {
 
 #[test]
 fn welcome_with_quota_round_trips_and_an_older_welcome_still_reads() {
-    let m = Welcome { user: UserInfo { id: UserId(1), username: "ada".into() }, threads: vec![], quota: Some(quota()) };
+    let m = Welcome {
+        user: UserInfo { id: UserId(1), username: "ada".into(), admin: false },
+        threads: vec![],
+        quota: Some(quota()),
+    };
     round_trip_server(ServerMsg::Welcome(m), "welcome");
     let old = r#"{"type":"welcome","user":{"id":1,"username":"ada"},"threads":[]}"#;
     let parsed: Result<ServerMsg, _> = serde_json::from_str(old);

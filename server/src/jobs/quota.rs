@@ -49,6 +49,11 @@ impl Jobs {
         Ok(Some(quota_view(plan.tier, self.slots.policies().of(plan.tier), &usage)))
     }
 
+    /// Tells `user`'s tabs their limits changed (e.g. a new tier).
+    pub async fn quota_changed(&self, user: UserId) {
+        self.publish_quota(user).await;
+    }
+
     /// Sends `user`'s quota to every tab.
     pub(super) async fn publish_quota(&self, user: UserId) {
         if let Some(quota) = self.quota(user).await {

@@ -22,7 +22,9 @@ impl Store {
                 .fetch_one(self.pool())
                 .await;
         match row {
-            Ok(row) => Ok(Some(UserInfo { id: UserId(row.try_get("id")?), username: username.to_string() })),
+            Ok(row) => {
+                Ok(Some(UserInfo { id: UserId(row.try_get("id")?), username: username.to_string(), admin: false }))
+            }
             Err(e) if is_unique_violation(&e) => Ok(None),
             Err(e) => Err(e.into()),
         }
@@ -35,7 +37,7 @@ impl Store {
             .await?;
         row.map(|r| {
             Ok(Credentials {
-                user: UserInfo { id: UserId(r.try_get("id")?), username: username.to_string() },
+                user: UserInfo { id: UserId(r.try_get("id")?), username: username.to_string(), admin: false },
                 password_hash: r.try_get("password_hash")?,
             })
         })
@@ -45,6 +47,6 @@ impl Store {
     pub async fn user(&self, id: UserId) -> Result<Option<UserInfo>, StoreError> {
         let row =
             sqlx::query("SELECT username FROM users WHERE id = $1").bind(id.0).fetch_optional(self.pool()).await?;
-        row.map(|r| Ok(UserInfo { id, username: r.try_get("username")? })).transpose()
+        row.map(|r| Ok(UserInfo { id, username: r.try_get("username")?, admin: false })).transpose()
     }
 }

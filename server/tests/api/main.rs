@@ -2,6 +2,7 @@
 //! default, PostgreSQL with `EASEL_TEST_DB=postgres`), driven over HTTP and WebSocket.
 
 mod accounts;
+mod admin;
 mod fake_openai;
 mod gate;
 mod helpers;

@@ -16,7 +16,7 @@ fn now_ms() -> i64 {
 }
 
 /// An app whose free tier is `spec` (over roomy defaults), with `fake` as the provider.
-async fn app_with(fake: Option<&FakeOpenAi>, spec: &str) -> TestApp {
+pub async fn app_with(fake: Option<&FakeOpenAi>, spec: &str) -> TestApp {
     let free = roomy().free.with_spec(spec).expect("spec");
     let provider = fake.map(|f| OpenAiSettings {
         api_key: "sk-test".into(),
@@ -44,7 +44,7 @@ fn finished(m: &ServerMsg) -> Option<JobView> {
 }
 
 /// Sends `/imagine …` and waits for the job to end; the job and the last quota the tab saw.
-async fn imagine_to_the_end(tab: &mut Client, thread: ThreadId, id: &str) -> (JobView, QuotaView) {
+pub async fn imagine_to_the_end(tab: &mut Client, thread: ThreadId, id: &str) -> (JobView, QuotaView) {
     tab.say(thread, id, &format!("/imagine lighthouse {id}")).await;
     let mut quota = None;
     let mut job = None;

@@ -1,0 +1,81 @@
+//! The admin page's numbers: spend totals, per-user use against each tier's limits, and the
+//! daily trend, assembled from the store's aggregates. Admins are named in configuration.
+
+use app::admin::{fill_days, AdminOverview, AdminUser, DayPoint, SpendTotals};
+use app::protocol::{Tier, UserId, UserInfo, Window};
+
+use crate::config::QuotaSettings;
+use crate::jobs::Jobs;
+use crate::store::{now_ms, Store, StoreError};
+
+/// Days the trend chart covers.
+const TREND_DAYS: i64 = 30;
+
+pub fn is_admin(quotas: &QuotaSettings, user: &UserInfo) -> bool {
+    quotas.admins.contains(&user.username)
+}
+
+pub async fn overview(
+    store: &Store,
+    quotas: &QuotaSettings,
+    include_exempt: bool,
+) -> Result<AdminOverview, StoreError> {
+    let now = now_ms();
+    let start = |w: Window| w.start_of(w.id_at(now));
+    let today = Window::Day.id_at(now);
+    let totals = SpendTotals {
+        all_time: store.spend_since(0, include_exempt).await?,
+        today: store.spend_since(start(Window::Day), include_exempt).await?,
+        month: store.spend_since(start(Window::Month), include_exempt).await?,
+    };
+    let starts = [start(Window::Hour), start(Window::Day), start(Window::Month)];
+    let users = store
+        .spend_by_user(starts, include_exempt)
+        .await?
+        .into_iter()
+        .map(|row| {
+            let limits = quotas.policies.of(row.tier);
+            AdminUser {
+                id: row.id,
+                username: row.username,
+                tier: row.tier,
+                test_account: row.test_account,
+                used: row.used,
+                limits: Window::ALL.map(|w| limits.of(w)),
+                spent_month: row.spent_month_micros,
+                spend_cap: limits.spend_cap_micros,
+                spent_all: row.spent_all_micros,
+            }
+        })
+        .collect();
+    let since = Window::Day.start_of(today - TREND_DAYS + 1);
+    let known: Vec<DayPoint> = store
+        .daily_spend(since, include_exempt)
+        .await?
+        .into_iter()
+        .map(|d| DayPoint { day: d.day, images: d.images, spent: d.spent_micros })
+        .collect();
+    Ok(AdminOverview {
+        totals,
+        include_exempt,
+        alert_threshold: quotas.spend_alert_micros,
+        users,
+        days: fill_days(&known, today, TREND_DAYS),
+    })
+}
+
+/// Changes a plan and tells the user's tabs their new limits.
+pub async fn set_plan(
+    store: &Store,
+    jobs: &Jobs,
+    user: UserId,
+    tier: Tier,
+    test_account: bool,
+) -> Result<bool, StoreError> {
+    let changed = store.set_plan(user, tier, test_account).await?;
+    if changed {
+        tracing::info!(%user, tier = tier.as_str(), test_account, "plan changed by an admin");
+        jobs.quota_changed(user).await;
+    }
+    Ok(changed)
+}
