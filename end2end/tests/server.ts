@@ -22,6 +22,8 @@ export class OwnServer {
         ...process.env,
         LEPTOS_SITE_ADDR: `127.0.0.1:${this.port}`,
         DATABASE_URL: `sqlite://${this.dbDir}/easel.db`,
+        // Roomy quotas unless a test sets its own (quota.spec.ts).
+        EASEL_QUOTA_FREE: "hour=1000,day=1000,month=1000,cooldown=0",
         ...env,
       },
       stdio: "ignore",
