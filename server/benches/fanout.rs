@@ -44,6 +44,7 @@ async fn serve() -> Result<(), Box<dyn std::error::Error>> {
         images: server::config::ImageSettings::default(),
         redis_url: None,
         redis_prefix: "easel".into(),
+        quotas: server::config::QuotaSettings::default(),
         leptos,
     };
     let app = server::Application::build(settings).await?;

@@ -81,7 +81,10 @@ fn config(deadline: Duration) -> JobsConfig {
         prices: PriceTable::default(),
         gate: Arc::new(MemoryGate::default()),
         lease: Duration::from_secs(15),
-        max_per_user: 1,
+        policies: server::limits::Policies::default(),
+        admins: vec![],
+        spend_alert_micros: None,
+        relay: None,
     }
 }
 

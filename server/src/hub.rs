@@ -3,13 +3,16 @@
 //! One `broadcast` channel per signed-in user, made on first subscribe and dropped when its
 //! last socket goes. A socket that falls more than [`CAPACITY`] events behind is told it
 //! lagged and re-syncs from the database (see `ws::session`), so slowness never loses events.
-//! Fan-out across several server instances (Redis pub/sub) plugs in behind `publish`.
+//! With a [`Relay`] (Redis pub/sub), `publish` also hands each event to the other instances,
+//! and what they publish arrives through `deliver`.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use app::protocol::{ServerMsg, UserId};
 use tokio::sync::broadcast;
+
+use crate::relay::Relay;
 
 /// Events buffered per user before a slow socket is considered lagging.
 pub const CAPACITY: usize = 256;
@@ -19,17 +22,32 @@ pub type Event = Arc<ServerMsg>;
 #[derive(Clone, Default)]
 pub struct Hub {
     channels: Arc<Mutex<HashMap<UserId, broadcast::Sender<Event>>>>,
+    relay: Option<Relay>,
 }
 
 impl Hub {
+    /// A hub whose events also reach the other instances through `relay`.
+    pub fn with_relay(relay: Relay) -> Self {
+        Self { channels: Arc::default(), relay: Some(relay) }
+    }
+
     pub fn subscribe(&self, user: UserId) -> broadcast::Receiver<Event> {
         let mut channels = self.channels.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         channels.retain(|_, tx| tx.receiver_count() > 0);
         channels.entry(user).or_insert_with(|| broadcast::channel(CAPACITY).0).subscribe()
     }
 
-    /// Sends an event to every socket of `user`; returns how many sockets it reached.
+    /// Sends an event to every socket of `user`, here and on other instances; returns how many
+    /// sockets it reached here.
     pub fn publish(&self, user: UserId, msg: ServerMsg) -> usize {
+        if let Some(relay) = &self.relay {
+            relay.event(user, &msg);
+        }
+        self.deliver(user, msg)
+    }
+
+    /// Sends an event to this instance's sockets of `user` only (what the relay brings in).
+    pub fn deliver(&self, user: UserId, msg: ServerMsg) -> usize {
         let channels = self.channels.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         // No receiver means the user has no open tab: the event is already stored, nothing is lost.
         channels.get(&user).and_then(|tx| tx.send(Arc::new(msg)).ok()).unwrap_or(0)

@@ -23,6 +23,7 @@ use crate::hub::Hub;
 use crate::limits::{Gate, Policies, Usage, Verdict};
 use crate::providers::pricing::PriceTable;
 use crate::providers::{GeneratedImage, ImageProvider, ImageRequest, ProviderError, ProviderEvent};
+use crate::relay::Relay;
 use crate::store::{job_text, JobOutcome, NewJob, Store, StoreError};
 use slots::{Held, Slots};
 
@@ -55,6 +56,8 @@ pub struct Jobs {
     admins: Arc<Vec<String>>,
     /// Total monthly spend (micro-dollars) past which a warning is logged.
     spend_alert_micros: Option<i64>,
+    /// Other instances, when there are any (cancels and previews for jobs running there).
+    relay: Option<Relay>,
 }
 
 /// How the runner is set up; see `config::ImageSettings`.
@@ -67,6 +70,7 @@ pub struct JobsConfig {
     pub policies: Policies,
     pub admins: Vec<String>,
     pub spend_alert_micros: Option<i64>,
+    pub relay: Option<Relay>,
 }
 
 impl Jobs {
@@ -81,6 +85,7 @@ impl Jobs {
             slots: Slots::new(config.gate, config.lease, config.policies),
             admins: Arc::new(config.admins),
             spend_alert_micros: config.spend_alert_micros,
+            relay: config.relay,
         }
     }
 
@@ -119,14 +124,37 @@ impl Jobs {
         Ok(())
     }
 
-    /// Trips the job's cancellation token; `false` when `user` has no such running job.
-    pub fn cancel(&self, user: UserId, id: JobId) -> bool {
+    /// Trips the job's cancellation token, here or (through the relay) on the instance running
+    /// it; `false` when `user` has no such running job.
+    pub async fn cancel(&self, user: UserId, id: JobId) -> Result<bool, JobError> {
+        if self.slots.cancel(user, id) {
+            return Ok(true);
+        }
+        let Some(relay) = &self.relay else { return Ok(false) };
+        let running = self.store.job(user, id).await?.is_some_and(|(job, _)| job.status == JobStatus::Running);
+        if running {
+            relay.cancel(user, id);
+        }
+        Ok(running)
+    }
+
+    /// A cancel relayed from another instance: acts only if the job runs here.
+    pub fn cancel_here(&self, user: UserId, id: JobId) -> bool {
         self.slots.cancel(user, id)
     }
 
-    /// The newest preview of a running job of `user`'s (PNG).
-    pub fn preview(&self, user: UserId, id: JobId) -> Option<Arc<Vec<u8>>> {
-        self.slots.preview(user, id)
+    /// The newest preview of a running job of `user`'s (PNG), from this instance or, for a job
+    /// running on another one, from Redis.
+    pub async fn preview(&self, user: UserId, id: JobId) -> Option<Arc<Vec<u8>>> {
+        if let Some(png) = self.slots.preview(user, id) {
+            return Some(png);
+        }
+        let relay = self.relay.as_ref()?;
+        let owned = matches!(self.store.job(user, id).await, Ok(Some(_)));
+        if !owned {
+            return None;
+        }
+        relay.preview(id).await.map(Arc::new)
     }
 
     /// Jobs a dead process left running are marked interrupted, with Retry offered.
@@ -142,10 +170,12 @@ impl Jobs {
         let jobs = self.clone();
         tokio::spawn(async move {
             let id = job.id;
-            if let Err(e) = jobs.slots.hold(&held, jobs.run(&held, thread, job)).await {
-                tracing::error!(job = %id, error = %e, "job could not be recorded");
+            match jobs.slots.hold(&held, jobs.run(&held, thread, job)).await {
+                // Announced once the slot is back: a tab that sees the job end can start the next.
+                Ok(Some(ended)) => drop(jobs.hub.publish(held.user, ended)),
+                Ok(None) => {}
+                Err(e) => tracing::error!(job = %id, error = %e, "job could not be recorded"),
             }
-            // After the slot is back, so every tab sees it free.
             jobs.publish_quota(held.user).await;
         });
     }
@@ -176,7 +206,8 @@ impl Jobs {
         Ok(())
     }
 
-    async fn run(&self, held: &Held, thread: ThreadId, job: JobView) -> Result<(), StoreError> {
+    /// Runs the job to its end and records it; returns the `JobUpdated` that announces the end.
+    async fn run(&self, held: &Held, thread: ThreadId, job: JobView) -> Result<Option<ServerMsg>, StoreError> {
         let (user, cancel) = (held.user, held.cancel.clone());
         self.stage(user, thread, &job, JobStage::Queued, None).await?;
         self.stage(user, thread, &job, JobStage::Initializing, None).await?;
@@ -203,14 +234,9 @@ impl Jobs {
                 self.store.finish_job(job.id, JobOutcome::Failed { kind, message, retryable: *retryable }).await?
             }
         }
-        if let Some((view, place)) = self.store.job(user, job.id).await? {
-            self.store.set_job_message_text(job.id, &job_text(&view)).await?;
-            self.hub.publish(
-                user,
-                ServerMsg::JobUpdated(JobUpdated { thread_id: place.thread, message_id: place.message, job: view }),
-            );
-        }
-        Ok(())
+        let Some((view, place)) = self.store.job(user, job.id).await? else { return Ok(None) };
+        self.store.set_job_message_text(job.id, &job_text(&view)).await?;
+        Ok(Some(ServerMsg::JobUpdated(JobUpdated { thread_id: place.thread, message_id: place.message, job: view })))
     }
 
     /// Drives the provider, turning its events into progress, within our own deadline.
@@ -252,6 +278,9 @@ impl Jobs {
                     }
                     ProviderEvent::Preview { png } => {
                         previews += 1;
+                        if let Some(relay) = &self.relay {
+                            relay.store_preview(job.id, &png).await;
+                        }
                         self.slots.set_preview(&held.holder, png);
                         self.stage(user, thread, job, JobStage::Generating, Some(previews)).await?;
                     }

@@ -17,6 +17,7 @@ pub mod limits;
 mod media;
 mod page_data;
 pub mod providers;
+pub mod relay;
 pub mod sessions;
 pub mod state;
 pub mod store;
@@ -38,6 +39,7 @@ use crate::limits::{Gate, GateError, MemoryGate, RedisGate};
 use crate::providers::builtin::BuiltinRenderer;
 use crate::providers::openai::OpenAiImages;
 use crate::providers::ImageProvider;
+use crate::relay::{Incoming, Relay};
 use crate::sessions::SessionBackend;
 use crate::state::AppState;
 use crate::store::{Store, StoreError};
@@ -68,7 +70,13 @@ impl Application {
         let store = Store::connect(&settings.database_url).await?;
         let sessions = SessionBackend::connect(&settings.database_url).await?;
         sessions.spawn_cleanup();
-        let hub = Hub::default();
+        let relay = match &settings.redis_url {
+            Some(url) => {
+                Some(Relay::connect(url, &settings.redis_prefix).map_err(|e| GateError::Unavailable(e.to_string()))?)
+            }
+            None => None,
+        };
+        let hub = relay.clone().map(Hub::with_relay).unwrap_or_default();
         let (provider, model): (Arc<dyn ImageProvider>, String) = match &settings.images.provider {
             ProviderChoice::Builtin => {
                 (Arc::new(BuiltinRenderer { pace: settings.images.render_pace }), "scene-v1".into())
@@ -90,8 +98,19 @@ impl Application {
             policies: settings.quotas.policies,
             admins: settings.quotas.admins.clone(),
             spend_alert_micros: settings.quotas.spend_alert_micros,
+            relay: relay.clone(),
         };
         let jobs = Jobs::new(store.clone(), hub.clone(), provider, config);
+        if let (Some(relay), Some(url)) = (relay, &settings.redis_url) {
+            let (cancels, mut incoming) = tokio::sync::mpsc::unbounded_channel();
+            tokio::spawn(relay.listen(url.clone(), hub.clone(), cancels));
+            let jobs = jobs.clone();
+            tokio::spawn(async move {
+                while let Some(Incoming::Cancel { user, job }) = incoming.recv().await {
+                    jobs.cancel_here(user, job);
+                }
+            });
+        }
         jobs.recover().await?;
         let state = AppState {
             chat: Chat { store: store.clone(), hub, jobs },

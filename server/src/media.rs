@@ -49,7 +49,7 @@ pub async fn image(
 
 pub async fn preview(State(state): State<AppState>, user: MaybeUser, Path(id): Path<i64>) -> Response {
     let Some(user) = user.0 else { return not_found() };
-    match state.chat.jobs.preview(user.id, JobId(id)) {
+    match state.chat.jobs.preview(user.id, JobId(id)).await {
         Some(png) => ([(header::CONTENT_TYPE, "image/png"), (header::CACHE_CONTROL, "no-store")], png.as_ref().clone())
             .into_response(),
         None => not_found(),

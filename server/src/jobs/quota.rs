@@ -27,7 +27,7 @@ impl Jobs {
         };
         let view = quota_view(plan.tier, self.slots.policies().of(plan.tier), &claim.usage);
         self.hub.publish(user, ServerMsg::Quota(QuotaUpdated { quota: view }));
-        let exempt = plan.test_account || self.admins.iter().any(|a| *a == plan.username);
+        let exempt = plan.test_account || self.admins.contains(&plan.username);
         Ok((claim, exempt))
     }
 

@@ -67,7 +67,8 @@ fn report(values: &[i64]) -> Result<(i64, Usage), GateError> {
 
 impl RedisGate {
     /// Prepares a gate for `url` without connecting yet; every key starts with `prefix` (tests
-    /// use one per test). Fails only for a malformed URL.
+    /// use one per test). Fails only for a malformed URL. Call it inside a Tokio runtime: the
+    /// connection manager spawns its task there.
     pub fn connect(url: &str, prefix: &str) -> Result<Self, GateError> {
         let client = redis::Client::open(url).map_err(unavailable)?;
         let config = ConnectionManagerConfig::new()
@@ -90,6 +91,16 @@ impl RedisGate {
             charge: quota(scripts::CHARGE),
             usage: quota(scripts::USAGE),
         })
+    }
+
+    /// The admission script as Redis runs it (for benchmarking it outside our code).
+    pub fn admit_source() -> String {
+        format!("{}{}{}{}", scripts::PRELUDE, scripts::CALENDAR, scripts::QUOTA, scripts::ADMIT)
+    }
+
+    /// The key names `admit` passes for `user` (slots, quota prefix).
+    pub fn admit_keys(&self, user: UserId) -> [String; 2] {
+        [self.slots_key(user), self.quota_key(user)]
     }
 
     fn slots_key(&self, user: UserId) -> String {

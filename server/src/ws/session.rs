@@ -177,9 +177,10 @@ async fn handle_frame(ctx: &SessionCtx, text: &str, open: &mut Option<ThreadId>)
         },
         ClientMsg::RenameThread(r) => chat.rename_thread(user, r.thread_id, &r.title).await.map(|()| None),
         ClientMsg::DeleteThread(d) => chat.delete_thread(user, d.thread_id).await.map(|()| None),
-        ClientMsg::CancelJob(c) => match chat.jobs.cancel(user, c.job_id) {
-            true => Ok(None),
-            false => Err(ChatError::Job(crate::jobs::JobError::NotFound)),
+        ClientMsg::CancelJob(c) => match chat.jobs.cancel(user, c.job_id).await {
+            Ok(true) => Ok(None),
+            Ok(false) => Err(ChatError::Job(crate::jobs::JobError::NotFound)),
+            Err(e) => Err(ChatError::Job(e)),
         },
         ClientMsg::RetryJob(r) => chat.jobs.retry(user, r.job_id).await.map(|()| None).map_err(ChatError::from),
         ClientMsg::Send(s) => match chat.send_message(user, &s).await {

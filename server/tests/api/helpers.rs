@@ -24,6 +24,13 @@ pub struct TestDb {
     _dir: Option<tempfile::TempDir>,
 }
 
+impl TestDb {
+    /// The same database for a second instance (the first one keeps it alive).
+    pub fn shared(&self) -> TestDb {
+        TestDb { url: self.url.clone(), _dir: None }
+    }
+}
+
 pub async fn test_db() -> TestDb {
     if std::env::var("EASEL_TEST_DB").is_ok_and(|v| v == "postgres") {
         TestDb { url: fresh_postgres().await, _dir: None }

@@ -6,6 +6,7 @@ mod admin;
 mod fake_openai;
 mod gate;
 mod helpers;
+mod instances;
 mod jobs;
 mod openai;
 mod pages;
