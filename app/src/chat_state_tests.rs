@@ -235,3 +235,29 @@ fn job_progress_moves_forward_only_and_an_update_settles_the_message() {
     assert!(s.progress.is_empty());
     assert_eq!(s.logs[&ThreadId(1)].messages[0].job, Some(done));
 }
+
+#[test]
+fn the_quota_comes_with_the_snapshot_and_follows_each_update() {
+    let quota = |used: u32| QuotaView {
+        tier: Tier::Free,
+        windows: vec![WindowUse { window: Window::Day, used, limit: 10, resets_at: 0 }],
+        spent_micros: 0,
+        spend_cap_micros: 5_000_000,
+        cooldown_ms: 0,
+        running: 0,
+        max_running: 1,
+    };
+    let mut s = ChatState::default();
+    let hello = Welcome {
+        user: UserInfo { id: UserId(1), username: "ada".into(), admin: false },
+        threads: vec![],
+        quota: Some(quota(2)),
+    };
+    s.apply(ServerMsg::Welcome(hello.clone()));
+    assert_eq!(s.quota.as_ref().map(QuotaView::summary).as_deref(), Some("8 of 10 daily generations left"));
+    s.apply(ServerMsg::Quota(QuotaUpdated { quota: quota(3) }));
+    assert_eq!(s.quota.as_ref().map(|q| q.windows[0].used), Some(3));
+    // A snapshot without a quota (the gate is unreachable) clears a stale one.
+    s.apply(ServerMsg::Welcome(Welcome { quota: None, ..hello }));
+    assert_eq!(s.quota, None);
+}

@@ -171,7 +171,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let growth = after.saturating_sub(before);
     println!("| {RUNNING_JOBS} | {growth} KiB | {:.1} KiB |", growth as f64 / RUNNING_JOBS as f64);
     for (u, id) in ids {
-        waiting.cancel(u, id);
+        waiting.cancel(u, id).await?;
     }
     Ok(())
 }
