@@ -1,0 +1,311 @@
+//! From a message and its thread to the prompt sent to the provider: the decision, the
+//! user's own words, the enhanced prompt, and the picture's shape. Pure and deterministic.
+//!
+//! Enhancement is modest and visible: the thread's style and shape are added, a context
+//! request is written from the recent conversation (newest first, bounded), a refinement is
+//! the last image's prompt with the change applied. `--raw` sends the words exactly as typed.
+
+use app::protocol::Role;
+
+use super::image_command;
+use super::intent::{classify, normalise, Intent};
+use super::style::{has_phrase, style_in, Aspect, StyleMemory};
+
+/// Characters of conversation a context prompt may use; older turns go first when it is full.
+pub const CONTEXT_BUDGET: usize = 300;
+/// Turns of conversation a context prompt looks back over.
+pub const CONTEXT_TURNS: usize = 6;
+
+/// One earlier turn of the thread. An assistant turn that made an image reads `[image: prompt]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Turn {
+    pub role: Role,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    Image,
+    Refine,
+    None,
+}
+
+impl Decision {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Image => "image",
+            Self::Refine => "refine",
+            Self::None => "none",
+        }
+    }
+}
+
+/// What to do with a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    pub decision: Decision,
+    /// The user's words for the picture (the message without command or flag).
+    pub original: String,
+    /// What the provider is asked for (equal to `original` in raw mode).
+    pub prompt: String,
+    pub aspect: Aspect,
+    pub raw: bool,
+}
+
+impl Plan {
+    fn none(message: &str) -> Self {
+        Plan {
+            decision: Decision::None,
+            original: message.trim().to_string(),
+            prompt: String::new(),
+            aspect: Aspect::Square,
+            raw: false,
+        }
+    }
+}
+
+/// The prompt of an image turn (`[image: a fox]` → `a fox`).
+pub fn image_marker(text: &str) -> Option<&str> {
+    text.trim().strip_prefix("[image:").and_then(|r| r.strip_suffix(']')).map(str::trim)
+}
+
+/// Removes a `--raw` flag; whether there was one.
+fn take_raw(message: &str) -> (String, bool) {
+    let words: Vec<&str> = message.split_whitespace().collect();
+    let raw = words.iter().any(|w| w.eq_ignore_ascii_case("--raw"));
+    let kept: Vec<&str> = words.into_iter().filter(|w| !w.eq_ignore_ascii_case("--raw")).collect();
+    (kept.join(" "), raw)
+}
+
+/// Decides what `message` asks for, given the thread so far (oldest first).
+pub fn plan(history: &[Turn], message: &str) -> Plan {
+    let (message, raw) = take_raw(message);
+    let last_image = history.iter().rposition(|t| t.role == Role::Assistant && image_marker(&t.text).is_some());
+    let last_prompt = last_image.and_then(|i| image_marker(&history[i].text));
+    let since_image = &history[last_image.map_or(0, |i| i + 1)..];
+    let has_conversation =
+        since_image.iter().any(|t| image_marker(&t.text).is_none() && t.text.split_whitespace().count() >= 2);
+    let mut memory =
+        StyleMemory::from_messages(history.iter().filter(|t| t.role == Role::User).map(|t| t.text.as_str()));
+    memory.update(&message);
+
+    if let Some(prompt) = image_command(&message) {
+        let prompt = prompt.to_string();
+        let enhanced = if raw { prompt.clone() } else { memory.apply(&prompt) };
+        return Plan { decision: Decision::Image, original: prompt, prompt: enhanced, aspect: memory.aspect, raw };
+    }
+    let intent = classify(&message, has_conversation, last_prompt.is_some());
+    let original = message.trim().to_string();
+    let (decision, prompt) = match intent {
+        Intent::None => return Plan::none(&message),
+        Intent::Image { subject } => (Decision::Image, if raw { original.clone() } else { memory.apply(&subject) }),
+        Intent::Context => {
+            let subject = conversation_subject(since_image);
+            if subject.is_empty() {
+                return Plan::none(&message);
+            }
+            (Decision::Image, if raw { original.clone() } else { memory.apply(&subject) })
+        }
+        Intent::Refine { change } => {
+            let last = last_prompt.unwrap_or_default();
+            let changed = apply_change(last, &change);
+            (Decision::Refine, if raw { original.clone() } else { memory.apply(&changed) })
+        }
+    };
+    Plan { decision, original, prompt, aspect: memory.aspect, raw }
+}
+
+/// Leads that carry no content when a turn is reused as a prompt.
+const CHATTER: &[&str] = &[
+    "i'm thinking of",
+    "i am thinking of",
+    "i was thinking of",
+    "i'm thinking about",
+    "i was thinking about",
+    "what about",
+    "how about",
+    "imagine",
+    "picture this:",
+    "let's talk about",
+    "tell me about",
+    "i'm imagining",
+    "i imagine",
+    "what if there was",
+    "what if there were",
+    "what if",
+    "there's this",
+    "there is this",
+    "so ",
+    "i want",
+    "i'd like",
+    "maybe",
+    "like ",
+    "it's",
+    "it is",
+    "it has",
+    "it would have",
+    "with ",
+];
+
+/// What the conversation is about, newest turn first, within [`CONTEXT_BUDGET`].
+pub fn conversation_subject(turns: &[Turn]) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut used = 0;
+    for turn in turns.iter().rev().take(CONTEXT_TURNS) {
+        if image_marker(&turn.text).is_some() {
+            continue;
+        }
+        let mut text = normalise(&turn.text);
+        // A turn that only asks to see it adds nothing.
+        if matches!(classify(&text, true, false), Intent::Context) {
+            continue;
+        }
+        for lead in CHATTER {
+            if let Some(rest) = text.strip_prefix(lead) {
+                text = rest.trim_start_matches([' ', ',', ':']).to_string();
+            }
+        }
+        let text = text.trim().to_string();
+        if text.split_whitespace().count() < 2 {
+            continue;
+        }
+        let room = CONTEXT_BUDGET.saturating_sub(used);
+        if room < 20 {
+            break;
+        }
+        let piece: String = if text.chars().count() > room {
+            let cut: String = text.chars().take(room).collect();
+            cut.rsplit_once(' ').map_or(cut.clone(), |(head, _)| head.to_string())
+        } else {
+            text
+        };
+        used += piece.chars().count() + 2;
+        parts.push(piece);
+    }
+    parts.join(", ")
+}
+
+/// Times and seasons replace each other instead of piling up.
+const TIMES: &[&str] = &[
+    "at night",
+    "at midnight",
+    "at sunset",
+    "at sunrise",
+    "at dawn",
+    "at dusk",
+    "at noon",
+    "in the morning",
+    "in the evening",
+    "in the afternoon",
+    "during the day",
+    "in daylight",
+    "at golden hour",
+    "by day",
+];
+const SEASONS: &[&str] = &["in winter", "in summer", "in autumn", "in the fall", "in spring"];
+
+/// The last prompt with `change` applied: a new style, time or season replaces the old one.
+pub fn apply_change(last: &str, change: &str) -> String {
+    let mut base = last.trim().to_string();
+    let change = change.trim();
+    if change.is_empty() {
+        return base;
+    }
+    if style_in(change).is_some() {
+        if let Some(old) = style_in(&base) {
+            base = remove_phrase(&base, &format!(", in {old} style"));
+            base = remove_phrase(&base, &format!(" in {old} style"));
+            base = remove_phrase(&base, &format!(" in {old}"));
+            base = remove_phrase(&base, old);
+        }
+    }
+    for group in [TIMES, SEASONS] {
+        if group.iter().any(|t| has_phrase(change, t)) {
+            for t in group {
+                base = remove_phrase(&base, t);
+            }
+        }
+    }
+    let base = base.trim().trim_end_matches([',', ' ']).to_string();
+    format!("{base}, {}", rewrite_change(change))
+}
+
+/// "the sky to purple" → "purple sky"; other changes are used as they are.
+fn rewrite_change(change: &str) -> String {
+    let c = change.trim_end_matches([' ', ',']);
+    for joint in [" to ", " into "] {
+        if let Some((what, to)) = c.split_once(joint) {
+            let what = what.trim_start_matches("the ").trim_start_matches("its ").trim();
+            if (1..=3).contains(&what.split_whitespace().count()) && !to.trim().is_empty() {
+                return format!("{} {what}", to.trim());
+            }
+        }
+    }
+    c.to_string()
+}
+
+fn remove_phrase(text: &str, phrase: &str) -> String {
+    let lower = text.to_lowercase();
+    match lower.find(&phrase.to_lowercase()) {
+        Some(i) if has_phrase(&lower, &phrase.to_lowercase()) => {
+            let mut out = text[..i].to_string();
+            out.push_str(&text[i + phrase.len()..]);
+            out.split_whitespace().collect::<Vec<_>>().join(" ").replace(" ,", ",")
+        }
+        _ => text.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(text: &str) -> Turn {
+        Turn { role: Role::User, text: text.into() }
+    }
+    fn made(prompt: &str) -> Turn {
+        Turn { role: Role::Assistant, text: format!("[image: {prompt}]") }
+    }
+
+    #[test]
+    fn the_thread_style_is_carried_into_later_requests() {
+        let history = [user("draw a fox in watercolor"), made("a fox, in watercolor style")];
+        let p = plan(&history, "draw me a bear");
+        assert_eq!((p.decision, p.prompt.as_str()), (Decision::Image, "a bear, in watercolor style"));
+        assert_eq!(p.original, "draw me a bear");
+    }
+
+    #[test]
+    fn raw_mode_sends_the_words_as_typed() {
+        let history = [user("everything in cyberpunk please")];
+        let p = plan(&history, "/imagine a quiet street --raw");
+        assert_eq!((p.prompt.as_str(), p.raw), ("a quiet street", true));
+        let p = plan(&history, "/imagine a quiet street");
+        assert_eq!(p.prompt, "a quiet street, in cyberpunk style");
+    }
+
+    #[test]
+    fn context_prompts_come_from_the_recent_conversation_and_stay_bounded() {
+        let mut history = vec![user("I'm thinking of a treehouse village connected by rope bridges")];
+        let p = plan(&history, "show me what that would look like");
+        assert_eq!((p.decision, p.prompt.as_str()), (Decision::Image, "a treehouse village connected by rope bridges"));
+        for i in 0..50 {
+            history
+                .push(user(&format!("and then there are lanterns number {i} glowing softly in the mist everywhere")));
+        }
+        let p = plan(&history, "let's see it");
+        assert!(p.prompt.chars().count() <= CONTEXT_BUDGET + 40, "{}", p.prompt.len());
+        assert!(p.prompt.starts_with("and then there are lanterns number 49"), "newest first: {}", p.prompt);
+    }
+
+    #[test]
+    fn refinements_build_on_the_last_image() {
+        let history = [user("draw a harbor at dusk"), made("a harbor at dusk")];
+        assert_eq!(plan(&history, "make it more vibrant").prompt, "a harbor at dusk, more vibrant");
+        assert_eq!(plan(&history, "now at night").prompt, "a harbor, at night");
+        assert_eq!(plan(&history, "change the sky to purple").prompt, "a harbor at dusk, purple sky");
+        let p = plan(&[user("a fox"), made("a fox, in anime style")], "same image but in watercolor style");
+        assert_eq!((p.decision, p.prompt.as_str()), (Decision::Refine, "a fox, in watercolor style"));
+        assert_eq!(plan(&[], "make it more vibrant").decision, Decision::None, "nothing to refine");
+    }
+}
