@@ -200,6 +200,7 @@ fn job(id: i64, status: JobStatus, stage: JobStage) -> JobView {
         model: "scene-v1".into(),
         error: None,
         image: None,
+        refines: None,
     }
 }
 

@@ -5,10 +5,12 @@
 
 pub mod intent;
 pub mod prompt;
+pub mod reply;
 pub mod score;
 pub mod style;
 
 pub use prompt::{image_marker, plan, Decision, Plan, Turn};
+pub use reply::offline_reply;
 pub use style::Aspect;
 
 /// Commands that ask for an image, with a space or the end after them.

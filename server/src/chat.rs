@@ -4,11 +4,15 @@
 
 use app::protocol::*;
 
-use crate::assistant::image_command;
+use crate::assistant::{self, image_marker, offline_reply, Decision, Turn};
 use crate::hub::Hub;
-use crate::jobs::{JobError, Jobs};
+use crate::jobs::{JobError, JobRequest, Jobs};
 use crate::limits::Verdict;
 use crate::store::{NewMessage, Store, StoreError};
+
+/// Messages of the thread the assistant reads before answering (recent turns weigh more; the
+/// prompt builder bounds what it uses of them).
+const CONTEXT_MESSAGES: i64 = 20;
 
 /// Title of a thread until its first message names it.
 pub const DEFAULT_TITLE: &str = "New chat";
@@ -160,26 +164,78 @@ impl Chat {
             if message.seq == 1 {
                 self.name_thread_after(user, send.thread_id, text).await?;
             }
-            if let Some(prompt) = image_command(text) {
-                self.start_image(user, send.thread_id, prompt).await?;
-            }
+            self.respond(user, &message).await?;
         }
         Ok((message, is_new))
+    }
+
+    /// The assistant's answer to a user's message: an image, a refinement of the thread's
+    /// last image, or (asking for neither) a short reply.
+    async fn respond(&self, user: UserId, message: &ChatMessage) -> Result<(), ChatError> {
+        let thread = message.thread_id;
+        let (turns, last_image) = self.recent_turns(user, thread, message.seq).await?;
+        let plan = assistant::plan(&turns, &message.text);
+        match plan.decision {
+            Decision::None => match offline_reply(&turns, &message.text) {
+                Some(reply) => self.say(user, thread, reply).await,
+                None => Ok(()),
+            },
+            Decision::Image | Decision::Refine => {
+                let refines = (plan.decision == Decision::Refine).then_some(last_image).flatten();
+                let request = JobRequest { prompt: &plan.original, enhanced: &plan.prompt, refines };
+                self.start_image(user, thread, &request).await
+            }
+        }
+    }
+
+    /// The turns before `seq` (oldest first; an image as `[image: prompt]`) and the job of the
+    /// thread's last image.
+    async fn recent_turns(
+        &self,
+        user: UserId,
+        thread: ThreadId,
+        seq: Seq,
+    ) -> Result<(Vec<Turn>, Option<JobId>), ChatError> {
+        let after = (seq - 1 - CONTEXT_MESSAGES).max(0);
+        let history = self.store.history(user, thread, Some(after)).await?.ok_or(ChatError::NotFound)?;
+        let mut turns = Vec::new();
+        let mut last_image = None;
+        for m in history.messages.into_iter().filter(|m| m.seq < seq) {
+            match (&m.role, &m.job) {
+                (Role::Assistant, Some(job)) if job.status == JobStatus::Complete => {
+                    last_image = Some(job.id);
+                    turns.push(Turn { role: Role::Assistant, text: format!("[image: {}]", job.enhanced_prompt) });
+                }
+                // Unfinished or failed jobs made no picture to talk about; a typed
+                // "[image: …]" is not one either.
+                (_, Some(_)) => {}
+                _ if image_marker(&m.text).is_some() => {}
+                // Its help is kept (so it is not repeated; the prompt builder skips it); its
+                // refusals are not conversation.
+                (Role::Assistant, None) if !assistant::reply::is_canned(&m.text) => {}
+                (role, None) => turns.push(Turn { role: *role, text: m.text }),
+            }
+        }
+        Ok((turns, last_image))
+    }
+
+    /// Adds an assistant message and announces it.
+    async fn say(&self, user: UserId, thread: ThreadId, text: &str) -> Result<(), ChatError> {
+        let new = NewMessage { user, thread, client_id: None, role: Role::Assistant, text };
+        if let Some((message, _)) = self.store.add_message(new).await? {
+            self.hub.publish(user, ServerMsg::MessageAdded(MessageAdded { message }));
+        }
+        Ok(())
     }
 
     /// Starts an image job; a refusal (one is already running, a quota, the gate is down)
     /// becomes an assistant message, so it reads like the rest of the conversation and every
     /// tab sees it.
-    async fn start_image(&self, user: UserId, thread: ThreadId, prompt: &str) -> Result<(), ChatError> {
-        match self.jobs.start(user, thread, prompt).await {
+    async fn start_image(&self, user: UserId, thread: ThreadId, request: &JobRequest<'_>) -> Result<(), ChatError> {
+        match self.jobs.start(user, thread, request).await {
             Ok(_) => Ok(()),
             Err(refusal @ (JobError::Refused { .. } | JobError::Unavailable)) => {
-                let text = refusal.to_string();
-                let new = NewMessage { user, thread, client_id: None, role: Role::Assistant, text: &text };
-                if let Some((message, _)) = self.store.add_message(new).await? {
-                    self.hub.publish(user, ServerMsg::MessageAdded(MessageAdded { message }));
-                }
-                Ok(())
+                self.say(user, thread, &refusal.to_string()).await
             }
             Err(e) => Err(e.into()),
         }

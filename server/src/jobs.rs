@@ -27,9 +27,6 @@ use crate::relay::Relay;
 use crate::store::{job_text, JobOutcome, NewJob, Store, StoreError};
 use slots::{Held, Slots};
 
-/// Size asked of providers.
-const IMAGE_SIDE: u32 = 1024;
-
 #[derive(Debug, thiserror::Error)]
 pub enum JobError {
     /// A slot, cooldown, window or spend cap refused it; `text` says why and when.
@@ -58,6 +55,16 @@ pub struct Jobs {
     spend_alert_micros: Option<i64>,
     /// Other instances, when there are any (cancels and previews for jobs running there).
     relay: Option<Relay>,
+}
+
+/// What a new job is asked to make.
+pub struct JobRequest<'a> {
+    /// The user's words.
+    pub prompt: &'a str,
+    /// What the provider is sent.
+    pub enhanced: &'a str,
+    /// The job whose image this one changes.
+    pub refines: Option<JobId>,
 }
 
 /// How the runner is set up; see `config::ImageSettings`.
@@ -90,17 +97,23 @@ impl Jobs {
     }
 
     /// Creates a job (and the assistant message showing it) and starts running it.
-    pub async fn start(&self, user: UserId, thread: ThreadId, prompt: &str) -> Result<ChatMessage, JobError> {
+    pub async fn start(
+        &self,
+        user: UserId,
+        thread: ThreadId,
+        request: &JobRequest<'_>,
+    ) -> Result<ChatMessage, JobError> {
         let (claim, exempt) = self.admit(user).await?;
-        let subject = crate::assistant::subject_of(prompt);
+        let subject = crate::assistant::subject_of(request.enhanced);
         let new = NewJob {
-            prompt,
-            enhanced_prompt: prompt,
+            prompt: request.prompt,
+            enhanced_prompt: request.enhanced,
             subject: &subject,
             provider: self.provider.name(),
             model: &self.model,
             counted_at: crate::store::now_ms(),
             exempt,
+            refines: request.refines,
         };
         let message = self.store.create_job(user, thread, new).await?.ok_or(JobError::NotFound)?;
         let job = message.job.clone().ok_or(JobError::NotFound)?;
@@ -211,7 +224,9 @@ impl Jobs {
         let (user, cancel) = (held.user, held.cancel.clone());
         self.stage(user, thread, &job, JobStage::Queued, None).await?;
         self.stage(user, thread, &job, JobStage::Initializing, None).await?;
-        let request = ImageRequest { prompt: job.enhanced_prompt.clone(), width: IMAGE_SIDE, height: IMAGE_SIDE };
+        // The shape is written into the prompt ("wide composition"), so a retry keeps it.
+        let (width, height) = crate::assistant::style::aspect_in(&job.enhanced_prompt).unwrap_or_default().size();
+        let request = ImageRequest { prompt: job.enhanced_prompt.clone(), width, height };
         // Cancelled before the provider was called: the generation never happened.
         let called = !cancel.is_cancelled();
         let result = match called {

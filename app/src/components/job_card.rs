@@ -72,7 +72,7 @@ fn FinishedImage(job: JobView, image: ImageInfo) -> impl IntoView {
                     sizes="(min-width: 760px) 36rem, 88vw"
                     width=image.width.to_string()
                     height=image.height.to_string()
-                    alt=job.prompt.clone()
+                    alt=job.enhanced_prompt.clone()
                 />
             </a>
             <figcaption>{made_by}</figcaption>

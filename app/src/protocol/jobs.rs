@@ -140,6 +140,9 @@ pub struct JobView {
     pub model: String,
     pub error: Option<JobError>,
     pub image: Option<ImageInfo>,
+    /// The job whose image this one changes (a refinement), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refines: Option<JobId>,
 }
 
 /// Frequent, small: a running job moved on. `preview` counts the previews so far; the tab

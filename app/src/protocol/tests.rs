@@ -119,6 +119,7 @@ fn job() -> JobView {
         model: "scene-v1".into(),
         error: None,
         image: Some(ImageInfo { id: ImageId(9), width: 1024, height: 1024, variants: vec![256, 512, 1024] }),
+        refines: None,
     }
 }
 

@@ -152,7 +152,7 @@ pub fn conversation_subject(turns: &[Turn]) -> String {
     let mut parts: Vec<String> = Vec::new();
     let mut used = 0;
     for turn in turns.iter().rev().take(CONTEXT_TURNS) {
-        if image_marker(&turn.text).is_some() {
+        if image_marker(&turn.text).is_some() || super::reply::is_canned(&turn.text) {
             continue;
         }
         let mut text = normalise(&turn.text);

@@ -97,12 +97,7 @@ pub fn style_in(text: &str) -> Option<&'static str> {
     STYLES
         .iter()
         .filter_map(|(name, words)| {
-            words
-                .iter()
-                .filter(|w| has_phrase(&text, w))
-                .filter_map(|w| text.rfind(w))
-                .max()
-                .map(|at| (at, *name))
+            words.iter().filter(|w| has_phrase(&text, w)).filter_map(|w| text.rfind(w)).max().map(|at| (at, *name))
         })
         .max_by_key(|(at, _)| *at)
         .map(|(_, name)| name)

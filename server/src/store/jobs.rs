@@ -22,6 +22,8 @@ pub struct NewJob<'a> {
     pub counted_at: i64,
     /// Made by an admin or a test account: left out of spend totals by default.
     pub exempt: bool,
+    /// The job whose image this one refines.
+    pub refines: Option<JobId>,
 }
 
 /// How a job ended.
@@ -40,7 +42,7 @@ pub struct JobPlace {
 }
 
 const JOB_COLUMNS: &str = "j.id, j.status, j.stage, j.prompt, j.enhanced_prompt, j.revised_prompt, j.subject, \
-     j.provider, j.model, j.error_message, j.retryable, j.image_id, j.user_id, j.thread_id, j.message_id, \
+     j.provider, j.model, j.error_message, j.retryable, j.image_id, j.user_id, j.thread_id, j.message_id, j.refines_job_id, \
      i.width AS image_width, i.height AS image_height";
 
 /// The message showing a job says what the job is doing; `$1` text, `$2` job id.
@@ -76,6 +78,7 @@ fn job_from_row(row: &AnyRow) -> Result<(JobView, JobPlace), sqlx::Error> {
         model: row.try_get("model")?,
         error,
         image,
+        refines: row.try_get::<Option<i64>, _>("refines_job_id")?.map(JobId),
     };
     let place = JobPlace {
         user: UserId(row.try_get("user_id")?),
@@ -112,8 +115,8 @@ impl Store {
         };
         let row = sqlx::query(
             "INSERT INTO jobs (user_id, thread_id, message_id, status, stage, prompt, enhanced_prompt, subject, \
-             provider, model, retryable, created_at, updated_at, counted_at, exempt) \
-             VALUES ($1, $2, $3, 'running', 'queued', $4, $5, $6, $7, $8, 0, $9, $9, $10, $11) RETURNING id",
+             provider, model, retryable, created_at, updated_at, counted_at, exempt, refines_job_id) \
+             VALUES ($1, $2, $3, 'running', 'queued', $4, $5, $6, $7, $8, 0, $9, $9, $10, $11, $12) RETURNING id",
         )
         .bind(user.0)
         .bind(thread.0)
@@ -126,6 +129,7 @@ impl Store {
         .bind(now)
         .bind(new.counted_at)
         .bind(i64::from(new.exempt))
+        .bind(new.refines.map(|j| j.0))
         .fetch_one(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -141,6 +145,7 @@ impl Store {
             model: new.model.into(),
             error: None,
             image: None,
+            refines: new.refines,
         });
         Ok(Some(message))
     }

@@ -232,6 +232,7 @@ async fn with_redis_down_chat_works_and_generations_are_refused_clearly() {
     let app = spawn_app_with(test_db().await, |s| s.redis_url = Some("redis://127.0.0.1:1".into())).await;
     let (mut tab, thread) = app.new_user_says("ada", "hello while redis is down").await;
     assert_eq!(tab.next_message().await.text, "hello while redis is down");
+    assert!(tab.next_message().await.text.starts_with("Hello! I make images"), "the assistant answers");
     tab.say(thread.id, "m-2", "/imagine a lighthouse").await;
     assert_eq!(tab.next_message().await.text, "/imagine a lighthouse");
     let refusal = tab.next_message().await;

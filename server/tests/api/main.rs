@@ -3,6 +3,7 @@
 
 mod accounts;
 mod admin;
+mod assistant;
 mod fake_openai;
 mod gate;
 mod helpers;

@@ -44,6 +44,7 @@ async fn another_users_socket_sees_nothing() {
     ada_tab.say(thread.id, "m-1", "secret plans").await;
     ada_tab.next_message().await;
     assert!(matches!(ada_tab.recv().await, ServerMsg::ThreadRenamed(_)), "the first message names the thread");
+    assert_eq!(ada_tab.next_message().await.role, Role::Assistant, "and is answered");
     assert!(bob_tab.is_quiet_for(Duration::from_millis(500)).await, "bob got one of ada's events");
 
     // Asking for it by id gets the same answer as a thread that does not exist.
@@ -63,7 +64,8 @@ async fn another_users_socket_sees_nothing() {
         bob_tab.send(ClientMsg::DeleteThread(DeleteThread { thread_id: id })).await;
         assert!(matches!(bob_tab.recv().await, ServerMsg::Error(ProtocolError { code: ErrorCode::NotFound, .. })));
     }
-    assert_eq!(app.store.message_count(thread.id).await.expect("count"), 1);
+    // Ada's message and the assistant's answer to it; nothing of bob's.
+    assert_eq!(app.store.message_count(thread.id).await.expect("count"), 2);
     assert!(ada_tab.is_quiet_for(Duration::from_millis(300)).await, "bob's attempts changed nothing of ada's");
 }
 
@@ -76,10 +78,12 @@ async fn a_resend_with_the_same_client_id_stores_one_row() {
 
     tab.say(thread.id, "same-id", "only once").await;
     let first = tab.next_message().await;
+    let answer = tab.next_message().await;
+    assert_eq!(answer.role, Role::Assistant);
     tab.say(thread.id, "same-id", "only once").await;
     let again = tab.next_message().await;
     assert_eq!(first, again, "the resend is answered with the stored message");
-    assert_eq!(app.store.message_count(thread.id).await.expect("count"), 1);
+    assert_eq!(app.store.message_count(thread.id).await.expect("count"), 2, "one row, one answer");
 
     // The same holds for creating threads.
     let twice = tab.create_thread("t-1").await;
@@ -98,6 +102,8 @@ async fn a_reconnect_after_missed_events_receives_them() {
     let (cookie, mut tab1, mut tab2, thread) = two_tabs_and_a_thread(&app).await;
     tab1.say(thread.id, "m-1", "one").await;
     tab1.next_message().await;
+    tab1.next_message().await; // the assistant's answer (said once, so not after "two" and "three")
+    tab2.next_message().await;
     let seen = tab2.next_message().await.seq;
 
     drop(tab2); // the tab loses its connection…
@@ -111,7 +117,7 @@ async fn a_reconnect_after_missed_events_receives_them() {
     // …and comes back: the snapshot has the rename, the history has what it missed.
     let (socket, welcome) = app.try_connect(Some(&cookie), Some(&app.origin())).await.expect("reconnects");
     let summary = welcome.threads.iter().find(|t| t.id == thread.id).expect("thread listed");
-    assert_eq!(summary.last_seq, 3);
+    assert_eq!(summary.last_seq, 4);
     let mut tab2 = Client { socket };
     tab2.send(ClientMsg::OpenThread(OpenThread { thread_id: thread.id, after_seq: Some(seen) })).await;
     loop {

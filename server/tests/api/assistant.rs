@@ -1,0 +1,69 @@
+//! The assistant in the whole application: plain requests start jobs, refinements build on
+//! the thread's last image and record it, ordinary messages get a short answer.
+
+use app::protocol::*;
+
+use crate::helpers::{spawn_app, Client};
+
+fn finished(m: &ServerMsg) -> Option<JobView> {
+    match m {
+        ServerMsg::JobUpdated(u) if u.job.status.is_finished() => Some(u.job.clone()),
+        _ => None,
+    }
+}
+
+async fn says_and_gets_an_image(tab: &mut Client, thread: ThreadId, id: &str, text: &str) -> JobView {
+    tab.say(thread, id, text).await;
+    let frames = tab.read_until(|m| finished(m).is_some()).await;
+    let job = frames.last().and_then(finished).expect("a finished job");
+    assert_eq!(job.status, JobStatus::Complete, "{text}");
+    job
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refinement_builds_on_the_last_image_and_points_to_it() {
+    let app = spawn_app().await;
+    let cookie = app.signup("ada").await;
+    let mut tab = app.connect(&cookie).await;
+    let thread = tab.create_thread("t").await;
+
+    let first = says_and_gets_an_image(&mut tab, thread.id, "1", "draw me a red fox in the snow").await;
+    assert_eq!(first.prompt, "draw me a red fox in the snow", "the user's words are kept");
+    assert_eq!(first.enhanced_prompt, "a red fox in the snow");
+    assert_eq!(first.refines, None);
+
+    let second = says_and_gets_an_image(&mut tab, thread.id, "2", "make it more vibrant").await;
+    assert_eq!(second.enhanced_prompt, "a red fox in the snow, more vibrant");
+    assert_eq!(second.refines, Some(first.id), "the record points to the image it refines");
+    assert_eq!(second.prompt, "make it more vibrant");
+
+    // A style asked for once carries over, and a refinement of the refinement chains on.
+    let third = says_and_gets_an_image(&mut tab, thread.id, "3", "same image but in watercolor style").await;
+    assert_eq!(third.enhanced_prompt, "a red fox in the snow, more vibrant, in watercolor style");
+    assert_eq!(third.refines, Some(second.id));
+    let fourth = says_and_gets_an_image(&mut tab, thread.id, "4", "now draw me a bear").await;
+    assert_eq!((fourth.enhanced_prompt.as_str(), fourth.refines), ("a bear, in watercolor style", None));
+
+    // The lineage survives a reload.
+    let history = app
+        .store
+        .history(app.store.credentials("ada").await.expect("db").expect("ada").user.id, thread.id, None)
+        .await
+        .expect("db")
+        .expect("thread");
+    let jobs: Vec<JobView> = history.messages.into_iter().filter_map(|m| m.job).collect();
+    assert_eq!(jobs.iter().map(|j| j.refines).collect::<Vec<_>>(), vec![None, Some(first.id), Some(second.id), None]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ordinary_messages_get_a_short_answer_once_and_context_requests_draw_the_idea() {
+    let app = spawn_app().await;
+    let (mut tab, thread) =
+        app.new_user_says("ada", "I'm thinking of a treehouse village connected by rope bridges").await;
+    tab.next_message().await;
+    let answer = tab.next_message().await;
+    assert_eq!(answer.role, Role::Assistant);
+    assert!(answer.text.contains("draw me"), "it says how to ask: {}", answer.text);
+    let job = says_and_gets_an_image(&mut tab, thread.id, "m-2", "show me what that would look like").await;
+    assert_eq!(job.enhanced_prompt, "a treehouse village connected by rope bridges");
+}
