@@ -63,8 +63,9 @@ fn FinishedImage(job: JobView, image: ImageInfo) -> impl IntoView {
     } else {
         format!("Made by {} ({})", job.provider, job.model)
     };
+    let lineage = job.refines.map(|earlier| view! { <Lineage earlier/> });
     view! {
-        <figure class="job image">
+        <figure class="job image" id=format!("job-{}", job.id)>
             <a href=format!("/images/{}/full", image.id) target="_blank" rel="noopener">
                 <img
                     src=format!("/images/{}/{largest}", image.id)
@@ -76,6 +77,7 @@ fn FinishedImage(job: JobView, image: ImageInfo) -> impl IntoView {
                 />
             </a>
             <figcaption>{made_by}</figcaption>
+            {lineage}
             <details class="prompts">
                 <summary>"Prompts"</summary>
                 <dl>
@@ -87,6 +89,26 @@ fn FinishedImage(job: JobView, image: ImageInfo) -> impl IntoView {
                 </dl>
             </details>
         </figure>
+    }
+}
+
+/// "Refines: a red fox in the snow", linking to the image it changed.
+#[component]
+fn Lineage(earlier: JobId) -> impl IntoView {
+    let state = use_chat_state();
+    let prompt = move || {
+        state.with(|s| {
+            s.logs
+                .values()
+                .flat_map(|l| l.messages.iter())
+                .find_map(|m| m.job.as_ref().filter(|j| j.id == earlier).map(|j| j.enhanced_prompt.clone()))
+        })
+    };
+    view! {
+        <p class="lineage">
+            "Refines "
+            <a href=format!("#job-{earlier}")>{move || prompt().unwrap_or_else(|| "an earlier image".into())}</a>
+        </p>
     }
 }
 
