@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use app::protocol::*;
 use async_trait::async_trait;
 use server::hub::Hub;
-use server::jobs::{Jobs, JobsConfig};
+use server::jobs::{JobRequest, Jobs, JobsConfig};
 use server::limits::MemoryGate;
 use server::providers::builtin::{paint::paint, scene::Scene};
 use server::providers::pricing::PriceTable;
@@ -120,7 +120,8 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
 
     let mut samples = Vec::with_capacity(RUNS);
     for i in 0..RUNS {
-        jobs.start(user, thread.id, &format!("run {i}")).await?;
+        let prompt = format!("run {i}");
+        jobs.start(user, thread.id, &JobRequest { prompt: &prompt, enhanced: &prompt, refines: None }).await?;
         for tab in &mut tabs {
             loop {
                 let msg = tab.recv().await?;
@@ -160,7 +161,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let before = rss_kib();
     let mut ids = Vec::with_capacity(RUNNING_JOBS);
     for (u, t) in &users {
-        let message = waiting.start(*u, *t, "held").await?;
+        let message = waiting.start(*u, *t, &JobRequest { prompt: "held", enhanced: "held", refines: None }).await?;
         ids.push((*u, message.job.ok_or("job")?.id));
     }
     tokio::time::sleep(Duration::from_millis(300)).await;

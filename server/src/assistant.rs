@@ -4,6 +4,8 @@
 //! messages (`server/tests/data/intents.jsonl`) without a server.
 
 pub mod intent;
+#[rustfmt::skip]
+mod lexicon;
 pub mod prompt;
 pub mod reply;
 pub mod score;

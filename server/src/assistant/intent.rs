@@ -5,6 +5,7 @@
 //! ("how do I draw better hands?"), text requests ("describe a sunset") and figurative uses
 //! ("draw a conclusion") are ruled out explicitly.
 
+use super::lexicon::*;
 use super::style::has_phrase;
 
 /// What a message asks for, with the words that matter for the prompt.
@@ -29,39 +30,18 @@ pub fn normalise(text: &str) -> String {
     // Softeners change nothing about what is asked.
     let words: Vec<&str> =
         lower.split_whitespace().filter(|w| !["really", "actually", "kindly", "quickly"].contains(w)).collect();
-    words.join(" ").trim_end_matches(['.', '!', '?', ' ', ',', ':', ';', ')', '(']).to_string()
+    let mut text = words.join(" ").trim_end_matches(['.', '!', '?', ' ', ',', ':', ';', ')', '(']).to_string();
+    // One spelling for the ways of saying the same thing.
+    for (long, short) in [("i would ", "i'd "), ("let us ", "let's "), ("i am ", "i'm "), ("do not ", "don't ")] {
+        text = text.replace(long, short);
+    }
+    for (long, short) in [("would love ", "i'd love "), ("would like ", "i'd like ")] {
+        if let Some(rest) = text.strip_prefix(long) {
+            text = format!("{short}{rest}");
+        }
+    }
+    text
 }
-
-/// Openers that carry no meaning for the request.
-const OPENERS: &[&str] = &[
-    "hey",
-    "hi",
-    "hello",
-    "ok",
-    "okay",
-    "so",
-    "please",
-    "pls",
-    "plz",
-    "alright",
-    "and",
-    "also",
-    "easel",
-    "yes",
-    "yeah",
-    "great",
-    "cool",
-    "nice",
-    "thanks",
-    "thank you",
-    "oh",
-    "well",
-    "hmm",
-    "now",
-    "ok,",
-    "okay,",
-    "then",
-];
 
 fn strip_openers(mut text: &str) -> &str {
     loop {
@@ -78,471 +58,6 @@ fn strip_openers(mut text: &str) -> &str {
         }
     }
 }
-
-/// Nouns that name a picture.
-const PICTURE_NOUNS: &[&str] = &[
-    "image",
-    "images",
-    "picture",
-    "pictures",
-    "pic",
-    "pics",
-    "drawing",
-    "drawings",
-    "painting",
-    "paintings",
-    "illustration",
-    "illustrations",
-    "photo",
-    "photos",
-    "photograph",
-    "portrait",
-    "sketch",
-    "render",
-    "rendering",
-    "artwork",
-    "art piece",
-    "piece of art",
-    "wallpaper",
-    "logo",
-    "poster",
-    "icon",
-    "comic",
-    "cartoon",
-    "visual",
-    "graphic",
-    "mockup",
-    "banner",
-    "avatar",
-    "sticker",
-    "doodle",
-    "scene",
-    "landscape of",
-    "concept art",
-];
-
-/// Picture nouns that are themselves the subject ("a logo for my bakery").
-const SELF_SUBJECT_NOUNS: &[&str] =
-    &["wallpaper", "logo", "poster", "icon", "banner", "avatar", "sticker", "mockup", "comic", "cartoon", "portrait"];
-
-/// Verbs that only make sense for pictures when they are requests.
-const PICTURE_VERBS: &[&str] =
-    &["draw", "paint", "sketch", "illustrate", "render", "doodle", "depict", "visualize", "visualise", "picture"];
-
-/// Verbs that make a picture when a picture noun follows.
-const MAKE_VERBS: &[&str] = &[
-    "create", "make", "generate", "produce", "design", "give", "show", "get", "do", "whip up", "craft", "send",
-    "render", "paint", "draw",
-];
-
-/// Ways of asking: at the start of a request.
-const ASKS: &[&str] = &[
-    "can you",
-    "could you",
-    "would you",
-    "will you",
-    "can u",
-    "could u",
-    "would you please",
-    "could you please",
-    "can you please",
-    "i want you to",
-    "i'd like you to",
-    "i would like you to",
-    "i need you to",
-    "go ahead and",
-    "try to",
-    "please",
-    "would you mind",
-    "could you maybe",
-    "can you maybe",
-];
-
-/// Wishes that, with a picture noun, ask for one.
-const WISHES: &[&str] = &[
-    "i want",
-    "i'd like",
-    "i would like",
-    "i'd love",
-    "i would love",
-    "i need",
-    "can i get",
-    "can i have",
-    "could i get",
-    "could i have",
-    "may i have",
-    "i'll take",
-    "gimme",
-    "give me",
-    "show me",
-    "send me",
-    "let me see",
-    "i wanna see",
-    "i want to see",
-    "i'd like to see",
-    "i would like to see",
-    "i'd love to see",
-    "i'm looking for",
-    "looking for",
-];
-
-/// Openings of questions and text requests: no image, whatever follows.
-const NOT_REQUESTS: &[&str] = &[
-    "how ",
-    "why ",
-    "what is",
-    "what's",
-    "what are",
-    "what was",
-    "what kind",
-    "what type",
-    "what format",
-    "which ",
-    "when ",
-    "where ",
-    "who ",
-    "whose ",
-    "is there",
-    "are there",
-    "is it",
-    "is a ",
-    "is an ",
-    "is this",
-    "is that",
-    "are you",
-    "are they",
-    "do you",
-    "does ",
-    "did ",
-    "do i",
-    "should i",
-    "explain",
-    "describe",
-    "tell me",
-    "write",
-    "list ",
-    "summarize",
-    "summarise",
-    "translate",
-    "teach me",
-    "help me understand",
-    "define",
-    "compare",
-    "i took",
-    "i drew",
-    "i painted",
-    "i made",
-    "i have",
-    "i had",
-    "i love",
-    "i like",
-    "i hate",
-    "my ",
-    "remind me",
-    "suggest",
-    "recommend",
-    "give me an idea",
-    "give me ideas",
-    "give me some ideas",
-    "give me tips",
-    "give me advice",
-    "what do you",
-    "what should",
-    "what would you",
-    "can you explain",
-    "can you describe",
-    "can you tell",
-    "could you explain",
-    "could you describe",
-    "could you tell",
-    "can you write",
-    "could you write",
-    "can you help me",
-    "could you help me",
-    "can you teach",
-    "can you suggest",
-    "can you recommend",
-    "can you list",
-    "can you summarize",
-    "can you translate",
-    "can you see",
-    "can you read",
-    "can you analyze",
-    "can you analyse",
-    "can you look at",
-    "can you check",
-    "can you convert",
-    "can you resize",
-    "can you compress",
-    "can you open",
-];
-
-/// Words after "draw"/"paint" that make it figurative or physical, not a picture.
-const FIGURATIVE_OBJECTS: &[&str] = &[
-    "conclusion",
-    "conclusions",
-    "the line",
-    "a line under",
-    "attention",
-    "blood",
-    "a bath",
-    "bath",
-    "breath",
-    "a breath",
-    "card",
-    "cards",
-    "a card",
-    "lots",
-    "straws",
-    "a comparison",
-    "comparisons",
-    "inspiration",
-    "a crowd",
-    "crowds",
-    "water",
-    "money",
-    "the curtains",
-    "curtains",
-    "a salary",
-    "fire",
-    "a blank",
-    "on ",
-    "up a plan",
-    "up a contract",
-    "up plans",
-    "my house",
-    "the house",
-    "my room",
-    "the room",
-    "the walls",
-    "my walls",
-    "the fence",
-    "my fence",
-    "my nails",
-    "nails",
-    "the door",
-    "my car",
-    "the kitchen",
-    "the ceiling",
-    "the town red",
-    "yourself",
-    "myself",
-    "with ",
-    "from ",
-    "a distinction",
-    "parallels",
-    "a parallel",
-];
-
-/// Questions and remarks that mean "show me that" about what was just discussed.
-const CONTEXT_REQUESTS: &[&str] = &[
-    "show me what that would look like",
-    "show me what it would look like",
-    "show me what this would look like",
-    "what would that look like",
-    "what would it look like",
-    "what would this look like",
-    "what does that look like",
-    "what does it look like",
-    "how would that look",
-    "how would it look",
-    "let's see it",
-    "let's see that",
-    "let's see this",
-    "let's see what that looks like",
-    "let me see it",
-    "let me see that",
-    "let me see what",
-    "i want to see it",
-    "i want to see that",
-    "i'd like to see it",
-    "i'd like to see that",
-    "i'd love to see it",
-    "i'd love to see that",
-    "can i see it",
-    "can i see that",
-    "can you show me",
-    "show me that",
-    "show me it",
-    "show it to me",
-    "show me",
-    "show that",
-    "visualize it",
-    "visualize that",
-    "visualise it",
-    "visualise that",
-    "picture it",
-    "picture that",
-    "draw it",
-    "draw that",
-    "draw this",
-    "paint it",
-    "paint that",
-    "paint this",
-    "sketch it",
-    "sketch that",
-    "illustrate it",
-    "illustrate that",
-    "render it",
-    "render that",
-    "bring it to life",
-    "bring that to life",
-    "make an image of that",
-    "make an image of it",
-    "make a picture of that",
-    "make a picture of it",
-    "create an image of that",
-    "create an image of it",
-    "generate that",
-    "generate it",
-    "an image of that",
-    "a picture of that",
-    "image of that",
-    "picture of that",
-    "let's visualize it",
-    "let's visualize that",
-    "draw what you just described",
-    "draw what we talked about",
-    "paint what you described",
-    "show me what you mean",
-    "show me an example",
-    "make it real",
-    "go ahead and draw it",
-    "do it",
-];
-
-/// Openings of a change to the last image.
-const REFINE_LEADS: &[&str] = &[
-    "make it",
-    "make them",
-    "make the",
-    "make her",
-    "make him",
-    "make everything",
-    "turn it",
-    "turn the",
-    "turn them",
-    "change the",
-    "change it",
-    "change its",
-    "add ",
-    "remove ",
-    "replace ",
-    "swap ",
-    "put ",
-    "give it",
-    "give the",
-    "give them",
-    "now ",
-    "same ",
-    "again",
-    "try again",
-    "redo",
-    "do it again",
-    "another one",
-    "one more",
-    "more ",
-    "less ",
-    "with ",
-    "without ",
-    "but ",
-    "zoom",
-    "crop",
-    "brighten",
-    "darken",
-    "recolor",
-    "recolour",
-    "what about",
-    "how about",
-    "instead",
-    "this time",
-    "only ",
-    "keep ",
-    "lose the",
-    "get rid of",
-    "can you make it",
-    "could you make it",
-    "can you change",
-    "could you change",
-    "can you add",
-    "could you add",
-    "can you remove",
-    "could you remove",
-    "can you turn",
-    "could you turn",
-    "can you put",
-    "could you put",
-    "can you give it",
-    "let's make it",
-    "let's try",
-    "let's add",
-    "let's change",
-    "i'd like it",
-    "i want it",
-    "i'd prefer it",
-    "i prefer it",
-    "try it",
-    "do it in",
-    "do it as",
-    "do the same",
-    "in watercolor",
-    "as a",
-    "in the style of",
-    "in a ",
-    "at night",
-    "at sunset",
-    "at dawn",
-    "at dusk",
-    "in winter",
-    "in summer",
-    "in autumn",
-    "in spring",
-    "bigger",
-    "smaller",
-    "brighter",
-    "darker",
-    "warmer",
-    "cooler",
-    "softer",
-    "sharper",
-    "more vibrant",
-    "less busy",
-    "from above",
-    "from below",
-    "closer",
-    "further away",
-    "zoomed",
-];
-
-/// Remarks about the last image that change nothing.
-const REMARKS: &[&str] = &[
-    "thanks",
-    "thank you",
-    "love it",
-    "i love it",
-    "nice",
-    "great",
-    "wow",
-    "cool",
-    "awesome",
-    "perfect",
-    "beautiful",
-    "amazing",
-    "that's",
-    "it's",
-    "it is",
-    "looks",
-    "haha",
-    "lol",
-    "ok",
-    "okay",
-    "good",
-    "excellent",
-    "not bad",
-    "so pretty",
-    "gorgeous",
-    "stunning",
-];
 
 fn starts_with_any(text: &str, options: &[&str]) -> Option<usize> {
     options.iter().filter(|o| text.starts_with(*o) && boundary_after(text, o.len())).map(|o| o.len()).max()
@@ -681,16 +196,18 @@ pub fn classify(message: &str, has_conversation: bool, has_image: bool) -> Inten
     if text.is_empty() {
         return Intent::None;
     }
+    let asked = strip_asks(text);
     // About what was just discussed, or the last image again.
-    if CONTEXT_REQUESTS.iter().any(|c| text == *c || (text.starts_with(c) && context_tail_ok(&text[c.len()..]))) {
+    let is_context =
+        |t: &str| CONTEXT_REQUESTS.iter().any(|c| t == *c || (t.starts_with(c) && context_tail_ok(&t[c.len()..])));
+    if is_context(text) || is_context(asked) {
         return match (has_conversation, has_image) {
             (true, _) => Intent::Context,
             (false, true) => Intent::Refine { change: String::new() },
             (false, false) => Intent::None,
         };
     }
-    let asked = strip_asks(text);
-    if starts_with_any(text, NOT_REQUESTS).is_some() || starts_with_any(asked, NOT_REQUESTS).is_some() {
+    if starts_with_any(asked, NOT_REQUESTS).is_some() {
         return Intent::None;
     }
     if has_phrase(text, "how to") || has_phrase(text, "learn to") || has_phrase(text, "tips") {
@@ -707,7 +224,20 @@ pub fn classify(message: &str, has_conversation: bool, has_image: bool) -> Inten
     if let Some(subject) = picture_noun_request(asked) {
         return Intent::Image { subject };
     }
+    if let Some(subject) = show_me_request(asked) {
+        return Intent::Image { subject };
+    }
     Intent::None
+}
+
+/// "show me a hamster astronaut": showing a thing (not how, where or why) is drawing it.
+fn show_me_request(text: &str) -> Option<String> {
+    let rest = text.strip_prefix("show me ").or_else(|| text.strip_prefix("let me see "))?;
+    if !["a ", "an ", "some ", "two ", "three ", "a few "].iter().any(|a| rest.starts_with(a)) {
+        return None;
+    }
+    let subject = clean_subject(rest);
+    (subject.split_whitespace().count() >= 2).then_some(subject)
 }
 
 /// After a context phrase only a few courtesy words may follow ("let's see it, please").

@@ -10,6 +10,14 @@ use std::io::{BufRead, Write};
 use server::assistant::score::{decide, Confusion};
 
 fn main() -> std::io::Result<()> {
+    match run() {
+        // The reader stopped early (`| head`): not an error.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other,
+    }
+}
+
+fn run() -> std::io::Result<()> {
     let stdin = std::io::stdin();
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let mut confusion = Confusion::default();
