@@ -161,6 +161,18 @@ impl ChatState {
                 }
                 None
             }
+            ServerMsg::AssistantDelta(d) => {
+                if let Some(m) = self.message_mut(d.thread_id, d.message_id) {
+                    m.text.push_str(&d.delta);
+                }
+                None
+            }
+            ServerMsg::MessageUpdated(u) => {
+                if let Some(m) = self.message_mut(u.message.thread_id, u.message.id) {
+                    *m = u.message;
+                }
+                None
+            }
             ServerMsg::Quota(q) => {
                 self.quota = Some(q.quota);
                 None
@@ -173,6 +185,10 @@ impl ChatState {
                 None
             }
         }
+    }
+
+    fn message_mut(&mut self, thread: ThreadId, id: MessageId) -> Option<&mut ChatMessage> {
+        self.logs.get_mut(&thread)?.messages.iter_mut().find(|m| m.id == id)
     }
 
     fn add_message(&mut self, message: ChatMessage) -> Option<Followup> {

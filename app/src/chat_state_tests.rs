@@ -262,3 +262,26 @@ fn the_quota_comes_with_the_snapshot_and_follows_each_update() {
     s.apply(ServerMsg::Welcome(Welcome { quota: None, ..hello }));
     assert_eq!(s.quota, None);
 }
+
+#[test]
+fn a_streamed_reply_grows_then_is_replaced_whole() {
+    let reply = ChatMessage { role: Role::Assistant, text: String::new(), ..msg(1, 1, None) };
+    let mut s = opened(summary(1, 1, 0), vec![reply.clone()]);
+    for piece in ["Hel", "lo"] {
+        s.apply(ServerMsg::AssistantDelta(AssistantDelta {
+            thread_id: ThreadId(1),
+            message_id: reply.id,
+            delta: piece.into(),
+        }));
+    }
+    assert_eq!(s.logs[&ThreadId(1)].messages[0].text, "Hello");
+    let done = ChatMessage { text: "Hello there.".into(), ..reply };
+    s.apply(ServerMsg::MessageUpdated(MessageUpdated { message: done.clone() }));
+    assert_eq!(s.logs[&ThreadId(1)].messages[0], done);
+    // A delta for a message this tab has not loaded is ignored.
+    s.apply(ServerMsg::AssistantDelta(AssistantDelta {
+        thread_id: ThreadId(9),
+        message_id: MessageId(9),
+        delta: "x".into(),
+    }));
+}

@@ -91,6 +91,8 @@ pub enum ServerMsg {
     JobProgress(JobProgress),
     JobUpdated(JobUpdated),
     Quota(QuotaUpdated),
+    AssistantDelta(AssistantDelta),
+    MessageUpdated(MessageUpdated),
     Error(ProtocolError),
 }
 
@@ -214,6 +216,21 @@ pub struct ThreadDeleted {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MessageAdded {
+    pub message: ChatMessage,
+}
+
+/// More of an assistant reply that is being written (a chat model streams it): append `delta`
+/// to the message's text. `MessageUpdated` follows with the whole text when it is done.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AssistantDelta {
+    pub thread_id: ThreadId,
+    pub message_id: MessageId,
+    pub delta: String,
+}
+
+/// A stored message changed (a streamed reply is complete): replace it whole.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MessageUpdated {
     pub message: ChatMessage,
 }
 

@@ -45,6 +45,7 @@ async fn serve() -> Result<(), Box<dyn std::error::Error>> {
         redis_url: None,
         redis_prefix: "easel".into(),
         quotas: server::config::QuotaSettings::default(),
+        chat_model: None,
         leptos,
     };
     let app = server::Application::build(settings).await?;

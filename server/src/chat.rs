@@ -2,9 +2,14 @@
 //! then publish to the user's sockets. Storing comes first, so an event that reaches a tab
 //! is always one a reload would show again.
 
+mod model_reply;
+
+use std::sync::Arc;
+
 use app::protocol::*;
 
 use crate::assistant::{self, image_marker, offline_reply, Decision, Turn};
+use crate::chat_model::ChatModel;
 use crate::hub::Hub;
 use crate::jobs::{JobError, JobRequest, Jobs};
 use crate::limits::Verdict;
@@ -58,6 +63,8 @@ pub struct Chat {
     pub store: Store,
     pub hub: Hub,
     pub jobs: Jobs,
+    /// Answers ordinary messages when configured (`CHAT_MODEL`).
+    pub model: Option<Arc<ChatModel>>,
 }
 
 fn clean_title(title: &str) -> Result<String, ChatError> {
@@ -176,9 +183,10 @@ impl Chat {
         let (turns, last_image) = self.recent_turns(user, thread, message.seq).await?;
         let plan = assistant::plan(&turns, &message.text);
         match plan.decision {
-            Decision::None => match offline_reply(&turns, &message.text) {
-                Some(reply) => self.say(user, thread, reply).await,
-                None => Ok(()),
+            Decision::None => match (&self.model, offline_reply(&turns, &message.text)) {
+                (Some(model), _) => self.start_model_reply(model.clone(), user, message, &turns).await,
+                (None, Some(reply)) => self.say(user, thread, reply).await,
+                (None, None) => Ok(()),
             },
             Decision::Image | Decision::Refine => {
                 let refines = (plan.decision == Decision::Refine).then_some(last_image).flatten();
@@ -212,7 +220,8 @@ impl Chat {
                 _ if image_marker(&m.text).is_some() => {}
                 // Its help is kept (so it is not repeated; the prompt builder skips it); its
                 // refusals are not conversation.
-                (Role::Assistant, None) if !assistant::reply::is_canned(&m.text) => {}
+                // With a chat model its answers are conversation too.
+                (Role::Assistant, None) if self.model.is_none() && !assistant::reply::is_canned(&m.text) => {}
                 (role, None) => turns.push(Turn { role: *role, text: m.text }),
             }
         }

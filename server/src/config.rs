@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use leptos::config::LeptosOptions;
 
+use crate::chat_model::ChatModelSettings;
 use crate::limits::{Limits, Policies};
 use crate::providers::openai::OpenAiSettings;
 use crate::providers::pricing::PriceTable;
@@ -28,6 +29,8 @@ pub struct Settings {
     /// Prefix of every Redis key (`EASEL_REDIS_PREFIX`, default `easel`); tests use their own.
     pub redis_prefix: String,
     pub quotas: QuotaSettings,
+    /// `CHAT_MODEL`: a chat-completions model for ordinary messages (none: short built-in replies).
+    pub chat_model: Option<ChatModelSettings>,
     /// Site address, output name and paths of the built front end (cargo-leptos' settings).
     pub leptos: LeptosOptions,
 }
@@ -152,9 +155,24 @@ impl Settings {
             redis_url: var("REDIS_URL"),
             redis_prefix: var("EASEL_REDIS_PREFIX").unwrap_or_else(|| "easel".to_string()),
             quotas: quotas_from_env(&var)?,
+            chat_model: chat_model_from_env(&var),
             leptos,
         })
     }
+}
+
+/// `CHAT_MODEL` turns the chat model on; it is reached at `CHAT_BASE_URL` (else
+/// `OPENAI_BASE_URL`, else OpenAI) with `CHAT_API_KEY` (else `OPENAI_API_KEY`).
+fn chat_model_from_env(var: &dyn Fn(&str) -> Option<String>) -> Option<ChatModelSettings> {
+    let model = var("CHAT_MODEL")?;
+    Some(ChatModelSettings {
+        api_key: var("CHAT_API_KEY").or_else(|| var("OPENAI_API_KEY")).unwrap_or_default(),
+        base_url: var("CHAT_BASE_URL")
+            .or_else(|| var("OPENAI_BASE_URL"))
+            .unwrap_or_else(|| "https://api.openai.com/v1".to_string()),
+        model,
+        timeout: Duration::from_secs(60),
+    })
 }
 
 fn quotas_from_env(var: &dyn Fn(&str) -> Option<String>) -> Result<QuotaSettings, ConfigError> {

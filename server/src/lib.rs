@@ -9,6 +9,7 @@ pub mod admin;
 pub mod assistant;
 pub mod auth;
 pub mod chat;
+pub mod chat_model;
 pub mod config;
 pub mod http;
 pub mod hub;
@@ -31,6 +32,7 @@ use axum::Router;
 use tokio::net::TcpListener;
 
 use crate::chat::Chat;
+use crate::chat_model::ChatModel;
 use crate::config::ProviderChoice;
 use crate::config::Settings;
 use crate::hub::Hub;
@@ -84,6 +86,13 @@ impl Application {
             ProviderChoice::OpenAi(s) => (Arc::new(OpenAiImages::new(s.clone())?), s.model.clone()),
         };
         tracing::info!(provider = provider.name(), %model, "image provider");
+        let chat_model = match &settings.chat_model {
+            Some(s) => {
+                tracing::info!(model = %s.model, "chat model");
+                Some(Arc::new(ChatModel::new(s.clone())?))
+            }
+            None => None,
+        };
         let gate: Arc<dyn Gate> = match &settings.redis_url {
             Some(url) => Arc::new(RedisGate::connect(url, &settings.redis_prefix)?),
             None => Arc::new(MemoryGate::default()),
@@ -113,7 +122,7 @@ impl Application {
         }
         jobs.recover().await?;
         let state = AppState {
-            chat: Chat { store: store.clone(), hub, jobs },
+            chat: Chat { store: store.clone(), hub, jobs, model: chat_model },
             settings: Arc::new(settings),
             routes: Arc::new(http::route_list()),
         };

@@ -11,6 +11,7 @@
 pub mod builtin;
 pub mod openai;
 pub mod pricing;
+pub mod sse;
 
 use std::time::Duration;
 

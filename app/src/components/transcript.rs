@@ -23,10 +23,11 @@ pub fn Transcript(messages: Signal<Vec<ChatMessage>>, pending: Signal<Vec<Pendin
             <Show when=empty>
                 <p class="muted">"No messages yet. Say hello."</p>
             </Show>
-            // Keyed by the job's state too, so a message re-renders when its job moves on.
+            // Keyed by the job's state and the text's length too, so a message re-renders when
+            // its job moves on or a streamed reply grows.
             <For
                 each=move || messages.get()
-                key=|m| (m.id, m.job.as_ref().map(|j| (j.status, j.stage, j.image.as_ref().map(|i| i.id))))
+                key=|m| (m.id, m.text.len(), m.job.as_ref().map(|j| (j.status, j.stage, j.image.as_ref().map(|i| i.id))))
                 children=|m| view! { <MessageItem message=m/> }
             />
             <For
@@ -57,6 +58,8 @@ fn MessageItem(message: ChatMessage) -> impl IntoView {
     };
     let body = match message.job {
         Some(job) => view! { <JobCard job/> }.into_any(),
+        // A streamed reply before its first words.
+        None if message.text.is_empty() => view! { <p class="body muted" aria-busy="true">"…"</p> }.into_any(),
         None => view! { <p class="body">{message.text}</p> }.into_any(),
     };
     view! {

@@ -196,3 +196,10 @@ fn welcome_with_quota_round_trips_and_an_older_welcome_still_reads() {
     let parsed: Result<ServerMsg, _> = serde_json::from_str(old);
     assert!(matches!(parsed, Ok(ServerMsg::Welcome(Welcome { quota: None, .. }))), "{parsed:?}");
 }
+
+#[test]
+fn assistant_delta_and_message_updated_round_trip() {
+    let d = AssistantDelta { thread_id: ThreadId(1), message_id: MessageId(2), delta: "Hel\"lo".into() };
+    round_trip_server(ServerMsg::AssistantDelta(d), "assistant_delta");
+    round_trip_server(ServerMsg::MessageUpdated(MessageUpdated { message: message() }), "message_updated");
+}

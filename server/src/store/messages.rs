@@ -149,6 +149,18 @@ impl Store {
     }
 
     /// How many messages a thread holds; for tests and diagnostics.
+    /// Replaces the text of one of `user`'s messages (a streamed reply, once complete).
+    pub async fn set_message_text(
+        &self,
+        user: UserId,
+        id: MessageId,
+        text: &str,
+    ) -> Result<Option<ChatMessage>, StoreError> {
+        let sql = format!("UPDATE messages SET body = $1 WHERE id = $2 AND user_id = $3 RETURNING {MESSAGE_COLUMNS}");
+        let row = sqlx::query(&sql).bind(text).bind(id.0).bind(user.0).fetch_optional(self.pool()).await?;
+        Ok(row.map(|r| message_from_row(&r)).transpose()?)
+    }
+
     pub async fn message_count(&self, id: ThreadId) -> Result<i64, StoreError> {
         let row = sqlx::query("SELECT COUNT(*) AS n FROM messages WHERE thread_id = $1")
             .bind(id.0)

@@ -76,6 +76,7 @@ pub fn settings(url: &str) -> Settings {
         redis_url: None,
         redis_prefix: "easel".into(),
         quotas: QuotaSettings { policies: roomy(), admins: vec!["root".into()], spend_alert_micros: None },
+        chat_model: None,
         leptos,
     }
 }

@@ -4,6 +4,7 @@
 mod accounts;
 mod admin;
 mod assistant;
+mod chat_model;
 mod fake_openai;
 mod gate;
 mod helpers;

@@ -1,0 +1,121 @@
+//! With a chat model configured (a loopback server speaking chat completions, streaming
+//! SSE), ordinary messages are answered in text that grows in every tab as it streams.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use app::protocol::*;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use server::chat_model::ChatModelSettings;
+
+use crate::helpers::{spawn_app_with, test_db};
+
+#[derive(Clone, Default)]
+struct Fake {
+    requests: Arc<Mutex<Vec<serde_json::Value>>>,
+    fail: bool,
+}
+
+/// Streams "Paris is the capital" in pieces, 30 ms apart, like a model writing.
+async fn completions(State(fake): State<Fake>, Json(body): Json<serde_json::Value>) -> Response {
+    fake.requests.lock().expect("lock").push(body);
+    if fake.fail {
+        return (StatusCode::INTERNAL_SERVER_ERROR, "down").into_response();
+    }
+    let pieces = ["Paris", " is", " the", " capital", "."];
+    let stream = async_stream(pieces.iter().map(|p| p.to_string()).collect());
+    Response::builder()
+        .header(header::CONTENT_TYPE, "text/event-stream")
+        .body(Body::from_stream(stream))
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+}
+
+fn async_stream(pieces: Vec<String>) -> impl futures::Stream<Item = Result<String, std::io::Error>> {
+    futures::stream::unfold((pieces.into_iter(), false), |(mut it, done)| async move {
+        if done {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        match it.next() {
+            Some(p) => {
+                let chunk = serde_json::json!({ "choices": [{ "index": 0, "delta": { "content": p } }] });
+                Some((Ok(format!("data: {chunk}\n\n")), (it, false)))
+            }
+            None => Some((Ok("data: [DONE]\n\n".to_string()), (it, true))),
+        }
+    })
+}
+
+async fn start_fake(fail: bool) -> (String, Fake) {
+    let fake = Fake { fail, ..Fake::default() };
+    let app = Router::new().route("/v1/chat/completions", post(completions)).with_state(fake.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let base = format!("http://{}/v1", listener.local_addr().expect("addr"));
+    tokio::spawn(async move { axum::serve(listener, app).await.expect("fake serves") });
+    (base, fake)
+}
+
+async fn app_with_model(base: String) -> crate::helpers::TestApp {
+    spawn_app_with(test_db().await, move |s| {
+        s.chat_model = Some(ChatModelSettings {
+            api_key: "sk-test".into(),
+            base_url: base,
+            model: "fake-chat".into(),
+            timeout: Duration::from_secs(10),
+        });
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn text_replies_stream_to_every_tab_and_are_stored_whole() {
+    let (base, fake) = start_fake(false).await;
+    let app = app_with_model(base).await;
+    let cookie = app.signup("ada").await;
+    let mut tab1 = app.connect(&cookie).await;
+    let mut tab2 = app.connect(&cookie).await;
+    let thread = tab1.create_thread("t").await;
+    tab2.recv().await;
+    tab1.say(thread.id, "m-1", "what is the capital of France?").await;
+
+    for tab in [&mut tab1, &mut tab2] {
+        let frames = tab.read_until(|m| matches!(m, ServerMsg::MessageUpdated(_))).await;
+        let deltas: Vec<&str> = frames
+            .iter()
+            .filter_map(|f| match f {
+                ServerMsg::AssistantDelta(d) => Some(d.delta.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(deltas, ["Paris", " is", " the", " capital", "."], "token by token");
+        let Some(ServerMsg::MessageUpdated(u)) = frames.last() else { panic!("update") };
+        assert_eq!((u.message.role, u.message.text.as_str()), (Role::Assistant, "Paris is the capital."));
+    }
+    let sent = fake.requests.lock().expect("lock").clone();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0]["stream"], true);
+    assert_eq!(sent[0]["model"], "fake-chat");
+    let messages = sent[0]["messages"].as_array().cloned().unwrap_or_default();
+    assert_eq!(messages.first().map(|m| m["role"].clone()), Some("system".into()));
+    assert_eq!(messages.last().map(|m| m["content"].clone()), Some("what is the capital of France?".into()));
+
+    // Image requests still go to the image provider, not the model.
+    tab1.say(thread.id, "m-2", "draw me a red fox").await;
+    tab1.read_until(|m| matches!(m, ServerMsg::JobUpdated(u) if u.job.status.is_finished())).await;
+    assert_eq!(fake.requests.lock().expect("lock").len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_model_that_fails_leaves_a_plain_sentence_not_an_empty_message() {
+    let (base, _) = start_fake(true).await;
+    let app = app_with_model(base).await;
+    let (mut tab, _) = app.new_user_says("ada", "tell me a joke").await;
+    let frames = tab.read_until(|m| matches!(m, ServerMsg::MessageUpdated(_))).await;
+    let Some(ServerMsg::MessageUpdated(u)) = frames.last() else { panic!("update") };
+    assert!(u.message.text.starts_with("I couldn't answer just now"), "{}", u.message.text);
+}
