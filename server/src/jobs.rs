@@ -226,7 +226,8 @@ impl Jobs {
         self.stage(user, thread, &job, JobStage::Initializing, None).await?;
         // The shape is written into the prompt ("wide composition"), so a retry keeps it.
         let (width, height) = crate::assistant::style::aspect_in(&job.enhanced_prompt).unwrap_or_default().size();
-        let request = ImageRequest { prompt: job.enhanced_prompt.clone(), width, height };
+        let source = self.source_image(user, &job).await?;
+        let request = ImageRequest { prompt: job.enhanced_prompt.clone(), width, height, source };
         // Cancelled before the provider was called: the generation never happened.
         let called = !cancel.is_cancelled();
         let result = match called {
@@ -252,6 +253,13 @@ impl Jobs {
         let Some((view, place)) = self.store.job(user, job.id).await? else { return Ok(None) };
         self.store.set_job_message_text(job.id, &job_text(&view)).await?;
         Ok(Some(ServerMsg::JobUpdated(JobUpdated { thread_id: place.thread, message_id: place.message, job: view })))
+    }
+
+    /// The image a refinement changes, when the provider can edit it (else it regenerates).
+    async fn source_image(&self, user: UserId, job: &JobView) -> Result<Option<Arc<Vec<u8>>>, StoreError> {
+        let Some(earlier) = job.refines.filter(|_| self.provider.edits()) else { return Ok(None) };
+        let Some(image) = self.store.job(user, earlier).await?.and_then(|(j, _)| j.image) else { return Ok(None) };
+        Ok(self.store.image_variant(user, image.id, "full").await?.map(|v| Arc::new(v.bytes)))
     }
 
     /// Drives the provider, turning its events into progress, within our own deadline.

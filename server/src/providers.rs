@@ -25,6 +25,8 @@ pub struct ImageRequest {
     pub prompt: String,
     pub width: u32,
     pub height: u32,
+    /// For a refinement, the image it changes (PNG), given to providers that can edit.
+    pub source: Option<std::sync::Arc<Vec<u8>>>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -103,6 +105,12 @@ impl ProviderError {
 
 #[async_trait]
 pub trait ImageProvider: Send + Sync + 'static {
+    /// Whether the provider can change a given image (an edits endpoint); a refinement then
+    /// sends it the last image instead of generating from the prompt alone.
+    fn edits(&self) -> bool {
+        false
+    }
+
     /// Short name shown with the image ("built-in renderer", "OpenAI").
     fn name(&self) -> &'static str;
 

@@ -90,7 +90,7 @@ mod tests {
     use super::*;
 
     fn request(prompt: &str) -> ImageRequest {
-        ImageRequest { prompt: prompt.into(), width: 256, height: 256 }
+        ImageRequest { prompt: prompt.into(), width: 256, height: 256, source: None }
     }
 
     #[tokio::test]

@@ -8,6 +8,10 @@
 //! [`ProviderError`]s; rate limits are waited out and 5xx/network errors retried with backoff,
 //! at most twice each; content-policy blocks and exhausted quotas are never retried.
 //! Every await races the cancellation token: cancelling drops the HTTP request.
+//!
+//! A request that carries a source image (a refinement) goes to `POST {base}/images/edits`
+//! as multipart form data with the image, for GPT image models and `dall-e-2`; the answer is
+//! the same JSON.
 
 mod wire;
 
@@ -87,13 +91,46 @@ impl OpenAiImages {
         body
     }
 
+    /// The multipart form of an edit: the source image and the prompt.
+    fn edit_form(&self, prompt: &str, source: &[u8]) -> Result<reqwest::multipart::Form, ProviderError> {
+        let s = &self.settings;
+        let image = reqwest::multipart::Part::bytes(source.to_vec())
+            .file_name("image.png")
+            .mime_str("image/png")
+            .map_err(|e| ProviderError::BadResponse(e.to_string()))?;
+        let mut form = reqwest::multipart::Form::new()
+            .text("model", s.model.clone())
+            .text("prompt", prompt.to_string())
+            .text("n", "1")
+            .text("size", s.size.clone())
+            .part("image", image);
+        if let Some(q) = &s.quality {
+            form = form.text("quality", q.clone());
+        }
+        if self.is_dalle() {
+            form = form.text("response_format", "b64_json");
+        }
+        Ok(form)
+    }
+
     async fn attempt(
         &self,
-        prompt: &str,
+        request: &ImageRequest,
         events: &mpsc::Sender<ProviderEvent>,
     ) -> Result<GeneratedImage, ProviderError> {
-        let url = format!("{}/images/generations", self.settings.base_url.trim_end_matches('/'));
-        let mut req = self.http.post(url).timeout(self.settings.request_timeout).json(&self.body(prompt));
+        let base = self.settings.base_url.trim_end_matches('/');
+        let mut req = match request.source.as_deref().filter(|_| self.edits()) {
+            Some(source) => self
+                .http
+                .post(format!("{base}/images/edits"))
+                .timeout(self.settings.request_timeout)
+                .multipart(self.edit_form(&request.prompt, source)?),
+            None => self
+                .http
+                .post(format!("{base}/images/generations"))
+                .timeout(self.settings.request_timeout)
+                .json(&self.body(&request.prompt)),
+        };
         if !self.settings.api_key.is_empty() {
             req = req.bearer_auth(&self.settings.api_key);
         }
@@ -191,6 +228,11 @@ impl ImageProvider for OpenAiImages {
         "OpenAI"
     }
 
+    /// GPT image models and DALL-E 2 have an edits endpoint; DALL-E 3 does not.
+    fn edits(&self) -> bool {
+        !self.is_dalle() || self.settings.model == "dall-e-2"
+    }
+
     async fn generate(
         &self,
         request: &ImageRequest,
@@ -201,7 +243,7 @@ impl ImageProvider for OpenAiImages {
         loop {
             let result = tokio::select! {
                 _ = cancel.cancelled() => return Err(ProviderError::Cancelled),
-                r = self.attempt(&request.prompt, &events) => r,
+                r = self.attempt(request, &events) => r,
             };
             let wait = match &result {
                 Err(ProviderError::RateLimited { retry_after }) => retry_after.unwrap_or(Duration::from_secs(1)),

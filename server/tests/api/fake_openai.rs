@@ -89,6 +89,7 @@ impl FakeOpenAi {
         let shared = Arc::new(Shared { script: Mutex::new(script.into()), png: png(512), ..Shared::default() });
         let app = Router::new()
             .route("/v1/images/generations", post(generate))
+            .route("/v1/images/edits", post(edits))
             .route("/files/{name}", get(file))
             .with_state(shared.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
@@ -126,6 +127,29 @@ async fn file(State(shared): State<Arc<Shared>>, Path(_name): Path<String>) -> R
 
 async fn generate(State(shared): State<Arc<Shared>>, Json(body): Json<Value>) -> Response {
     shared.requests.lock().expect("lock").push((Instant::now(), body));
+    answer(shared)
+}
+
+/// `POST /images/edits` (multipart): recorded as `{"endpoint": "edits", "prompt", "image"}`,
+/// `image` being whether the form carried this fake's own PNG (the image being changed).
+async fn edits(State(shared): State<Arc<Shared>>, headers: axum::http::HeaderMap, body: axum::body::Bytes) -> Response {
+    let multipart = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("multipart/form-data"));
+    let text = String::from_utf8_lossy(&body);
+    let prompt = text
+        .split("name=\"prompt\"")
+        .nth(1)
+        .and_then(|rest| rest.trim_start_matches(['\r', '\n']).split("\r\n--").next())
+        .map(str::to_string);
+    let image = body.windows(shared.png.len()).any(|w| w == shared.png.as_slice());
+    let record = json!({ "endpoint": "edits", "multipart": multipart, "prompt": prompt, "image": image });
+    shared.requests.lock().expect("lock").push((Instant::now(), record));
+    answer(shared)
+}
+
+fn answer(shared: Arc<Shared>) -> Response {
     let reply = shared.script.lock().expect("lock").pop_front().unwrap_or(Reply::B64 { revised: None });
     match reply {
         Reply::B64 { revised } => {

@@ -32,7 +32,7 @@ async fn generate(
 ) -> (Result<Vec<u8>, ProviderError>, usize, Option<String>) {
     let client = OpenAiImages::new(settings(fake, model, partial_images)).expect("client");
     let (tx, mut rx) = mpsc::channel(16);
-    let request = ImageRequest { prompt: "a lighthouse".into(), width: 1024, height: 1024 };
+    let request = ImageRequest { prompt: "a lighthouse".into(), width: 1024, height: 1024, source: None };
     let result = client.generate(&request, tx, CancellationToken::new()).await;
     let mut previews = 0;
     while let Ok(event) = rx.try_recv() {
@@ -215,4 +215,23 @@ async fn our_own_deadline_ends_a_slow_provider_call() {
     let error = job.error.expect("an error");
     assert!(error.message.contains("taking longer than expected") && error.retryable, "{error:?}");
     assert_eq!(job.provider, "OpenAI");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refinement_sends_the_last_image_to_the_edits_endpoint() {
+    let fake = FakeOpenAi::start(vec![]).await;
+    let app = app_with_fake(&fake, Duration::from_secs(30)).await;
+    let (mut tab, thread) = app.new_user_says("ada", "/imagine a lighthouse at dusk").await;
+    let first = tab.read_until(|m| finished_job(m).is_some()).await.last().and_then(finished_job).expect("first");
+    tab.say(thread.id, "m-2", "make it more vibrant").await;
+    let second = tab.read_until(|m| finished_job(m).is_some()).await.last().and_then(finished_job).expect("second");
+    assert_eq!((second.status, second.refines), (JobStatus::Complete, Some(first.id)));
+
+    let sent = fake.requests();
+    assert_eq!(sent.len(), 2);
+    assert!(sent[0].get("endpoint").is_none(), "the first image is generated: {}", sent[0]);
+    assert_eq!(sent[1]["endpoint"], "edits");
+    assert_eq!(sent[1]["multipart"], true);
+    assert_eq!(sent[1]["image"], true, "the form carries the stored image being changed");
+    assert_eq!(sent[1]["prompt"], "a lighthouse at dusk, more vibrant");
 }
