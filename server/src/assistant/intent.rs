@@ -172,7 +172,11 @@ fn picture_verb_request(text: &str) -> Option<String> {
         return None; // deictic: the context rule's business
     }
     let subject = subject_after_noun(rest).unwrap_or_else(|| clean_subject(rest));
-    (!subject.is_empty()).then_some(subject)
+    // "draw a picture" names no subject: nothing to draw yet.
+    let bare_noun = PICTURE_NOUNS
+        .iter()
+        .any(|n| subject == *n || subject.strip_prefix("a ").or_else(|| subject.strip_prefix("an ")) == Some(n));
+    (!subject.is_empty() && !bare_noun).then_some(subject)
 }
 
 /// A request that names a picture: "can you create an image of a cat", "I'd love a picture of
@@ -232,7 +236,19 @@ pub fn classify(message: &str, has_conversation: bool, has_image: bool) -> Inten
 
 /// "show me a hamster astronaut": showing a thing (not how, where or why) is drawing it.
 fn show_me_request(text: &str) -> Option<String> {
-    let rest = text.strip_prefix("show me ").or_else(|| text.strip_prefix("let me see "))?;
+    let rest = [
+        "show me ",
+        "let me see ",
+        "i'd like to see ",
+        "i want to see ",
+        "i'd love to see ",
+        "i wanna see ",
+        "can i see ",
+        "could i see ",
+        "let's see ",
+    ]
+    .iter()
+    .find_map(|lead| text.strip_prefix(lead))?;
     if !["a ", "an ", "some ", "two ", "three ", "a few "].iter().any(|a| rest.starts_with(a)) {
         return None;
     }

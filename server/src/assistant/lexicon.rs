@@ -6,6 +6,7 @@
 pub const OPENERS: &[&str] = &[
     "hey", "hi", "hello", "ok", "okay", "so", "please", "pls", "plz", "alright", "and", "also", "easel", "yes",
     "yeah", "great", "cool", "nice", "thanks", "thank you", "oh", "well", "hmm", "now", "ok,", "okay,", "then",
+    "yo", "hey there", "right", "go on", "come on", "ok so", "so yeah", "um", "uh",
 ];
 
 /// Nouns that name a picture.
@@ -47,6 +48,7 @@ pub const WISHES: &[&str] = &[
     "let me see", "i wanna see", "i want to see", "i'd like to see", "i would like to see", "i'd love to see",
     "i'm looking for", "looking for", "i'd appreciate", "let's have", "let's get", "let's see", "how about",
     "what about",
+    "i'm after", "i'm hoping for", "hoping for", "i'm in the mood for", "in the mood for", "i could use", "could use",
 ];
 
 /// Openings of questions and text requests: no image, whatever follows.
@@ -91,6 +93,7 @@ pub const CONTEXT_REQUESTS: &[&str] = &[
     "an image of that", "a picture of that", "image of that", "picture of that", "let's visualize it",
     "let's visualize that", "draw what you just described", "draw what we talked about", "paint what you described",
     "show me what you mean", "show me an example", "make it real", "go ahead and draw it", "do it",
+    "can we see it", "can we see that", "could we see it", "let's see", "go on, show me", "show us", "show us that", "let's have a look", "let me have a look", "i'd like to see what it looks like",
 ];
 
 /// Openings of a change to the last image.
@@ -108,6 +111,7 @@ pub const REFINE_LEADS: &[&str] = &[
     "in autumn", "in spring", "bigger", "smaller", "brighter", "darker", "warmer", "cooler", "softer", "sharper",
     "more vibrant", "less busy", "from above", "from below", "closer", "further away", "zoomed", "can it be",
     "could it be", "it should be", "it needs", "can we", "could we", "in the ", "during ", "under ", "on a ",
+    "a bit", "a little", "slightly", "much more", "way more", "even more", "do another", "another with", "another but", "another version", "one more with",
 ];
 
 /// Remarks about the last image that change nothing.
