@@ -3,18 +3,11 @@
 
 use app::protocol::*;
 
-use crate::helpers::{spawn_app, Client};
-
-fn finished(m: &ServerMsg) -> Option<JobView> {
-    match m {
-        ServerMsg::JobUpdated(u) if u.job.status.is_finished() => Some(u.job.clone()),
-        _ => None,
-    }
-}
+use crate::helpers::{finished_job, spawn_app, Client};
 
 async fn says_and_gets_an_image(tab: &mut Client, thread: ThreadId, id: &str, text: &str) -> JobView {
     tab.say(thread, id, text).await;
-    let frames = tab.read_until(|m| finished(m).is_some()).await;
+    let frames = tab.read_until(|m| finished_job(m).is_some()).await;
     let job = frames.last().and_then(finished).expect("a finished job");
     assert_eq!(job.status, JobStatus::Complete, "{text}");
     job

@@ -320,3 +320,11 @@ impl Client {
         }
     }
 }
+
+/// The job a `job_updated` frame reports as finished (complete, failed, cancelled, interrupted).
+pub fn finished_job(m: &ServerMsg) -> Option<JobView> {
+    match m {
+        ServerMsg::JobUpdated(u) if u.job.status.is_finished() => Some(u.job.clone()),
+        _ => None,
+    }
+}

@@ -5,17 +5,10 @@ use std::time::Duration;
 use app::protocol::*;
 use reqwest::StatusCode;
 
-use crate::helpers::{spawn_app_with, test_db, TestApp};
+use crate::helpers::{finished_job, spawn_app_with, test_db, TestApp};
 
 async fn app_with_pace(pace_ms: u64) -> TestApp {
     spawn_app_with(test_db().await, |s| s.images.render_pace = Duration::from_millis(pace_ms)).await
-}
-
-fn finished(msg: &ServerMsg) -> Option<&JobView> {
-    match msg {
-        ServerMsg::JobUpdated(u) if u.job.status.is_finished() => Some(&u.job),
-        _ => None,
-    }
 }
 
 fn stages(frames: &[ServerMsg]) -> Vec<(JobStage, u8)> {
@@ -42,7 +35,7 @@ async fn imagine_runs_through_every_stage_in_every_tab_and_stores_the_image() {
     tab1.say(thread.id, "m-1", "/imagine a lighthouse at dusk").await;
     let mut image = None;
     for tab in [&mut tab1, &mut tab2] {
-        let frames = tab.read_until(|m| finished(m).is_some()).await;
+        let frames = tab.read_until(|m| finished_job(m).is_some()).await;
         let expected = [
             (JobStage::Queued, 10),
             (JobStage::Initializing, 30),
@@ -60,7 +53,7 @@ async fn imagine_runs_through_every_stage_in_every_tab_and_stores_the_image() {
         });
         let started = started.expect("the assistant message shows the job");
         assert_eq!((started.subject.as_str(), started.prompt.as_str()), ("lighthouse", "a lighthouse at dusk"));
-        let done = finished(frames.last().expect("frames")).cloned().expect("finished");
+        let done = finished_job(frames.last().expect("frames")).expect("finished");
         assert_eq!(done.status, JobStatus::Complete);
         assert_eq!(done.provider, "built-in renderer");
         image = done.image;
@@ -119,9 +112,9 @@ async fn cancel_from_another_tab_stops_the_job_and_frees_the_slot() {
 
     let asked = tokio::time::Instant::now();
     tab2.send(ClientMsg::CancelJob(CancelJob { job_id })).await;
-    let frames = tab1.read_until(|m| finished(m).is_some()).await;
+    let frames = tab1.read_until(|m| finished_job(m).is_some()).await;
     assert!(asked.elapsed() < Duration::from_secs(1), "cancelled within a second");
-    assert_eq!(finished(frames.last().expect("frames")).map(|j| j.status), Some(JobStatus::Cancelled));
+    assert_eq!(finished_job(frames.last().expect("frames")).map(|j| j.status), Some(JobStatus::Cancelled));
 
     // The user may start another at once.
     tab1.say(thread.id, "m-2", "/imagine another one").await;
@@ -166,8 +159,8 @@ async fn a_job_killed_by_a_restart_is_marked_interrupted_and_retry_finishes_it()
     assert_eq!(job.error.as_ref().map(|e| e.retryable), Some(true));
 
     tab.send(ClientMsg::RetryJob(RetryJob { job_id: job.id })).await;
-    let frames = tab.read_until(|m| finished(m).is_some()).await;
-    assert_eq!(finished(frames.last().expect("frames")).map(|j| j.status), Some(JobStatus::Complete));
+    let frames = tab.read_until(|m| finished_job(m).is_some()).await;
+    assert_eq!(finished_job(frames.last().expect("frames")).map(|j| j.status), Some(JobStatus::Complete));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -221,7 +214,7 @@ async fn with_redis_the_slot_is_renewed_while_the_job_runs_and_freed_after() {
     assert!(refusal.message.text.contains("already being generated"), "{}", refusal.message.text);
 
     tab.send(ClientMsg::CancelJob(CancelJob { job_id: p.job_id })).await;
-    tab.read_until(|m| finished(m).is_some()).await;
+    tab.read_until(|m| finished_job(m).is_some()).await;
     tab.say(thread.id, "m-3", "/imagine a third one").await;
     let frames = tab.read_until(|m| matches!(m, ServerMsg::JobProgress(p) if p.stage == JobStage::Initializing)).await;
     assert!(!frames.iter().any(|f| matches!(f, ServerMsg::MessageAdded(m) if m.message.text.contains("already"))));

@@ -11,7 +11,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::fake_openai::{FakeOpenAi, Reply};
-use crate::helpers::{spawn_app_with, test_db};
+use crate::helpers::{finished_job, spawn_app_with, test_db};
 
 fn settings(fake: &FakeOpenAi, model: &str, partial_images: u8) -> OpenAiSettings {
     OpenAiSettings {
@@ -130,13 +130,6 @@ async fn empty_and_broken_answers_are_typed_errors() {
     assert_eq!(generate(&fake, "gpt-image-1", 0).await.0, Err(ProviderError::NoImage));
     let fake = FakeOpenAi::start(vec![Reply::BrokenJson]).await;
     assert!(matches!(generate(&fake, "gpt-image-1", 0).await.0, Err(ProviderError::BadResponse(_))));
-}
-
-fn finished_job(m: &ServerMsg) -> Option<JobView> {
-    match m {
-        ServerMsg::JobUpdated(u) if u.job.status.is_finished() => Some(u.job.clone()),
-        _ => None,
-    }
 }
 
 async fn app_with_fake(fake: &FakeOpenAi, timeout: Duration) -> crate::helpers::TestApp {

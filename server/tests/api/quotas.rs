@@ -9,7 +9,7 @@ use server::limits::Limits;
 use server::providers::openai::OpenAiSettings;
 
 use crate::fake_openai::{FakeOpenAi, Reply};
-use crate::helpers::{roomy, spawn_app_with, test_db, Client, TestApp};
+use crate::helpers::{finished_job, roomy, spawn_app_with, test_db, Client, TestApp};
 
 fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
@@ -36,13 +36,6 @@ pub async fn app_with(fake: Option<&FakeOpenAi>, spec: &str) -> TestApp {
     .await
 }
 
-fn finished(m: &ServerMsg) -> Option<JobView> {
-    match m {
-        ServerMsg::JobUpdated(u) if u.job.status.is_finished() => Some(u.job.clone()),
-        _ => None,
-    }
-}
-
 /// Sends `/imagine …` and waits for the job to end; the job and the last quota the tab saw.
 pub async fn imagine_to_the_end(tab: &mut Client, thread: ThreadId, id: &str) -> (JobView, QuotaView) {
     tab.say(thread, id, &format!("/imagine lighthouse {id}")).await;
@@ -52,7 +45,7 @@ pub async fn imagine_to_the_end(tab: &mut Client, thread: ThreadId, id: &str) ->
     while quota.as_ref().is_none_or(|q: &QuotaView| q.running > 0) || job.is_none() {
         match tab.recv_any().await {
             ServerMsg::Quota(q) => quota = Some(q.quota),
-            other => job = job.or(finished(&other)),
+            other => job = job.or(finished_job(&other)),
         }
     }
     (job.expect("job"), quota.expect("quota"))
