@@ -8,7 +8,7 @@ use crate::helpers::{finished_job, spawn_app, Client};
 async fn says_and_gets_an_image(tab: &mut Client, thread: ThreadId, id: &str, text: &str) -> JobView {
     tab.say(thread, id, text).await;
     let frames = tab.read_until(|m| finished_job(m).is_some()).await;
-    let job = frames.last().and_then(finished).expect("a finished job");
+    let job = frames.last().and_then(finished_job).expect("a finished job");
     assert_eq!(job.status, JobStatus::Complete, "{text}");
     job
 }
