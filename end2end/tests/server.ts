@@ -45,8 +45,14 @@ export class OwnServer {
     await exited;
   }
 
+  /** Kills the server and waits until it is gone, so the next test can bind the same port. */
   async dispose() {
-    this.child?.kill("SIGKILL");
+    const child = this.child;
+    if (child && child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((r) => child.once("exit", r));
+      child.kill("SIGKILL");
+      await exited;
+    }
     rmSync(this.dbDir, { recursive: true, force: true });
   }
 }
