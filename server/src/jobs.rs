@@ -170,20 +170,45 @@ impl Jobs {
         relay.preview(id).await.map(Arc::new)
     }
 
-    /// Jobs a dead process left running are marked interrupted, with Retry offered.
-    pub async fn recover(&self) -> Result<u64, StoreError> {
-        let n = self.store.interrupt_running_jobs().await?;
+    /// Jobs a dead process left running are marked interrupted, with Retry offered. Alone
+    /// (no shared gate), every running job at start-up is such a job. Shared with other
+    /// instances, only jobs whose heartbeat stopped are: the others run elsewhere.
+    pub async fn recover(&self, shared: bool) -> Result<u64, StoreError> {
+        let before = if shared { crate::store::now_ms() - self.stale_after_ms() } else { i64::MAX };
+        let n = self.store.interrupt_running_jobs(before).await?;
         if n > 0 {
-            tracing::warn!(jobs = n, "marked jobs left running by a previous process as interrupted");
+            tracing::warn!(jobs = n, "marked jobs left running by a dead process as interrupted");
         }
         Ok(n)
+    }
+
+    /// A running job touches its row every third of a lease; three leases of silence mean its
+    /// process is gone.
+    pub fn stale_after_ms(&self) -> i64 {
+        i64::try_from(self.slots.lease().as_millis()).unwrap_or(i64::MAX / 4) * 3
     }
 
     fn spawn(&self, thread: ThreadId, job: JobView, held: Held) {
         let jobs = self.clone();
         tokio::spawn(async move {
             let id = job.id;
-            match jobs.slots.hold(&held, jobs.run(&held, thread, job)).await {
+            let heartbeat = async {
+                let mut tick = tokio::time::interval(jobs.slots.lease() / 3);
+                loop {
+                    tick.tick().await;
+                    if let Err(e) = jobs.store.touch_job(id).await {
+                        tracing::warn!(job = %id, error = %e, "job heartbeat could not be written");
+                    }
+                }
+            };
+            let work = async {
+                tokio::select! {
+                    out = jobs.run(&held, thread, job) => out,
+                    // The heartbeat never ends by itself; the job ending ends it.
+                    () = heartbeat => Ok(None),
+                }
+            };
+            match jobs.slots.hold(&held, work).await {
                 // Announced once the slot is back: a tab that sees the job end can start the next.
                 Ok(Some(ended)) => drop(jobs.hub.publish(held.user, ended)),
                 Ok(None) => {}

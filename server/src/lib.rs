@@ -120,7 +120,14 @@ impl Application {
                 }
             });
         }
-        jobs.recover().await?;
+        let shared = settings.redis_url.is_some();
+        jobs.recover(shared).await?;
+        if shared {
+            // Other instances may have died too: sweep for their leftovers now and then.
+            tokio::spawn(sweep(jobs.clone(), store.clone()));
+        } else {
+            close_unfinished_replies(&store, i64::MAX).await?;
+        }
         let state = AppState {
             chat: Chat { store: store.clone(), hub, jobs, model: chat_model },
             settings: Arc::new(settings),
@@ -145,5 +152,37 @@ impl Application {
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown).await
+    }
+}
+
+/// What a reply cut off by a dead process says.
+const CUT_OFF_REPLY: &str = "The answer was interrupted by a server restart.";
+
+/// Streamed replies older than this and still empty were cut off (the chat model's deadline
+/// is 60 s).
+const REPLY_STALE_MS: i64 = 120_000;
+
+async fn close_unfinished_replies(store: &Store, before_ms: i64) -> Result<u64, StoreError> {
+    let closed = store.close_unfinished_replies(CUT_OFF_REPLY, before_ms).await?;
+    if closed > 0 {
+        tracing::warn!(replies = closed, "closed replies a dead process left unfinished");
+    }
+    Ok(closed)
+}
+
+/// With several instances: every lease, jobs and replies whose process died are closed.
+async fn sweep(jobs: Jobs, store: Store) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_millis(
+        u64::try_from(jobs.stale_after_ms() / 3).unwrap_or(15_000),
+    ));
+    loop {
+        tick.tick().await;
+        let now = crate::store::now_ms();
+        if let Err(e) = jobs.recover(true).await {
+            tracing::warn!(error = %e, "sweep for interrupted jobs failed");
+        }
+        if let Err(e) = close_unfinished_replies(&store, now - REPLY_STALE_MS).await {
+            tracing::warn!(error = %e, "sweep for cut-off replies failed");
+        }
     }
 }

@@ -64,6 +64,10 @@ impl Slots {
         Arc::new(Self { gate, lease, policies, local: Mutex::default() })
     }
 
+    pub fn lease(&self) -> Duration {
+        self.lease
+    }
+
     pub fn gate(&self) -> &Arc<dyn Gate> {
         &self.gate
     }

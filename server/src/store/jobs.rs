@@ -267,18 +267,29 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
-    /// At start-up: jobs a dead process left running can never finish; mark them interrupted
-    /// (retryable). Returns how many there were.
-    pub async fn interrupt_running_jobs(&self) -> Result<u64, StoreError> {
+    /// Jobs a dead process left running can never finish: those not touched since `before_ms`
+    /// are marked interrupted (retryable). Returns how many there were.
+    pub async fn interrupt_running_jobs(&self, before_ms: i64) -> Result<u64, StoreError> {
         let done = sqlx::query(
             "UPDATE jobs SET status = 'interrupted', error_message = $1, error_kind = 'interrupted', retryable = 1, \
-             updated_at = $2 WHERE status = 'running'",
+             updated_at = $2 WHERE status = 'running' AND updated_at < $3",
         )
         .bind("Generation was interrupted by a server restart. Please try again.")
         .bind(now_ms())
+        .bind(before_ms)
         .execute(self.pool())
         .await?;
         Ok(done.rows_affected())
+    }
+
+    /// A running job's heartbeat: its process is alive (see `interrupt_running_jobs`).
+    pub async fn touch_job(&self, id: JobId) -> Result<(), StoreError> {
+        sqlx::query("UPDATE jobs SET updated_at = $1 WHERE id = $2 AND status = 'running'")
+            .bind(now_ms())
+            .bind(id.0)
+            .execute(self.pool())
+            .await?;
+        Ok(())
     }
 
     /// Rewrites the text of the message that shows a job.

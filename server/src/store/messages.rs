@@ -161,6 +161,20 @@ impl Store {
         Ok(row.map(|r| message_from_row(&r)).transpose()?)
     }
 
+    /// Assistant replies a dead process left empty (it was streaming them), created before
+    /// `before_ms`, say so instead of staying blank. Returns how many there were.
+    pub async fn close_unfinished_replies(&self, text: &str, before_ms: i64) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "UPDATE messages SET body = $1 WHERE role = 'assistant' AND body = '' AND created_at < $2 \
+             AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.message_id = messages.id)",
+        )
+        .bind(text)
+        .bind(before_ms)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected())
+    }
+
     pub async fn message_count(&self, id: ThreadId) -> Result<i64, StoreError> {
         let row = sqlx::query("SELECT COUNT(*) AS n FROM messages WHERE thread_id = $1")
             .bind(id.0)

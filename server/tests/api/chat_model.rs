@@ -119,3 +119,19 @@ async fn a_model_that_fails_leaves_a_plain_sentence_not_an_empty_message() {
     let Some(ServerMsg::MessageUpdated(u)) = frames.last() else { panic!("update") };
     assert!(u.message.text.starts_with("I couldn't answer just now"), "{}", u.message.text);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reply_cut_off_by_a_restart_says_so_instead_of_staying_empty() {
+    let app = crate::helpers::spawn_app().await;
+    let cookie = app.signup("ada").await;
+    let mut tab = app.connect(&cookie).await;
+    let thread = tab.create_thread("t").await;
+    let user = app.store.credentials("ada").await.expect("db").expect("ada").user.id;
+    // What a process that died mid-stream leaves behind: an empty assistant message.
+    let new = server::store::NewMessage { user, thread: thread.id, client_id: None, role: Role::Assistant, text: "" };
+    app.store.add_message(new).await.expect("db");
+    let db = app.stop().await;
+    let app = crate::helpers::spawn_app_on(db).await;
+    let history = app.store.history(user, thread.id, None).await.expect("db").expect("thread");
+    assert_eq!(history.messages[0].text, "The answer was interrupted by a server restart.");
+}

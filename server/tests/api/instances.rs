@@ -97,3 +97,29 @@ async fn cancel_and_previews_work_from_the_other_instance_and_the_quota_is_share
     let Some(ServerMsg::MessageAdded(r)) = refusal.last() else { panic!("refusal") };
     assert!(r.message.text.starts_with("You have used this hour's 2 images"), "{}", r.message.text);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instance_starting_up_leaves_jobs_running_on_another_alone() {
+    let (a, _b) = pair(Duration::from_millis(2_000), "").await;
+    let cookie = a.signup("ada").await;
+    let mut on_a = a.connect(&cookie).await;
+    let thread = on_a.create_thread("t").await;
+    on_a.say(thread.id, "m-1", "/imagine a slow lighthouse").await;
+    let frames = on_a.read_until(|m| matches!(m, ServerMsg::JobProgress(p) if p.stage == JobStage::Generating)).await;
+    let Some(ServerMsg::JobProgress(p)) = frames.last() else { panic!("progress") };
+    let user = a.store.credentials("ada").await.expect("db").expect("ada").user.id;
+
+    // A third instance starts (a deploy): the job on a is alive, so it is not interrupted.
+    let prefix = crate::gate::prefix();
+    let c = spawn_app_with(a.db.shared(), move |s| {
+        s.redis_url = Some(redis_url());
+        s.redis_prefix = prefix;
+    })
+    .await;
+    let (job, _) = c.store.job(user, p.job_id).await.expect("db").expect("job");
+    assert_eq!(job.status, JobStatus::Running, "the new instance did not mark it interrupted");
+    let frames = on_a.read_until(|m| matches!(m, ServerMsg::JobUpdated(u) if u.job.status.is_finished())).await;
+    let Some(ServerMsg::JobUpdated(u)) = frames.last() else { panic!("update") };
+    assert_eq!(u.job.status, JobStatus::Complete, "finished where it ran");
+    drop(c);
+}
