@@ -184,7 +184,10 @@ impl Chat {
         let plan = assistant::plan(&turns, &message.text);
         match plan.decision {
             Decision::None => match (&self.model, offline_reply(&turns, &message.text)) {
-                (Some(model), _) => self.start_model_reply(model.clone(), user, message, &turns).await,
+                (Some(model), _) => {
+                    self.model_turn(model.clone(), user, message.clone(), turns);
+                    Ok(())
+                }
                 (None, Some(reply)) => self.say(user, thread, reply).await,
                 (None, None) => Ok(()),
             },

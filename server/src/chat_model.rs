@@ -88,6 +88,18 @@ and helpfully in plain text. You cannot see images; an earlier image appears as 
 user would like a picture, tell them to ask for it plainly (for example \"draw me a lighthouse at dusk\") and \
 that they can change the last image by saying what to change.";
 
+/// How the model is asked to decide a message the rules found ambiguous.
+pub const CLASSIFY_PROMPT: &str = "Decide whether the user's last message asks you to make a picture. If it \
+does, answer exactly `image: ` followed by a short description of the picture to make, using the conversation \
+for context. If it does not, answer exactly `none`.";
+
+/// The model's decision: the picture to make, if it says one was asked for.
+pub fn parse_classification(answer: &str) -> Option<String> {
+    let answer = answer.trim().trim_matches('`');
+    let prompt = answer.strip_prefix("image:").or_else(|| answer.strip_prefix("Image:"))?.trim();
+    (!prompt.is_empty()).then(|| prompt.chars().take(400).collect())
+}
+
 impl ChatModel {
     pub fn new(settings: ChatModelSettings) -> Result<Self, reqwest::Error> {
         let http = reqwest::Client::builder().connect_timeout(Duration::from_secs(10)).build()?;
@@ -108,6 +120,21 @@ impl ChatModel {
         tokio::time::timeout(self.settings.timeout, self.stream(conversation, pieces))
             .await
             .unwrap_or(Err(ChatModelError::Timeout))
+    }
+
+    /// Asks the model whether `conversation`'s last message wants a picture; `None` for no
+    /// (or when the model cannot answer: the message is then treated as text).
+    pub async fn classify(&self, conversation: &[(Speaker, String)]) -> Option<String> {
+        let mut asked = vec![(Speaker::System, CLASSIFY_PROMPT.to_string())];
+        asked.extend(conversation.iter().filter(|(who, _)| *who != Speaker::System).cloned());
+        let (tx, _rx) = mpsc::channel(64);
+        match self.reply(&asked, tx).await {
+            Ok(answer) => parse_classification(&answer),
+            Err(e) => {
+                tracing::warn!(model = self.model(), error = %e, "the chat model could not classify a message");
+                None
+            }
+        }
     }
 
     async fn stream(
@@ -148,5 +175,19 @@ impl ChatModel {
             }
         }
         Ok(whole)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classifications_are_read_leniently_and_bounded() {
+        assert_eq!(parse_classification("image: a shark in a bathtub").as_deref(), Some("a shark in a bathtub"));
+        assert_eq!(parse_classification(" `Image: a fox` ").as_deref(), Some("a fox"));
+        assert_eq!(parse_classification("none"), None);
+        assert_eq!(parse_classification("image:   "), None);
+        assert_eq!(parse_classification(&format!("image: {}", "x".repeat(1000))).map(|p| p.len()), Some(400));
     }
 }

@@ -115,6 +115,14 @@ pub fn plan(history: &[Turn], message: &str) -> Plan {
     Plan { decision, original, prompt, aspect: memory.aspect, raw }
 }
 
+/// `prompt` (written elsewhere, e.g. by a chat model) with the thread's style and shape.
+pub fn styled(history: &[Turn], message: &str, prompt: &str) -> String {
+    let mut memory =
+        StyleMemory::from_messages(history.iter().filter(|t| t.role == Role::User).map(|t| t.text.as_str()));
+    memory.update(message);
+    memory.apply(prompt)
+}
+
 /// Leads that carry no content when a turn is reused as a prompt.
 const CHATTER: &[&str] = &[
     "i'm thinking of",

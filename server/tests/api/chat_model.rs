@@ -23,12 +23,20 @@ struct Fake {
 
 /// Streams "Paris is the capital" in pieces, 30 ms apart, like a model writing.
 async fn completions(State(fake): State<Fake>, Json(body): Json<serde_json::Value>) -> Response {
-    fake.requests.lock().expect("lock").push(body);
+    fake.requests.lock().expect("lock").push(body.clone());
     if fake.fail {
         return (StatusCode::INTERNAL_SERVER_ERROR, "down").into_response();
     }
-    let pieces = ["Paris", " is", " the", " capital", "."];
-    let stream = async_stream(pieces.iter().map(|p| p.to_string()).collect());
+    let messages = body["messages"].as_array().cloned().unwrap_or_default();
+    let system = messages.first().and_then(|m| m["content"].as_str()).unwrap_or_default().to_string();
+    let last = messages.last().and_then(|m| m["content"].as_str()).unwrap_or_default().to_string();
+    // Asked to classify: a shark is a picture, anything else is not.
+    let pieces: Vec<String> = if system.starts_with("Decide whether") {
+        vec![if last.contains("shark") { "image: a shark in a bathtub".into() } else { "none".into() }]
+    } else {
+        ["Paris", " is", " the", " capital", "."].iter().map(|p| p.to_string()).collect()
+    };
+    let stream = async_stream(pieces);
     Response::builder()
         .header(header::CONTENT_TYPE, "text/event-stream")
         .body(Body::from_stream(stream))
@@ -134,4 +142,26 @@ async fn a_reply_cut_off_by_a_restart_says_so_instead_of_staying_empty() {
     let app = crate::helpers::spawn_app_on(db).await;
     let history = app.store.history(user, thread.id, None).await.expect("db").expect("thread");
     assert_eq!(history.messages[0].text, "The answer was interrupted by a server restart.");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_model_decides_what_the_rules_find_ambiguous() {
+    let (base, fake) = start_fake(false).await;
+    let app = app_with_model(base).await;
+    let (mut tab, thread) = app.new_user_says("ada", "could you put together an image of a shark in a bathtub?").await;
+    let frames = tab.read_until(|m| crate::helpers::finished_job(m).is_some()).await;
+    let job = frames.last().and_then(crate::helpers::finished_job).expect("a job");
+    assert_eq!((job.status, job.enhanced_prompt.as_str()), (JobStatus::Complete, "a shark in a bathtub"));
+    assert_eq!(job.prompt, "could you put together an image of a shark in a bathtub?");
+
+    // Talking about paintings is put to the model too; it says no, so it answers in text.
+    tab.say(thread.id, "m-2", "which paintings are in the Louvre?").await;
+    let frames = tab.read_until(|m| matches!(m, ServerMsg::MessageUpdated(_))).await;
+    assert!(!frames.iter().any(|f| matches!(f, ServerMsg::JobUpdated(_))), "no image");
+    let sent = fake.requests.lock().expect("lock").clone();
+    let classified = sent
+        .iter()
+        .filter(|r| r["messages"][0]["content"].as_str().is_some_and(|c| c.starts_with("Decide whether")))
+        .count();
+    assert_eq!((sent.len(), classified), (3, 2), "two classifications, one text reply");
 }
