@@ -10,7 +10,9 @@
 //! and its cost is charged to the month.
 
 mod quota;
+mod recovery;
 mod slots;
+mod text;
 mod variants;
 
 use std::sync::Arc;
@@ -26,6 +28,8 @@ use crate::providers::{GeneratedImage, ImageProvider, ImageRequest, ProviderErro
 use crate::relay::Relay;
 use crate::store::{job_text, JobOutcome, NewJob, Store, StoreError};
 use slots::{Held, Slots};
+pub use text::friendly;
+use text::retrying;
 
 #[derive(Debug, thiserror::Error)]
 pub enum JobError {
@@ -168,24 +172,6 @@ impl Jobs {
             return None;
         }
         relay.preview(id).await.map(Arc::new)
-    }
-
-    /// Jobs a dead process left running are marked interrupted, with Retry offered. Alone
-    /// (no shared gate), every running job at start-up is such a job. Shared with other
-    /// instances, only jobs whose heartbeat stopped are: the others run elsewhere.
-    pub async fn recover(&self, shared: bool) -> Result<u64, StoreError> {
-        let before = if shared { crate::store::now_ms() - self.stale_after_ms() } else { i64::MAX };
-        let n = self.store.interrupt_running_jobs(before).await?;
-        if n > 0 {
-            tracing::warn!(jobs = n, "marked jobs left running by a dead process as interrupted");
-        }
-        Ok(n)
-    }
-
-    /// A running job touches its row every third of a lease; three leases of silence mean its
-    /// process is gone.
-    pub fn stale_after_ms(&self) -> i64 {
-        i64::try_from(self.slots.lease().as_millis()).unwrap_or(i64::MAX / 4) * 3
     }
 
     fn spawn(&self, thread: ThreadId, job: JobView, held: Held) {
@@ -386,29 +372,4 @@ enum Finished {
     Cancelled,
     /// Stable code, what the user reads, whether Retry makes sense.
     Failed(&'static str, String, bool),
-}
-
-/// What the status line says while the provider retries.
-fn retrying(e: &ProviderError) -> &'static str {
-    match e {
-        ProviderError::RateLimited { .. } => "Too many requests, please wait a moment…",
-        ProviderError::Network(_) | ProviderError::Timeout => "Connection lost, retrying…",
-        _ => "The image service had a problem, retrying…",
-    }
-}
-
-/// What the user reads for each provider failure.
-pub fn friendly(e: &ProviderError) -> String {
-    match e {
-        ProviderError::Cancelled => "Generation cancelled.",
-        ProviderError::ContentPolicy => "The provider declined this prompt; try rephrasing it.",
-        ProviderError::RateLimited { .. } => "Too many requests, please wait a moment and try again.",
-        ProviderError::QuotaExhausted | ProviderError::Unauthorized => "Image generation is unavailable right now.",
-        ProviderError::Timeout => "Generation is taking longer than expected. Please try again.",
-        ProviderError::Network(_) => "Connection to the image service was lost. Please try again.",
-        ProviderError::Server { .. } | ProviderError::NoImage | ProviderError::BadResponse(_) => {
-            "Generation failed, please try again."
-        }
-    }
-    .to_string()
 }
