@@ -208,14 +208,13 @@ impl Chat {
         seq: Seq,
     ) -> Result<(Vec<Turn>, Option<JobId>), ChatError> {
         let after = (seq - 1 - CONTEXT_MESSAGES).max(0);
-        let history = self.store.history(user, thread, Some(after)).await?.ok_or(ChatError::NotFound)?;
         let mut turns = Vec::new();
         let mut last_image = None;
-        for m in history.messages.into_iter().filter(|m| m.seq < seq) {
+        for m in self.store.recent_messages(user, thread, after, seq).await? {
             match (&m.role, &m.job) {
                 (Role::Assistant, Some(job)) if job.status == JobStatus::Complete => {
                     last_image = Some(job.id);
-                    turns.push(Turn { role: Role::Assistant, text: format!("[image: {}]", job.enhanced_prompt) });
+                    turns.push(Turn { role: Role::Assistant, text: format!("[image: {}]", job.prompt) });
                 }
                 // Unfinished or failed jobs made no picture to talk about; a typed
                 // "[image: …]" is not one either.

@@ -122,11 +122,13 @@ impl Application {
         }
         let shared = settings.redis_url.is_some();
         jobs.recover(shared).await?;
+        // Replies are closed at start-up only: finding empty ones reads the whole messages table,
+        // too much for a periodic sweep. Shared, only those too old to be still streaming.
+        let replies_before = if shared { crate::store::now_ms() - REPLY_STALE_MS } else { i64::MAX };
+        close_unfinished_replies(&store, replies_before).await?;
         if shared {
-            // Other instances may have died too: sweep for their leftovers now and then.
-            tokio::spawn(sweep(jobs.clone(), store.clone()));
-        } else {
-            close_unfinished_replies(&store, i64::MAX).await?;
+            // Other instances may die too: sweep for their jobs now and then (an indexed query).
+            tokio::spawn(sweep(jobs.clone()));
         }
         let state = AppState {
             chat: Chat { store: store.clone(), hub, jobs, model: chat_model },
@@ -170,19 +172,15 @@ async fn close_unfinished_replies(store: &Store, before_ms: i64) -> Result<u64, 
     Ok(closed)
 }
 
-/// With several instances: every lease, jobs and replies whose process died are closed.
-async fn sweep(jobs: Jobs, store: Store) {
+/// With several instances: every lease, jobs whose process died are marked interrupted.
+async fn sweep(jobs: Jobs) {
     let mut tick = tokio::time::interval(std::time::Duration::from_millis(
         u64::try_from(jobs.stale_after_ms() / 3).unwrap_or(15_000),
     ));
     loop {
         tick.tick().await;
-        let now = crate::store::now_ms();
         if let Err(e) = jobs.recover(true).await {
             tracing::warn!(error = %e, "sweep for interrupted jobs failed");
-        }
-        if let Err(e) = close_unfinished_replies(&store, now - REPLY_STALE_MS).await {
-            tracing::warn!(error = %e, "sweep for cut-off replies failed");
         }
     }
 }

@@ -18,7 +18,7 @@ use sqlx::AnyPool;
 
 pub use images::{StoredVariant, VariantBytes};
 pub use jobs::{job_text, JobOutcome, JobPlace, NewJob};
-pub use messages::NewMessage;
+pub use messages::{NewMessage, RecentJob, RecentMessage};
 pub use quota::Plan;
 pub use spend::{DayRow, UserSpendRow};
 

@@ -6,6 +6,7 @@ use app::protocol::*;
 use super::slots::{Claim, Held};
 use super::{Finished, JobError, Jobs};
 use crate::limits::policy::quota_view;
+use crate::limits::Usage;
 use crate::store::{now_ms, StoreError};
 
 impl Jobs {
@@ -19,16 +20,21 @@ impl Jobs {
             Err(e) => {
                 if let JobError::Refused { usage, .. } = &e {
                     // The refusal's numbers are the freshest; every tab gets them.
-                    let view = quota_view(plan.tier, self.slots.policies().of(plan.tier), usage);
+                    let view = self.view(plan.tier, usage);
                     self.hub.publish(user, ServerMsg::Quota(QuotaUpdated { quota: view }));
                 }
                 return Err(e);
             }
         };
-        let view = quota_view(plan.tier, self.slots.policies().of(plan.tier), &claim.usage);
+        let view = self.view(plan.tier, &claim.usage);
         self.hub.publish(user, ServerMsg::Quota(QuotaUpdated { quota: view }));
         let exempt = plan.test_account || self.admins.contains(&plan.username);
         Ok((claim, exempt))
+    }
+
+    /// The numbers a tab shows for `usage` under `tier`'s limits.
+    fn view(&self, tier: Tier, usage: &Usage) -> QuotaView {
+        quota_view(tier, self.slots.policies().of(tier), usage)
     }
 
     /// What `user` may still generate; `None` (logged) when the gate cannot be reached.
@@ -46,7 +52,7 @@ impl Jobs {
         let Some(plan) = self.store.plan(user).await? else { return Ok(None) };
         let baseline = self.store.baseline(user, now_ms()).await?;
         let usage = self.slots.gate().usage(user, &baseline).await?;
-        Ok(Some(quota_view(plan.tier, self.slots.policies().of(plan.tier), &usage)))
+        Ok(Some(self.view(plan.tier, &usage)))
     }
 
     /// Tells `user`'s tabs their limits changed (e.g. a new tier).

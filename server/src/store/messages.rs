@@ -4,7 +4,7 @@
 //! inside the insert's transaction: the row lock (PostgreSQL) or the single writer (SQLite)
 //! serialises concurrent sends to a thread, so numbers have no gaps and no repeats.
 
-use app::protocol::{ChatMessage, ClientId, MessageId, Role, Seq, ThreadHistory, ThreadId, UserId};
+use app::protocol::{ChatMessage, ClientId, JobId, JobStatus, MessageId, Role, Seq, ThreadHistory, ThreadId, UserId};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
@@ -12,6 +12,21 @@ use super::threads::summary_from_row;
 use super::{is_unique_violation, now_ms, Store, StoreError};
 
 const MESSAGE_COLUMNS: &str = "id, thread_id, seq, client_id, role, body, created_at";
+
+/// A message as the assistant reads it (see `Store::recent_messages`).
+pub struct RecentMessage {
+    pub role: Role,
+    pub text: String,
+    pub job: Option<RecentJob>,
+}
+
+/// The job a message shows: enough to know whether it made a picture, and of what.
+pub struct RecentJob {
+    pub id: JobId,
+    pub status: JobStatus,
+    /// The prompt the provider was sent.
+    pub prompt: String,
+}
 
 /// A message to append.
 pub struct NewMessage<'a> {
@@ -148,7 +163,6 @@ impl Store {
         Ok(Some(ThreadHistory { thread, after_seq, messages }))
     }
 
-    /// How many messages a thread holds; for tests and diagnostics.
     /// Replaces the text of one of `user`'s messages (a streamed reply, once complete).
     pub async fn set_message_text(
         &self,
@@ -175,6 +189,51 @@ impl Store {
         Ok(done.rows_affected())
     }
 
+    /// The messages of `user`'s thread with `after < seq < before`, oldest first, each with its
+    /// job's id, status and sent prompt: what the assistant reads before answering. One query,
+    /// without the images' variants that `history` also loads.
+    pub async fn recent_messages(
+        &self,
+        user: UserId,
+        thread: ThreadId,
+        after: Seq,
+        before: Seq,
+    ) -> Result<Vec<RecentMessage>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT m.role, m.body, j.id AS job_id, j.status, j.enhanced_prompt FROM messages m \
+             LEFT JOIN jobs j ON j.message_id = m.id \
+             WHERE m.thread_id = $1 AND m.user_id = $2 AND m.seq > $3 AND m.seq < $4 ORDER BY m.seq",
+        )
+        .bind(thread.0)
+        .bind(user.0)
+        .bind(after)
+        .bind(before)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let role: String = r.try_get("role")?;
+                let job = match r.try_get::<Option<i64>, _>("job_id")? {
+                    Some(id) => {
+                        let status: String = r.try_get("status")?;
+                        Some(RecentJob {
+                            id: JobId(id),
+                            status: JobStatus::parse(&status).unwrap_or(JobStatus::Failed),
+                            prompt: r.try_get("enhanced_prompt")?,
+                        })
+                    }
+                    None => None,
+                };
+                Ok(RecentMessage {
+                    role: if role == "assistant" { Role::Assistant } else { Role::User },
+                    text: r.try_get("body")?,
+                    job,
+                })
+            })
+            .collect()
+    }
+
+    /// How many messages a thread holds; for tests and diagnostics.
     pub async fn message_count(&self, id: ThreadId) -> Result<i64, StoreError> {
         let row = sqlx::query("SELECT COUNT(*) AS n FROM messages WHERE thread_id = $1")
             .bind(id.0)
