@@ -7,8 +7,11 @@ use leptos::config::LeptosOptions;
 
 use crate::chat_model::ChatModelSettings;
 use crate::limits::{Limits, Policies};
+use crate::providers::a1111::A1111Settings;
+use crate::providers::comfyui::ComfyUiSettings;
 use crate::providers::openai::OpenAiSettings;
 use crate::providers::pricing::PriceTable;
+use crate::providers::{ProviderKind, MAX_DEADLINE};
 
 /// Where data lives when `DATABASE_URL` is not set: a SQLite file beside the app.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/easel.db";
@@ -49,38 +52,68 @@ impl Default for WsSettings {
     }
 }
 
-/// Which image provider makes the images.
+/// One image provider an administrator configured.
 #[derive(Debug, Clone)]
 pub enum ProviderChoice {
-    /// The offline renderer (default: no key, no network).
+    /// The offline renderer (always available: no key, no network).
     Builtin,
     /// The OpenAI Images API or a server that speaks it.
     OpenAi(OpenAiSettings),
+    /// A ComfyUI server with an API-format workflow.
+    ComfyUi(ComfyUiSettings),
+    /// AUTOMATIC1111, Forge, or a server with the same `/sdapi/v1` API.
+    Automatic1111(A1111Settings),
+}
+
+impl ProviderChoice {
+    pub fn kind(&self) -> ProviderKind {
+        match self {
+            Self::Builtin => ProviderKind::Builtin,
+            Self::OpenAi(_) => ProviderKind::OpenAi,
+            Self::ComfyUi(_) => ProviderKind::ComfyUi,
+            Self::Automatic1111(_) => ProviderKind::Automatic1111,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
 pub struct ImageSettings {
-    pub provider: ProviderChoice,
+    /// The providers offered, in the administrator's order (`EASEL_PROVIDERS`; by default
+    /// every configured one: OpenAI, ComfyUI, A1111, then the built-in renderer).
+    pub providers: Vec<ProviderChoice>,
+    /// The provider a request goes to (`EASEL_DEFAULT_PROVIDER`; by default the first offered).
+    pub default_provider: Option<ProviderKind>,
     /// Prices for the cost of each job; per-image prices can be added with
-    /// `EASEL_IMAGE_PRICES=model=dollars,…`.
+    /// `EASEL_IMAGE_PRICES=model=dollars,…`, token rates with `EASEL_TOKEN_PRICES`.
     pub prices: PriceTable,
     /// Pause between the built-in renderer's previews, so progress is visible
     /// (`EASEL_RENDER_PACE_MS`, default 700).
     pub render_pace: Duration,
-    /// Our own deadline for one generation (`EASEL_JOB_TIMEOUT_SECS`, default 120).
-    pub job_timeout: Duration,
+    /// One deadline for every generation (`EASEL_JOB_TIMEOUT_SECS`), overriding each
+    /// provider's own (which depends on size, quality and the engine); at most 10 minutes.
+    pub job_timeout: Option<Duration>,
     /// How long a running job's slot outlives its last renewal (a dead server's slots free
     /// themselves within this), default 15 s.
     pub slot_lease: Duration,
 }
 
+impl ImageSettings {
+    /// Only `provider`, offered and default (tests and single-engine set-ups).
+    pub fn with_provider(mut self, provider: ProviderChoice) -> Self {
+        self.default_provider = Some(provider.kind());
+        self.providers = vec![provider];
+        self
+    }
+}
+
 impl Default for ImageSettings {
     fn default() -> Self {
         Self {
-            provider: ProviderChoice::Builtin,
+            providers: vec![ProviderChoice::Builtin],
+            default_provider: None,
             prices: PriceTable::default(),
             render_pace: Duration::from_millis(700),
-            job_timeout: Duration::from_secs(120),
+            job_timeout: None,
             slot_lease: Duration::from_secs(15),
         }
     }
@@ -114,6 +147,14 @@ pub enum ConfigError {
     Quota(&'static str, String),
     #[error("EASEL_SPEND_ALERT_USD must be an amount in dollars")]
     SpendAlert,
+    #[error("EASEL_TOKEN_PRICES: {0}")]
+    TokenPrices(String),
+    #[error("{0}")]
+    Provider(String),
+    #[error("{0}: {1:?} is not a provider (builtin, openai, comfyui, a1111)")]
+    UnknownProvider(&'static str, String),
+    #[error("{0}: {1} is not configured (set its URL or key)")]
+    ProviderNotConfigured(&'static str, &'static str),
 }
 
 impl Settings {
@@ -144,12 +185,23 @@ impl Settings {
                 idle_timeout: secs("EASEL_WS_IDLE_SECS", defaults.idle_timeout)?,
             },
             images: ImageSettings {
-                provider: provider_from_env(&var)?,
+                providers: providers_from_env(&var)?,
+                default_provider: match var("EASEL_DEFAULT_PROVIDER") {
+                    Some(v) => Some(
+                        ProviderKind::parse(&v).ok_or(ConfigError::UnknownProvider("EASEL_DEFAULT_PROVIDER", v))?,
+                    ),
+                    None => None,
+                },
                 prices: PriceTable::default()
                     .with_per_image(&var("EASEL_IMAGE_PRICES").unwrap_or_default())
-                    .map_err(ConfigError::Prices)?,
+                    .map_err(ConfigError::Prices)?
+                    .with_per_token(&var("EASEL_TOKEN_PRICES").unwrap_or_default())
+                    .map_err(ConfigError::TokenPrices)?,
                 render_pace: millis("EASEL_RENDER_PACE_MS", image_defaults.render_pace)?,
-                job_timeout: secs("EASEL_JOB_TIMEOUT_SECS", image_defaults.job_timeout)?,
+                job_timeout: match var("EASEL_JOB_TIMEOUT_SECS") {
+                    Some(_) => Some(secs("EASEL_JOB_TIMEOUT_SECS", MAX_DEADLINE)?.min(MAX_DEADLINE)),
+                    None => None,
+                },
                 slot_lease: image_defaults.slot_lease,
             },
             redis_url: var("REDIS_URL"),
@@ -199,27 +251,62 @@ fn quotas_from_env(var: &dyn Fn(&str) -> Option<String>) -> Result<QuotaSettings
     })
 }
 
-/// `OPENAI_API_KEY` or `OPENAI_BASE_URL` selects the OpenAI-compatible provider; the model,
-/// size, quality and number of previews come from `OPENAI_IMAGE_MODEL` (default
-/// `gpt-image-1`), `OPENAI_IMAGE_SIZE` (`1024x1024`), `OPENAI_IMAGE_QUALITY` and
-/// `OPENAI_PARTIAL_IMAGES` (2).
-fn provider_from_env(var: &dyn Fn(&str) -> Option<String>) -> Result<ProviderChoice, ConfigError> {
+/// Every configured provider, then `EASEL_PROVIDERS` picks and orders those offered.
+fn providers_from_env(var: &dyn Fn(&str) -> Option<String>) -> Result<Vec<ProviderChoice>, ConfigError> {
+    let mut configured = Vec::new();
+    if let Some(openai) = openai_from_env(var)? {
+        configured.push(ProviderChoice::OpenAi(openai));
+    }
+    if let Some(comfy) = ComfyUiSettings::from_env(var).map_err(ConfigError::Provider)? {
+        configured.push(ProviderChoice::ComfyUi(comfy));
+    }
+    if let Some(a1111) = A1111Settings::from_env(var).map_err(ConfigError::Provider)? {
+        configured.push(ProviderChoice::Automatic1111(a1111));
+    }
+    configured.push(ProviderChoice::Builtin);
+    let Some(list) = var("EASEL_PROVIDERS") else { return Ok(configured) };
+    let mut offered = Vec::new();
+    for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        let kind =
+            ProviderKind::parse(name).ok_or_else(|| ConfigError::UnknownProvider("EASEL_PROVIDERS", name.into()))?;
+        let choice = configured
+            .iter()
+            .find(|c| c.kind() == kind)
+            .ok_or(ConfigError::ProviderNotConfigured("EASEL_PROVIDERS", kind.id()))?;
+        if !offered.iter().any(|c: &ProviderChoice| c.kind() == kind) {
+            offered.push(choice.clone());
+        }
+    }
+    Ok(offered)
+}
+
+/// `OPENAI_API_KEY` or `OPENAI_BASE_URL` configures the OpenAI-compatible provider; the
+/// model, size, quality and number of previews come from `OPENAI_IMAGE_MODEL` (default
+/// [`catalogue::DEFAULT_MODEL`](crate::providers::catalogue::DEFAULT_MODEL)),
+/// `OPENAI_IMAGE_SIZE` (`1024x1024`), `OPENAI_IMAGE_QUALITY` and `OPENAI_PARTIAL_IMAGES` (2);
+/// `OPENAI_TIMEOUT_SECS` is the deadline of a medium 1024² image (others scale from it).
+fn openai_from_env(var: &dyn Fn(&str) -> Option<String>) -> Result<Option<OpenAiSettings>, ConfigError> {
     let key = var("OPENAI_API_KEY");
     let base = var("OPENAI_BASE_URL");
     if key.is_none() && base.is_none() {
-        return Ok(ProviderChoice::Builtin);
+        return Ok(None);
     }
     let partial_images = match var("OPENAI_PARTIAL_IMAGES") {
         Some(v) => v.trim().parse::<u8>().ok().filter(|n| *n <= 3).ok_or(ConfigError::PartialImages)?,
         None => 2,
     };
-    Ok(ProviderChoice::OpenAi(OpenAiSettings {
+    let timeout = match var("OPENAI_TIMEOUT_SECS") {
+        Some(v) => v.trim().parse::<u64>().map(Duration::from_secs).map_err(|_| ConfigError::NotSeconds("OPENAI_TIMEOUT_SECS"))?,
+        None => Duration::from_secs(120),
+    };
+    Ok(Some(OpenAiSettings {
         api_key: key.unwrap_or_default(),
         base_url: base.unwrap_or_else(|| "https://api.openai.com/v1".to_string()),
-        model: var("OPENAI_IMAGE_MODEL").unwrap_or_else(|| "gpt-image-1".to_string()),
+        model: var("OPENAI_IMAGE_MODEL")
+            .unwrap_or_else(|| crate::providers::catalogue::DEFAULT_MODEL.to_string()),
         size: var("OPENAI_IMAGE_SIZE").unwrap_or_else(|| "1024x1024".to_string()),
         quality: var("OPENAI_IMAGE_QUALITY"),
         partial_images,
-        request_timeout: Duration::from_secs(110),
+        request_timeout: timeout,
     }))
 }

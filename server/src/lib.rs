@@ -39,7 +39,10 @@ use crate::hub::Hub;
 use crate::jobs::{Jobs, JobsConfig};
 use crate::limits::{Gate, GateError, MemoryGate, RedisGate};
 use crate::providers::builtin::BuiltinRenderer;
+use crate::providers::a1111::Automatic1111;
+use crate::providers::comfyui::ComfyUi;
 use crate::providers::openai::OpenAiImages;
+use crate::providers::registry::Providers;
 use crate::providers::ImageProvider;
 use crate::relay::{Incoming, Relay};
 use crate::sessions::SessionBackend;
@@ -56,6 +59,34 @@ pub enum StartupError {
     Http(#[from] reqwest::Error),
     #[error("REDIS_URL is not a usable Redis address: {0}")]
     Gate(#[from] GateError),
+    #[error("image providers: {0}")]
+    Providers(String),
+}
+
+/// The configured providers, each told to start (a ComfyUI socket, a model check), in the
+/// administrator's order.
+async fn build_providers(images: &crate::config::ImageSettings) -> Result<Providers, StartupError> {
+    let mut offered: Vec<Arc<dyn ImageProvider>> = Vec::new();
+    for choice in &images.providers {
+        let provider: Arc<dyn ImageProvider> = match choice {
+            ProviderChoice::Builtin => Arc::new(BuiltinRenderer { pace: images.render_pace }),
+            ProviderChoice::OpenAi(s) => {
+                let client = OpenAiImages::new(s.clone())?;
+                // A retired or unknown model is said at start-up; the server still starts.
+                client.check_model().await;
+                Arc::new(client)
+            }
+            ProviderChoice::ComfyUi(s) => Arc::new(ComfyUi::new(s.clone()).map_err(StartupError::Providers)?),
+            ProviderChoice::Automatic1111(s) => {
+                Arc::new(Automatic1111::new(s.clone()).map_err(StartupError::Providers)?)
+            }
+        };
+        tracing::info!(provider = provider.name(), model = %provider.model(), capabilities = ?provider.capabilities(), "image provider offered");
+        offered.push(provider);
+    }
+    let providers = Providers::new(offered, images.default_provider).map_err(|e| StartupError::Providers(e.to_string()))?;
+    tracing::info!(provider = providers.default_provider().name(), "default image provider");
+    Ok(providers)
 }
 
 /// A built, bound server, ready to run.
@@ -79,13 +110,7 @@ impl Application {
             None => None,
         };
         let hub = relay.clone().map(Hub::with_relay).unwrap_or_default();
-        let (provider, model): (Arc<dyn ImageProvider>, String) = match &settings.images.provider {
-            ProviderChoice::Builtin => {
-                (Arc::new(BuiltinRenderer { pace: settings.images.render_pace }), "scene-v1".into())
-            }
-            ProviderChoice::OpenAi(s) => (Arc::new(OpenAiImages::new(s.clone())?), s.model.clone()),
-        };
-        tracing::info!(provider = provider.name(), %model, "image provider");
+        let providers = build_providers(&settings.images).await?;
         let chat_model = match &settings.chat_model {
             Some(s) => {
                 tracing::info!(model = %s.model, "chat model");
@@ -99,7 +124,6 @@ impl Application {
         };
         let images = &settings.images;
         let config = JobsConfig {
-            model,
             deadline: images.job_timeout,
             prices: images.prices.clone(),
             gate,
@@ -109,7 +133,7 @@ impl Application {
             spend_alert_micros: settings.quotas.spend_alert_micros,
             relay: relay.clone(),
         };
-        let jobs = Jobs::new(store.clone(), hub.clone(), provider, config);
+        let jobs = Jobs::new(store.clone(), hub.clone(), providers, config);
         if let (Some(relay), Some(url)) = (relay, &settings.redis_url) {
             let (cancels, mut incoming) = tokio::sync::mpsc::unbounded_channel();
             tokio::spawn(relay.listen(url.clone(), hub.clone(), cancels));

@@ -1,23 +1,36 @@
 //! Image providers behind one trait, so the job runner drives any of them the same way.
 //!
 //! A provider knows nothing of sockets, the hub or the database: it takes a request, a
-//! channel for progress events and a cancellation token, and returns PNG bytes or a typed
-//! error. Cancelling the token must stop the work (drop the HTTP request, stop painting)
-//! and return [`ProviderError::Cancelled`] promptly.
+//! channel for progress events and a cancellation token, and returns the image bytes or a
+//! typed error. Cancelling the token must stop the work where the engine allows it (drop the
+//! HTTP request, ask the engine to cancel that job, stop painting) and return
+//! [`ProviderError::Cancelled`] promptly.
 //!
-//! This is the first slice of the image-generation issue: the seam and the built-in
-//! renderer. The OpenAI-compatible client and the job runner build on it.
+//! Each provider says what it can do ([`Capabilities`]) so the runner (and later the
+//! composer) offer only that, and how long a request may take ([`ImageProvider::deadline`]):
+//! a 4K image at high quality or a CPU-bound local engine needs minutes, a preview-sized
+//! image from the built-in renderer seconds. Several providers can be configured at once
+//! ([`registry::Providers`]); the administrator names which are offered and the default.
 
+pub mod a1111;
 pub mod builtin;
+pub mod catalogue;
+pub mod comfyui;
 pub mod openai;
 pub mod pricing;
+pub mod registry;
 pub mod sse;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
+
+/// The longest any one generation may run, whatever is configured: past this a job is
+/// failed with Retry offered rather than left looking alive forever.
+pub const MAX_DEADLINE: Duration = Duration::from_secs(600);
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImageRequest {
@@ -26,12 +39,15 @@ pub struct ImageRequest {
     pub width: u32,
     pub height: u32,
     /// For a refinement, the image it changes (PNG), given to providers that can edit.
-    pub source: Option<std::sync::Arc<Vec<u8>>>,
+    pub source: Option<Arc<Vec<u8>>>,
+    /// A seed asked for; `None` lets the provider pick a random one (an engine that caches
+    /// identical graphs would otherwise answer a retry with the same image in no time).
+    pub seed: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct GeneratedImage {
-    /// The finished image, PNG encoded.
+    /// The finished image (PNG, or whatever the engine saved: JPEG, WebP).
     pub png: Vec<u8>,
     /// The prompt the provider says it used, when it rewrites prompts.
     pub revised_prompt: Option<String>,
@@ -40,17 +56,72 @@ pub struct GeneratedImage {
     pub model: String,
     /// Token usage, when the provider reports it (priced by [`pricing`]).
     pub usage: Option<pricing::Usage>,
+    /// The seed the engine used, when it says.
+    pub seed: Option<u64>,
 }
 
 /// What a provider reports while it works.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ProviderEvent {
+    /// Accepted and waiting in the engine's queue; `position` 0 means next, when the engine
+    /// says where the job stands.
+    Queued { position: Option<u32> },
     /// The provider has started producing the image.
     Generating,
-    /// A partial image (small PNG), shown as a preview and never stored.
+    /// The sampler finished step `step` of `total` (engines that count steps).
+    Step { step: u32, total: u32 },
+    /// A partial image (PNG or JPEG), shown as a preview and never stored.
     Preview { png: Vec<u8> },
     /// The last attempt failed in a way worth retrying; the provider tries again.
     Retrying(ProviderError),
+}
+
+/// What a provider can do, so nothing is offered that it would ignore.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Capabilities {
+    /// Changes a given image (a refinement sends the last image).
+    pub edit: bool,
+    /// Takes a mask of the area to change.
+    pub mask: bool,
+    /// Takes a seed (so "again with the same seed" is meaningful).
+    pub seed: bool,
+    /// Makes several images per request.
+    pub batch: bool,
+    /// Reports real sampler steps.
+    pub steps: bool,
+    /// Sends previews while it works.
+    pub previews: bool,
+    /// Cancel stops the work on the engine, not only our wait for it.
+    pub cancel: bool,
+}
+
+/// Which kind of engine a provider talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ProviderKind {
+    Builtin,
+    OpenAi,
+    ComfyUi,
+    Automatic1111,
+}
+
+impl ProviderKind {
+    /// The name an administrator writes in `EASEL_PROVIDERS` / `EASEL_DEFAULT_PROVIDER`.
+    pub fn id(self) -> &'static str {
+        match self {
+            Self::Builtin => "builtin",
+            Self::OpenAi => "openai",
+            Self::ComfyUi => "comfyui",
+            Self::Automatic1111 => "a1111",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        let s = s.trim().to_ascii_lowercase();
+        [Self::Builtin, Self::OpenAi, Self::ComfyUi, Self::Automatic1111].into_iter().find(|k| {
+            k.id() == s
+                || matches!((k, s.as_str()), (Self::Automatic1111, "automatic1111" | "forge") | (Self::Builtin, "built-in"))
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -65,10 +136,18 @@ pub enum ProviderError {
     QuotaExhausted,
     #[error("the provider refused our credentials")]
     Unauthorized,
+    /// The configured model does not exist there (a 404 `model_not_found`), or was retired
+    /// (`retired_on` from the catalogue): a configuration error, never retried or charged.
+    #[error("the image model {model} is not available")]
+    ModelUnavailable { model: String, retired_on: Option<&'static str> },
     #[error("provider error (HTTP {status})")]
     Server { status: u16 },
     #[error("network error: {0}")]
     Network(String),
+    /// A local engine ran the job and reported a failure of its own (out of memory, a node
+    /// that raised): its words are logged, the user gets a sentence.
+    #[error("the engine failed: {0}")]
+    Engine(String),
     #[error("the provider took too long")]
     Timeout,
     #[error("the provider answered without an image")]
@@ -86,8 +165,10 @@ impl ProviderError {
             Self::RateLimited { .. } => "rate_limited",
             Self::QuotaExhausted => "quota_exhausted",
             Self::Unauthorized => "unauthorized",
+            Self::ModelUnavailable { .. } => "model_unavailable",
             Self::Server { .. } => "server_error",
             Self::Network(_) => "network",
+            Self::Engine(_) => "engine_error",
             Self::Timeout => "timeout",
             Self::NoImage => "no_image",
             Self::BadResponse(_) => "bad_response",
@@ -98,21 +179,31 @@ impl ProviderError {
     pub fn retryable(&self) -> bool {
         matches!(
             self,
-            Self::RateLimited { .. } | Self::Server { .. } | Self::Network(_) | Self::Timeout | Self::NoImage
+            Self::RateLimited { .. }
+                | Self::Server { .. }
+                | Self::Network(_)
+                | Self::Engine(_)
+                | Self::Timeout
+                | Self::NoImage
         )
     }
 }
 
 #[async_trait]
 pub trait ImageProvider: Send + Sync + 'static {
-    /// Whether the provider can change a given image (an edits endpoint); a refinement then
-    /// sends it the last image instead of generating from the prompt alone.
-    fn edits(&self) -> bool {
-        false
-    }
+    fn kind(&self) -> ProviderKind;
 
-    /// Short name shown with the image ("built-in renderer", "OpenAI").
+    /// Short name shown with the image ("built-in renderer", "OpenAI", "ComfyUI").
     fn name(&self) -> &'static str;
+
+    /// The model (or workflow) it uses, recorded with each job and priced by it.
+    fn model(&self) -> String;
+
+    fn capabilities(&self) -> Capabilities;
+
+    /// How long this request may take before the job gives up (capped at [`MAX_DEADLINE`]
+    /// by the runner).
+    fn deadline(&self, request: &ImageRequest) -> Duration;
 
     async fn generate(
         &self,

@@ -1,10 +1,14 @@
 //! Integration tests: the real server on port 0, a fresh database per test (SQLite by
 //! default, PostgreSQL with `EASEL_TEST_DB=postgres`), driven over HTTP and WebSocket.
 
+mod a1111;
 mod accounts;
 mod admin;
 mod assistant;
 mod chat_model;
+mod comfyui;
+mod fake_a1111;
+mod fake_comfyui;
 mod fake_openai;
 mod gate;
 mod helpers;
