@@ -201,6 +201,7 @@ fn job(id: i64, status: JobStatus, stage: JobStage) -> JobView {
         error: None,
         image: None,
         refines: None,
+        started_at: Some(1_000),
     }
 }
 
@@ -212,6 +213,8 @@ fn progress(id: i64, stage: JobStage) -> ServerMsg {
         percent: stage.percent(),
         detail: stage.describe("fox"),
         preview: None,
+        steps: None,
+        queue_position: None,
     })
 }
 

@@ -16,7 +16,10 @@ use server::jobs::{JobRequest, Jobs, JobsConfig};
 use server::limits::MemoryGate;
 use server::providers::builtin::{paint::paint, scene::Scene};
 use server::providers::pricing::PriceTable;
-use server::providers::{GeneratedImage, ImageProvider, ImageRequest, ProviderError, ProviderEvent};
+use server::providers::registry::Providers;
+use server::providers::{
+    Capabilities, GeneratedImage, ImageProvider, ImageRequest, ProviderError, ProviderEvent, ProviderKind,
+};
 use server::store::Store;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -34,8 +37,24 @@ struct Handover {
 
 #[async_trait]
 impl ImageProvider for Handover {
+    fn kind(&self) -> ProviderKind {
+        ProviderKind::Builtin
+    }
+
     fn name(&self) -> &'static str {
         "bench"
+    }
+
+    fn model(&self) -> String {
+        "bench".into()
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::default()
+    }
+
+    fn deadline(&self, _request: &ImageRequest) -> Duration {
+        Duration::from_secs(60)
     }
 
     async fn generate(
@@ -57,6 +76,7 @@ impl ImageProvider for Handover {
             provider: "bench",
             model: "bench".into(),
             usage: None,
+            seed: None,
         })
     }
 }
@@ -76,8 +96,7 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 
 fn config(deadline: Duration) -> JobsConfig {
     JobsConfig {
-        model: "bench".into(),
-        deadline,
+        deadline: Some(deadline),
         prices: PriceTable::default(),
         gate: Arc::new(MemoryGate::default()),
         lease: Duration::from_secs(15),
@@ -112,7 +131,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     img.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)?;
     let handed_over = Arc::new(Mutex::new(None));
     let provider = Arc::new(Handover { png: png.clone(), handed_over: handed_over.clone(), hold: false });
-    let jobs = Jobs::new(store.clone(), hub.clone(), provider, config(Duration::from_secs(60)));
+    let jobs = Jobs::new(store.clone(), hub.clone(), Providers::single(provider), config(Duration::from_secs(60)));
 
     let user = store.create_user("bench", "x").await?.ok_or("user")?.id;
     let (thread, _) = store.create_thread(user, &ClientId("bench".into()), "bench").await?;
@@ -150,7 +169,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
 
     // Memory: many users, each with one job waiting on its provider.
     let hold = Arc::new(Handover { png, handed_over, hold: true });
-    let waiting = Jobs::new(store.clone(), hub.clone(), hold, config(Duration::from_secs(600)));
+    let waiting = Jobs::new(store.clone(), hub.clone(), Providers::single(hold), config(Duration::from_secs(600)));
     let mut users = Vec::with_capacity(RUNNING_JOBS);
     for i in 0..RUNNING_JOBS {
         let u = store.create_user(&format!("waiting{i}"), "x").await?.ok_or("user")?.id;

@@ -158,10 +158,14 @@ pub enum ConfigError {
 }
 
 impl Settings {
-    /// Reads `DATABASE_URL`, `EASEL_ALLOWED_ORIGINS`, `EASEL_SECURE_COOKIES`,
-    /// `EASEL_WS_PING_SECS` and `EASEL_WS_IDLE_SECS`.
+    /// Reads every setting from the process environment (the README's configuration table).
     pub fn from_env(leptos: LeptosOptions) -> Result<Self, ConfigError> {
-        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        Self::from_vars(leptos, &|name| std::env::var(name).ok())
+    }
+
+    /// The same, from any lookup (tests give a table instead of the process environment).
+    pub fn from_vars(leptos: LeptosOptions, lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let var = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
         let secs = |name: &'static str, default: Duration| match var(name) {
             Some(v) => v.trim().parse::<u64>().map(Duration::from_secs).map_err(|_| ConfigError::NotSeconds(name)),
             None => Ok(default),
@@ -187,9 +191,9 @@ impl Settings {
             images: ImageSettings {
                 providers: providers_from_env(&var)?,
                 default_provider: match var("EASEL_DEFAULT_PROVIDER") {
-                    Some(v) => Some(
-                        ProviderKind::parse(&v).ok_or(ConfigError::UnknownProvider("EASEL_DEFAULT_PROVIDER", v))?,
-                    ),
+                    Some(v) => {
+                        Some(ProviderKind::parse(&v).ok_or(ConfigError::UnknownProvider("EASEL_DEFAULT_PROVIDER", v))?)
+                    }
                     None => None,
                 },
                 prices: PriceTable::default()
@@ -296,14 +300,17 @@ fn openai_from_env(var: &dyn Fn(&str) -> Option<String>) -> Result<Option<OpenAi
         None => 2,
     };
     let timeout = match var("OPENAI_TIMEOUT_SECS") {
-        Some(v) => v.trim().parse::<u64>().map(Duration::from_secs).map_err(|_| ConfigError::NotSeconds("OPENAI_TIMEOUT_SECS"))?,
+        Some(v) => v
+            .trim()
+            .parse::<u64>()
+            .map(Duration::from_secs)
+            .map_err(|_| ConfigError::NotSeconds("OPENAI_TIMEOUT_SECS"))?,
         None => Duration::from_secs(120),
     };
     Ok(Some(OpenAiSettings {
         api_key: key.unwrap_or_default(),
         base_url: base.unwrap_or_else(|| "https://api.openai.com/v1".to_string()),
-        model: var("OPENAI_IMAGE_MODEL")
-            .unwrap_or_else(|| crate::providers::catalogue::DEFAULT_MODEL.to_string()),
+        model: var("OPENAI_IMAGE_MODEL").unwrap_or_else(|| crate::providers::catalogue::DEFAULT_MODEL.to_string()),
         size: var("OPENAI_IMAGE_SIZE").unwrap_or_else(|| "1024x1024".to_string()),
         quality: var("OPENAI_IMAGE_QUALITY"),
         partial_images,

@@ -24,7 +24,8 @@ use tokio::sync::mpsc;
 use crate::hub::Hub;
 use crate::limits::{Gate, Policies, Usage, Verdict};
 use crate::providers::pricing::PriceTable;
-use crate::providers::{GeneratedImage, ImageProvider, ImageRequest, ProviderError, ProviderEvent};
+use crate::providers::registry::Providers;
+use crate::providers::{GeneratedImage, ImageProvider, ImageRequest, ProviderError, ProviderEvent, MAX_DEADLINE};
 use crate::relay::Relay;
 use crate::store::{job_text, JobOutcome, NewJob, Store, StoreError};
 use slots::{Held, Slots};
@@ -48,9 +49,9 @@ pub enum JobError {
 pub struct Jobs {
     store: Store,
     hub: Hub,
-    provider: Arc<dyn ImageProvider>,
-    model: String,
-    deadline: Duration,
+    providers: Providers,
+    /// One deadline for every job, when the administrator set one; else each provider's own.
+    deadline: Option<Duration>,
     prices: Arc<PriceTable>,
     slots: Arc<Slots>,
     /// Usernames whose generations are exempt from spend totals.
@@ -73,8 +74,7 @@ pub struct JobRequest<'a> {
 
 /// How the runner is set up; see `config::ImageSettings`.
 pub struct JobsConfig {
-    pub model: String,
-    pub deadline: Duration,
+    pub deadline: Option<Duration>,
     pub prices: PriceTable,
     pub gate: Arc<dyn Gate>,
     pub lease: Duration,
@@ -85,12 +85,11 @@ pub struct JobsConfig {
 }
 
 impl Jobs {
-    pub fn new(store: Store, hub: Hub, provider: Arc<dyn ImageProvider>, config: JobsConfig) -> Self {
+    pub fn new(store: Store, hub: Hub, providers: Providers, config: JobsConfig) -> Self {
         Self {
             store,
             hub,
-            provider,
-            model: config.model,
+            providers,
             deadline: config.deadline,
             prices: Arc::new(config.prices),
             slots: Slots::new(config.gate, config.lease, config.policies),
@@ -109,12 +108,14 @@ impl Jobs {
     ) -> Result<ChatMessage, JobError> {
         let (claim, exempt) = self.admit(user).await?;
         let subject = crate::assistant::subject_of(request.enhanced);
+        let provider = self.providers.default_provider();
+        let model = provider.model();
         let new = NewJob {
             prompt: request.prompt,
             enhanced_prompt: request.enhanced,
             subject: &subject,
-            provider: self.provider.name(),
-            model: &self.model,
+            provider: provider.name(),
+            model: &model,
             counted_at: crate::store::now_ms(),
             exempt,
             refines: request.refines,
@@ -204,52 +205,45 @@ impl Jobs {
         });
     }
 
-    async fn stage(
-        &self,
-        user: UserId,
-        thread: ThreadId,
-        job: &JobView,
-        stage: JobStage,
-        preview: Option<u32>,
-    ) -> Result<(), StoreError> {
+    async fn stage(&self, user: UserId, thread: ThreadId, job: &JobView, stage: JobStage) -> Result<(), StoreError> {
         let detail = stage.describe(&job.subject);
-        if preview.is_none() {
-            self.store.set_job_stage(job.id, stage, &detail).await?;
-        }
-        self.hub.publish(
-            user,
-            ServerMsg::JobProgress(JobProgress {
-                job_id: job.id,
-                thread_id: thread,
-                stage,
-                percent: stage.percent(),
-                detail,
-                preview,
-            }),
-        );
+        self.store.set_job_stage(job.id, stage, &detail).await?;
+        let mut live = Live::new(job, thread);
+        live.stage = stage;
+        self.hub.publish(user, live.progress(detail));
         Ok(())
+    }
+
+    /// The provider that made (or makes) `job`: the one it was started with while that is
+    /// still offered, else today's default.
+    fn provider_for(&self, job: &JobView) -> Arc<dyn ImageProvider> {
+        self.providers.by_name(&job.provider).unwrap_or_else(|| self.providers.default_provider()).clone()
     }
 
     /// Runs the job to its end and records it; returns the `JobUpdated` that announces the end.
     async fn run(&self, held: &Held, thread: ThreadId, job: JobView) -> Result<Option<ServerMsg>, StoreError> {
         let (user, cancel) = (held.user, held.cancel.clone());
-        self.stage(user, thread, &job, JobStage::Queued, None).await?;
-        self.stage(user, thread, &job, JobStage::Initializing, None).await?;
+        self.stage(user, thread, &job, JobStage::Queued).await?;
+        self.stage(user, thread, &job, JobStage::Initializing).await?;
         // The shape is written into the prompt ("wide composition"), so a retry keeps it.
         let (width, height) = crate::assistant::style::aspect_in(&job.enhanced_prompt).unwrap_or_default().size();
-        let source = self.source_image(user, &job).await?;
-        let request = ImageRequest { prompt: job.enhanced_prompt.clone(), width, height, source };
+        let provider = self.provider_for(&job);
+        let source = self.source_image(user, &job, provider.as_ref()).await?;
+        let request = ImageRequest { prompt: job.enhanced_prompt.clone(), width, height, source, seed: None };
         // Cancelled before the provider was called: the generation never happened.
         let called = !cancel.is_cancelled();
         let result = match called {
-            true => self.generate(held, thread, &job, request).await?,
+            true => self.generate(held, thread, &job, provider, request).await?,
             false => Err(ProviderError::Cancelled),
         };
         let outcome = match result {
             Ok(image) if !cancel.is_cancelled() => self.save(user, thread, &job, image).await?,
             Ok(_) | Err(ProviderError::Cancelled) => Finished::Cancelled,
             Err(e) => {
-                tracing::warn!(job = %job.id, error = %e, "generation failed");
+                // A missing model is a configuration error the provider logs once per model.
+                if !matches!(e, ProviderError::ModelUnavailable { .. }) {
+                    tracing::warn!(job = %job.id, error = %e, "generation failed");
+                }
                 Finished::Failed(e.kind(), friendly(&e), e.retryable())
             }
         };
@@ -267,8 +261,13 @@ impl Jobs {
     }
 
     /// The image a refinement changes, when the provider can edit it (else it regenerates).
-    async fn source_image(&self, user: UserId, job: &JobView) -> Result<Option<Arc<Vec<u8>>>, StoreError> {
-        let Some(earlier) = job.refines.filter(|_| self.provider.edits()) else { return Ok(None) };
+    async fn source_image(
+        &self,
+        user: UserId,
+        job: &JobView,
+        provider: &dyn ImageProvider,
+    ) -> Result<Option<Arc<Vec<u8>>>, StoreError> {
+        let Some(earlier) = job.refines.filter(|_| provider.capabilities().edit) else { return Ok(None) };
         let Some(image) = self.store.job(user, earlier).await?.and_then(|(j, _)| j.image) else { return Ok(None) };
         Ok(self.store.image_variant(user, image.id, "full").await?.map(|v| Arc::new(v.bytes)))
     }
@@ -279,51 +278,64 @@ impl Jobs {
         held: &Held,
         thread: ThreadId,
         job: &JobView,
+        provider: Arc<dyn ImageProvider>,
         request: ImageRequest,
     ) -> Result<Result<GeneratedImage, ProviderError>, StoreError> {
         let (user, cancel) = (held.user, held.cancel.clone());
         let (tx, mut rx) = mpsc::channel(16);
-        let provider = self.provider.clone();
+        // The work decides the deadline: 4K at high quality or a CPU engine takes minutes.
+        let deadline = self.deadline.unwrap_or_else(|| provider.deadline(&request)).min(MAX_DEADLINE);
         let call = {
             let cancel = cancel.clone();
             async move { provider.generate(&request, tx, cancel).await }
         };
         tokio::pin!(call);
-        let deadline = tokio::time::sleep(self.deadline);
+        let deadline = tokio::time::sleep(deadline);
         tokio::pin!(deadline);
         // Halfway to the deadline the user is told it is slow, once, before it fails.
-        let slow = tokio::time::sleep(self.deadline / 2);
+        let slow = tokio::time::sleep(deadline.deadline().duration_since(tokio::time::Instant::now()) / 2);
         tokio::pin!(slow);
         let mut told_slow = false;
-        let mut previews = 0u32;
-        let mut stage = JobStage::Initializing;
+        let mut live = Live::new(job, thread);
         loop {
             tokio::select! {
                 result = &mut call => return Ok(result),
                 Some(event) = rx.recv() => match event {
+                    ProviderEvent::Queued { position } => {
+                        live.queue_position = position;
+                        self.hub.publish(user, live.progress(JobStage::describe_queue(&job.subject, position)));
+                    }
                     ProviderEvent::Generating => {
-                        stage = JobStage::Generating;
-                        self.stage(user, thread, job, stage, None).await?;
+                        live.stage = JobStage::Generating;
+                        live.queue_position = None;
+                        self.stage(user, thread, job, live.stage).await?;
+                    }
+                    ProviderEvent::Step { step, total } => {
+                        live.stage = JobStage::Generating;
+                        live.queue_position = None;
+                        live.steps = Some(StepCount { step, total });
+                        self.hub.publish(user, live.progress(live.describe()));
                     }
                     ProviderEvent::Retrying(e) => {
-                        let detail = retrying(&e).to_string();
-                        let progress = JobProgress { job_id: job.id, thread_id: thread, stage, percent: stage.percent(), detail, preview: None };
-                        self.hub.publish(user, ServerMsg::JobProgress(progress));
+                        self.hub.publish(user, live.progress(retrying(&e).to_string()));
                     }
                     ProviderEvent::Preview { png } => {
-                        previews += 1;
+                        live.previews += 1;
                         if let Some(relay) = &self.relay {
                             relay.store_preview(job.id, &png).await;
                         }
                         self.slots.set_preview(&held.holder, png);
-                        self.stage(user, thread, job, JobStage::Generating, Some(previews)).await?;
+                        live.stage = JobStage::Generating;
+                        let mut progress = live.progress(live.describe());
+                        if let ServerMsg::JobProgress(p) = &mut progress {
+                            p.preview = Some(live.previews);
+                        }
+                        self.hub.publish(user, progress);
                     }
                 },
                 _ = &mut slow, if !told_slow => {
                     told_slow = true;
-                    let detail = "Generation is taking longer than expected…".to_string();
-                    let progress = JobProgress { job_id: job.id, thread_id: thread, stage, percent: stage.percent(), detail, preview: None };
-                    self.hub.publish(user, ServerMsg::JobProgress(progress));
+                    self.hub.publish(user, live.progress("Generation is taking longer than expected…".to_string()));
                 }
                 _ = &mut deadline => {
                     cancel.cancel();
@@ -340,7 +352,7 @@ impl Jobs {
         job: &JobView,
         image: GeneratedImage,
     ) -> Result<Finished, StoreError> {
-        self.stage(user, thread, job, JobStage::Processing, None).await?;
+        self.stage(user, thread, job, JobStage::Processing).await?;
         let png = image.png;
         let prepared = match tokio::task::spawn_blocking(move || variants::prepare(&png)).await {
             Ok(Ok(prepared)) => prepared,
@@ -353,7 +365,7 @@ impl Jobs {
                 return Ok(Finished::Failed("bad_image", "Generation failed, please try again.".into(), true));
             }
         };
-        self.stage(user, thread, job, JobStage::Saving, None).await?;
+        self.stage(user, thread, job, JobStage::Saving).await?;
         let id = self
             .store
             .store_image(user, &prepared.sha256, (prepared.width, prepared.height), &prepared.variants)
@@ -361,8 +373,61 @@ impl Jobs {
         let revised = image.revised_prompt.as_deref();
         let cost_micros = self.prices.cost_micros(&image.model, image.usage);
         self.store.finish_job(job.id, JobOutcome::Complete { image: id, revised_prompt: revised, cost_micros }).await?;
-        self.stage(user, thread, job, JobStage::Complete, None).await?;
+        self.stage(user, thread, job, JobStage::Complete).await?;
         Ok(Finished::Complete(cost_micros))
+    }
+}
+
+/// What the runner knows of a running job between provider events, so every progress frame
+/// carries the stage, the steps and the queue place together.
+struct Live {
+    job: JobId,
+    thread: ThreadId,
+    subject: String,
+    stage: JobStage,
+    steps: Option<StepCount>,
+    queue_position: Option<u32>,
+    previews: u32,
+}
+
+impl Live {
+    fn new(job: &JobView, thread: ThreadId) -> Self {
+        Self {
+            job: job.id,
+            thread,
+            subject: job.subject.clone(),
+            stage: JobStage::Initializing,
+            steps: None,
+            queue_position: None,
+            previews: 0,
+        }
+    }
+
+    fn percent(&self) -> u8 {
+        match (self.stage, self.steps) {
+            (JobStage::Generating, Some(s)) => JobStage::step_percent(s.step, s.total),
+            (stage, _) => stage.percent(),
+        }
+    }
+
+    fn describe(&self) -> String {
+        match (self.stage, self.steps) {
+            (JobStage::Generating, Some(s)) => JobStage::describe_step(&self.subject, s),
+            (stage, _) => stage.describe(&self.subject),
+        }
+    }
+
+    fn progress(&self, detail: String) -> ServerMsg {
+        ServerMsg::JobProgress(JobProgress {
+            job_id: self.job,
+            thread_id: self.thread,
+            stage: self.stage,
+            percent: self.percent(),
+            detail,
+            preview: None,
+            steps: self.steps,
+            queue_position: self.queue_position,
+        })
     }
 }
 

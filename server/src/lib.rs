@@ -38,8 +38,8 @@ use crate::config::Settings;
 use crate::hub::Hub;
 use crate::jobs::{Jobs, JobsConfig};
 use crate::limits::{Gate, GateError, MemoryGate, RedisGate};
-use crate::providers::builtin::BuiltinRenderer;
 use crate::providers::a1111::Automatic1111;
+use crate::providers::builtin::BuiltinRenderer;
 use crate::providers::comfyui::ComfyUi;
 use crate::providers::openai::OpenAiImages;
 use crate::providers::registry::Providers;
@@ -65,16 +65,17 @@ pub enum StartupError {
 
 /// The configured providers, each told to start (a ComfyUI socket, a model check), in the
 /// administrator's order.
-async fn build_providers(images: &crate::config::ImageSettings) -> Result<Providers, StartupError> {
+fn build_providers(images: &crate::config::ImageSettings) -> Result<Providers, StartupError> {
     let mut offered: Vec<Arc<dyn ImageProvider>> = Vec::new();
     for choice in &images.providers {
         let provider: Arc<dyn ImageProvider> = match choice {
             ProviderChoice::Builtin => Arc::new(BuiltinRenderer { pace: images.render_pace }),
             ProviderChoice::OpenAi(s) => {
-                let client = OpenAiImages::new(s.clone())?;
-                // A retired or unknown model is said at start-up; the server still starts.
-                client.check_model().await;
-                Arc::new(client)
+                let client = Arc::new(OpenAiImages::new(s.clone())?);
+                // A retired or unknown model is said at start-up, without holding it up.
+                let check = client.clone();
+                tokio::spawn(async move { check.check_model().await });
+                client
             }
             ProviderChoice::ComfyUi(s) => Arc::new(ComfyUi::new(s.clone()).map_err(StartupError::Providers)?),
             ProviderChoice::Automatic1111(s) => {
@@ -84,7 +85,8 @@ async fn build_providers(images: &crate::config::ImageSettings) -> Result<Provid
         tracing::info!(provider = provider.name(), model = %provider.model(), capabilities = ?provider.capabilities(), "image provider offered");
         offered.push(provider);
     }
-    let providers = Providers::new(offered, images.default_provider).map_err(|e| StartupError::Providers(e.to_string()))?;
+    let providers =
+        Providers::new(offered, images.default_provider).map_err(|e| StartupError::Providers(e.to_string()))?;
     tracing::info!(provider = providers.default_provider().name(), "default image provider");
     Ok(providers)
 }
@@ -110,7 +112,7 @@ impl Application {
             None => None,
         };
         let hub = relay.clone().map(Hub::with_relay).unwrap_or_default();
-        let providers = build_providers(&settings.images).await?;
+        let providers = build_providers(&settings.images)?;
         let chat_model = match &settings.chat_model {
             Some(s) => {
                 tracing::info!(model = %s.model, "chat model");

@@ -50,8 +50,16 @@ pub async fn image(
 pub async fn preview(State(state): State<AppState>, user: MaybeUser, Path(id): Path<i64>) -> Response {
     let Some(user) = user.0 else { return not_found() };
     match state.chat.jobs.preview(user.id, JobId(id)).await {
-        Some(png) => ([(header::CONTENT_TYPE, "image/png"), (header::CACHE_CONTROL, "no-store")], png.as_ref().clone())
-            .into_response(),
+        // Engines send JPEG previews (ComfyUI, A1111), the others PNG.
+        Some(bytes) => {
+            let mime = match image::guess_format(&bytes) {
+                Ok(image::ImageFormat::Jpeg) => "image/jpeg",
+                Ok(image::ImageFormat::WebP) => "image/webp",
+                _ => "image/png",
+            };
+            ([(header::CONTENT_TYPE, mime), (header::CACHE_CONTROL, "no-store")], bytes.as_ref().clone())
+                .into_response()
+        }
         None => not_found(),
     }
 }

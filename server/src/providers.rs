@@ -119,7 +119,10 @@ impl ProviderKind {
         let s = s.trim().to_ascii_lowercase();
         [Self::Builtin, Self::OpenAi, Self::ComfyUi, Self::Automatic1111].into_iter().find(|k| {
             k.id() == s
-                || matches!((k, s.as_str()), (Self::Automatic1111, "automatic1111" | "forge") | (Self::Builtin, "built-in"))
+                || matches!(
+                    (k, s.as_str()),
+                    (Self::Automatic1111, "automatic1111" | "forge") | (Self::Builtin, "built-in")
+                )
         })
     }
 }

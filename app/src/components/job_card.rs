@@ -5,7 +5,7 @@
 use leptos::prelude::*;
 
 use super::{use_chat_state, Outbound};
-use crate::protocol::{CancelJob, ClientMsg, ImageInfo, JobId, JobStatus, JobView, RetryJob};
+use crate::protocol::{elapsed_text, CancelJob, ClientMsg, ImageInfo, JobId, JobStage, JobStatus, JobView, RetryJob};
 
 #[component]
 pub fn JobCard(job: JobView) -> impl IntoView {
@@ -29,17 +29,26 @@ fn RunningJob(job: JobView) -> impl IntoView {
     let percent = move || progress().map_or(stage.percent(), |p| p.percent);
     let detail = move || progress().map_or_else(|| stage.describe(&subject), |p| p.detail);
     let preview = move || progress().and_then(|p| p.preview);
+    // Generating without step counts (OpenAI, compatible servers): the bar cannot say how far
+    // along it is, so it moves on its own while the elapsed time shows it is alive.
+    let indeterminate = move || {
+        progress().map_or(stage, |p| p.stage) == JobStage::Generating && progress().and_then(|p| p.steps).is_none()
+    };
+    let elapsed = elapsed_since(job.started_at);
     let cancel = move |_| outbound.with_value(|o| o.send(ClientMsg::CancelJob(CancelJob { job_id: id })));
     view! {
         <div class="job running">
-            <p class="job-status">{detail}</p>
+            <p class="job-status">{detail.clone()}</p>
+            <p class="job-elapsed muted">{move || elapsed.get().map(|ms| format!("{} elapsed", elapsed_text(ms)))}</p>
             <div
                 class="progress"
+                class:indeterminate=indeterminate
                 role="progressbar"
                 aria-label="Image progress"
                 aria-valuemin="0"
                 aria-valuemax="100"
                 aria-valuenow=move || percent().to_string()
+                aria-valuetext=detail
             >
                 <div class="progress-bar" style:width=move || format!("{}%", percent())></div>
             </div>
@@ -49,6 +58,23 @@ fn RunningJob(job: JobView) -> impl IntoView {
             <button type="button" class="secondary" on:click=cancel>"Cancel"</button>
         </div>
     }
+}
+
+/// Milliseconds since `started_at` (Unix ms), ticking every second in the browser; `None`
+/// on the server and before the first tick, so the server's page and hydration agree.
+fn elapsed_since(started_at: Option<i64>) -> ReadSignal<Option<i64>> {
+    let (elapsed, set_elapsed) = signal(None::<i64>);
+    #[cfg(feature = "hydrate")]
+    if let Some(start) = started_at {
+        use std::time::Duration;
+        let tick = move || set_elapsed.set(Some((js_sys::Date::now() as i64 - start).max(0)));
+        if let Ok(handle) = set_interval_with_handle(tick, Duration::from_secs(1)) {
+            on_cleanup(move || handle.clear());
+        }
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = (started_at, set_elapsed);
+    elapsed
 }
 
 fn srcset(image: &ImageInfo) -> String {

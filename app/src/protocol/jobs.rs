@@ -53,6 +53,29 @@ impl JobStage {
         }
     }
 
+    /// The bar inside the generating stage when the engine counts sampler steps: from just
+    /// past preparing (30 %) to just short of processing (80 %).
+    pub fn step_percent(step: u32, total: u32) -> u8 {
+        let (lo, hi) = (u32::from(Self::Initializing.percent()), u32::from(Self::Processing.percent()));
+        let done = step.min(total);
+        let span = (hi - lo) * done / total.max(1);
+        (lo + span).clamp(lo + 1, hi - 1) as u8
+    }
+
+    /// "Step 12 of 30: generating your lighthouse scene…".
+    pub fn describe_step(subject: &str, steps: StepCount) -> String {
+        format!("Step {} of {}: generating your {subject} scene…", steps.step, steps.total)
+    }
+
+    /// "Queued: 2 images ahead of your lighthouse scene…" (or next, or unknown).
+    pub fn describe_queue(subject: &str, position: Option<u32>) -> String {
+        match position {
+            Some(0) | None => Self::Queued.describe(subject),
+            Some(1) => format!("Queued: 1 image ahead of your {subject} scene…"),
+            Some(n) => format!("Queued: {n} images ahead of your {subject} scene…"),
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Queued => "queued",
@@ -143,6 +166,22 @@ pub struct JobView {
     /// The job whose image this one changes (a refinement), if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refines: Option<JobId>,
+    /// When the current run started (Unix ms), for the elapsed time of a long job.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<i64>,
+}
+
+/// "0:42", "12:05": elapsed time as a running job shows it.
+pub fn elapsed_text(ms: i64) -> String {
+    let secs = ms.max(0) / 1000;
+    format!("{}:{:02}", secs / 60, secs % 60)
+}
+
+/// Sampler steps done, from engines that count them (ComfyUI, AUTOMATIC1111).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepCount {
+    pub step: u32,
+    pub total: u32,
 }
 
 /// Frequent, small: a running job moved on. `preview` counts the previews so far; the tab
@@ -155,6 +194,12 @@ pub struct JobProgress {
     pub percent: u8,
     pub detail: String,
     pub preview: Option<u32>,
+    /// Real sampler progress, when the engine reports it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub steps: Option<StepCount>,
+    /// Images ahead of this one in the engine's queue, when it says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue_position: Option<u32>,
 }
 
 /// A job changed state (started, finished, failed, cancelled, retried).
@@ -195,6 +240,26 @@ mod tests {
             assert_eq!(JobStage::parse(s.as_str()), Some(s));
         }
         assert_eq!(JobStage::Generating.describe("lighthouse"), "Generating your lighthouse scene…");
+    }
+
+    #[test]
+    fn steps_move_the_bar_inside_the_generating_stage() {
+        assert_eq!(JobStage::step_percent(0, 30), 31);
+        assert_eq!(JobStage::step_percent(15, 30), 55);
+        assert_eq!(JobStage::step_percent(30, 30), 79);
+        assert_eq!(JobStage::step_percent(99, 30), 79);
+        assert_eq!(JobStage::step_percent(1, 0), 31, "no total: no progress to show");
+        let rising: Vec<u8> = (1..=30).map(|s| JobStage::step_percent(s, 30)).collect();
+        assert!(rising.windows(2).all(|w| w[0] <= w[1]) && rising[0] < rising[29]);
+        assert_eq!(
+            JobStage::describe_step("lighthouse", StepCount { step: 12, total: 30 }),
+            "Step 12 of 30: generating your lighthouse scene…"
+        );
+        assert_eq!(JobStage::describe_queue("fox", Some(2)), "Queued: 2 images ahead of your fox scene…");
+        assert_eq!(JobStage::describe_queue("fox", Some(0)), JobStage::Queued.describe("fox"));
+        assert_eq!(elapsed_text(42_999), "0:42");
+        assert_eq!(elapsed_text(725_000), "12:05");
+        assert_eq!(elapsed_text(-5), "0:00");
     }
 
     #[test]

@@ -120,6 +120,7 @@ fn job() -> JobView {
         error: None,
         image: Some(ImageInfo { id: ImageId(9), width: 1024, height: 1024, variants: vec![256, 512, 1024] }),
         refines: None,
+        started_at: None,
     }
 }
 
@@ -142,8 +143,12 @@ fn job_progress_round_trips() {
         percent: 60,
         detail: "Generating your lighthouse scene…".into(),
         preview: Some(2),
+        steps: None,
+        queue_position: None,
     };
-    round_trip_server(ServerMsg::JobProgress(m), "job_progress");
+    round_trip_server(ServerMsg::JobProgress(m.clone()), "job_progress");
+    let stepped = JobProgress { steps: Some(StepCount { step: 12, total: 30 }), queue_position: Some(0), ..m };
+    round_trip_server(ServerMsg::JobProgress(stepped), "job_progress");
 }
 
 #[test]

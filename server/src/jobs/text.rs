@@ -18,8 +18,21 @@ pub fn friendly(e: &ProviderError) -> String {
         ProviderError::ContentPolicy => "The provider declined this prompt; try rephrasing it.",
         ProviderError::RateLimited { .. } => "Too many requests, please wait a moment and try again.",
         ProviderError::QuotaExhausted | ProviderError::Unauthorized => "Image generation is unavailable right now.",
+        ProviderError::ModelUnavailable { model, retired_on: Some(date) } => {
+            return format!(
+                "The image model {model} was retired by the provider on {date}; the administrator must set \
+                 OPENAI_IMAGE_MODEL to a current model."
+            )
+        }
+        ProviderError::ModelUnavailable { model, retired_on: None } => {
+            return format!(
+                "The image model {model} is not offered by the provider; the administrator must set \
+                 OPENAI_IMAGE_MODEL to a model it offers."
+            )
+        }
+        ProviderError::Engine(_) => "The image engine could not finish this image. Please try again.",
         ProviderError::Timeout => "Generation is taking longer than expected. Please try again.",
-        ProviderError::Network(_) => "Connection to the image service was lost. Please try again.",
+        ProviderError::Network(_) => "The image service could not be reached. Please try again.",
         ProviderError::Server { .. } | ProviderError::NoImage | ProviderError::BadResponse(_) => {
             "Generation failed, please try again."
         }

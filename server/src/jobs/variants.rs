@@ -1,5 +1,6 @@
-//! Turns a provider's image into what we store: the original PNG (`full`), a content hash,
-//! and WebP variants at fixed widths for `srcset`. CPU work: callers run it on the blocking pool.
+//! Turns a provider's image into what we store: the original as PNG (`full`; an engine that
+//! saved JPEG or WebP is re-encoded, since edits send `full` on as PNG), a content hash, and
+//! WebP variants at fixed widths for `srcset`. CPU work: callers run it on the blocking pool.
 
 use std::io::Cursor;
 
@@ -21,9 +22,16 @@ pub struct Prepared {
 pub fn prepare(png: &[u8]) -> Result<Prepared, image::ImageError> {
     let img = image::load_from_memory(png)?;
     let (width, height) = (img.width(), img.height());
-    let sha256 = Sha256::digest(png).iter().map(|b| format!("{b:02x}")).collect();
-    let mut variants =
-        vec![StoredVariant { name: "full".into(), mime: "image/png", width, height, bytes: png.to_vec() }];
+    let full = match image::guess_format(png)? {
+        ImageFormat::Png => png.to_vec(),
+        _ => {
+            let mut out = Cursor::new(Vec::new());
+            img.write_to(&mut out, ImageFormat::Png)?;
+            out.into_inner()
+        }
+    };
+    let sha256 = Sha256::digest(&full).iter().map(|b| format!("{b:02x}")).collect();
+    let mut variants = vec![StoredVariant { name: "full".into(), mime: "image/png", width, height, bytes: full }];
     for w in WIDTHS.into_iter().filter(|w| *w <= width) {
         let h = (u64::from(height) * u64::from(w) / u64::from(width)).max(1) as u32;
         let resized = img.resize_exact(w, h, FilterType::Triangle).to_rgb8();
@@ -66,6 +74,16 @@ mod tests {
     fn a_small_image_is_not_upscaled() {
         let p = prepare(&png(300, 300)).expect("prepared");
         assert_eq!(p.variants.iter().map(|v| v.name.as_str()).collect::<Vec<_>>(), ["full", "256"]);
+    }
+
+    #[test]
+    fn a_jpeg_from_an_engine_is_kept_as_png() {
+        let img = image::RgbImage::from_fn(300, 200, |x, _| image::Rgb([(x % 255) as u8, 40, 90]));
+        let mut jpeg = Cursor::new(Vec::new());
+        img.write_to(&mut jpeg, ImageFormat::Jpeg).expect("encode");
+        let p = prepare(&jpeg.into_inner()).expect("prepared");
+        assert_eq!(image::guess_format(&p.variants[0].bytes).ok(), Some(ImageFormat::Png));
+        assert_eq!((p.width, p.height), (300, 200));
     }
 
     #[test]

@@ -14,7 +14,7 @@ use image::{imageops::FilterType, DynamicImage, ImageFormat, RgbImage};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::{GeneratedImage, ImageProvider, ImageRequest, ProviderError, ProviderEvent};
+use super::{Capabilities, GeneratedImage, ImageProvider, ImageRequest, ProviderError, ProviderEvent, ProviderKind};
 use scene::Scene;
 
 /// Largest side the renderer paints, whatever is asked.
@@ -54,8 +54,25 @@ async fn paint_png(
 
 #[async_trait]
 impl ImageProvider for BuiltinRenderer {
+    fn kind(&self) -> ProviderKind {
+        ProviderKind::Builtin
+    }
+
     fn name(&self) -> &'static str {
         "built-in renderer"
+    }
+
+    fn model(&self) -> String {
+        "scene-v1".into()
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities { previews: true, cancel: true, ..Capabilities::default() }
+    }
+
+    /// Painting takes well under a second; the pace between previews is what takes time.
+    fn deadline(&self, _request: &ImageRequest) -> Duration {
+        Duration::from_secs(120) + self.pace * PREVIEW_SIDES.len() as u32
     }
 
     async fn generate(
@@ -81,7 +98,14 @@ impl ImageProvider for BuiltinRenderer {
             _ = cancel.cancelled() => return Err(ProviderError::Cancelled),
             png = paint_png(scene, width, height, None) => png?,
         };
-        Ok(GeneratedImage { png, revised_prompt: None, provider: self.name(), model: "scene-v1".into(), usage: None })
+        Ok(GeneratedImage {
+            png,
+            revised_prompt: None,
+            provider: self.name(),
+            model: "scene-v1".into(),
+            usage: None,
+            seed: None,
+        })
     }
 }
 
@@ -90,7 +114,7 @@ mod tests {
     use super::*;
 
     fn request(prompt: &str) -> ImageRequest {
-        ImageRequest { prompt: prompt.into(), width: 256, height: 256, source: None }
+        ImageRequest { prompt: prompt.into(), width: 256, height: 256, source: None, seed: None }
     }
 
     #[tokio::test]

@@ -172,7 +172,7 @@ pub fn parse_size(s: &str) -> Result<Option<(u32, u32)>, SizeError> {
 pub fn check_size(width: u32, height: u32) -> Result<(), SizeError> {
     let (long, short) = (width.max(height), width.min(height));
     let pixels = u64::from(width) * u64::from(height);
-    if width % 16 != 0 || height % 16 != 0 {
+    if !width.is_multiple_of(16) || !height.is_multiple_of(16) {
         Err(SizeError::NotMultipleOf16(width, height))
     } else if long > 3840 {
         Err(SizeError::TooLong(width, height))
@@ -200,10 +200,18 @@ pub fn fit_size(width: u32, height: u32) -> (u32, u32) {
     let (mut rw, mut rh) = (round16(fw), round16(fh));
     // Rounding can step just outside the bounds; step back inside.
     while u64::from(rw) * u64::from(rh) < 655_360 {
-        if rw <= rh { rw += 16 } else { rh += 16 }
+        if rw <= rh {
+            rw += 16
+        } else {
+            rh += 16
+        }
     }
     while u64::from(rw) * u64::from(rh) > 8_294_400 || rw > 3840 || rh > 3840 {
-        if rw >= rh { rw -= 16 } else { rh -= 16 }
+        if rw >= rh {
+            rw -= 16
+        } else {
+            rh -= 16
+        }
     }
     (rw, rh)
 }

@@ -1,53 +1,336 @@
-//! ComfyUI (skeleton; being written).
+//! The ComfyUI provider: a configured API-format workflow, patched per request and run on a
+//! ComfyUI server (or Comfy Cloud), with real sampler steps and previews.
+//!
+//! The protocol is "connect first, then submit": one WebSocket per provider
+//! ([`socket`]) carries every prompt's events; a job registers its prompt id (one we make),
+//! posts the patched graph to `/prompt` under the socket's `clientId`, turns the events into
+//! [`ProviderEvent`]s ([`job::Tracker`]) and, on `execution_success`, reads the saved image's
+//! name from `/history/{id}` and its bytes from `/view`.
+//!
+//! Invariants:
+//! - The seed is random unless one was asked for: ComfyUI answers an identical graph from its
+//!   cache in no time, with the same image.
+//! - `preview_method` is sent with every prompt; the server's default is no previews.
+//! - Cancelling (or the runner dropping us at its deadline) stops this prompt on the engine,
+//!   never a bare global `/interrupt` ([`api::Api::cancel`]).
+//! - No job waits forever: a socket that reconnects makes every job ask the engine how its
+//!   prompt stands, so does a long silence, and a socket down past the grace fails the job.
 
+mod api;
+mod frames;
+mod job;
+mod settings;
+mod socket;
+mod workflow;
+
+use std::sync::Arc;
 use std::time::Duration;
 
-#[derive(Debug, Clone)]
-pub struct ComfyUiSettings {
-    pub base_url: String,
-    pub timeout: Duration,
-}
+use async_trait::async_trait;
+use serde_json::json;
+use tokio::sync::mpsc;
+use tokio_util::sync::{CancellationToken, DropGuard};
+use uuid::Uuid;
 
-impl ComfyUiSettings {
-    pub fn from_env(var: &dyn Fn(&str) -> Option<String>) -> Result<Option<Self>, String> {
-        Ok(var("COMFYUI_URL").map(|base_url| Self { base_url, timeout: Duration::from_secs(600) }))
-    }
-}
+use super::{Capabilities, GeneratedImage, ImageProvider, ImageRequest, ProviderError, ProviderEvent, ProviderKind};
+use api::Api;
+use frames::Frame;
+use job::{End, JobGuard, Seen, Tracker, CANCEL_WAIT};
+pub use settings::{ComfyUiSettings, InputRef, NodeMap, DEFAULT_CHECKPOINT};
+use socket::Link;
 
-/// Skeleton until the client is written.
+/// How long `/history` may lag behind `execution_success`.
+const HISTORY_TRIES: u32 = 10;
+const HISTORY_PAUSE: Duration = Duration::from_millis(200);
+
 pub struct ComfyUi {
     settings: ComfyUiSettings,
+    model: String,
+    client_id: String,
+    api: Arc<Api>,
+    link: Arc<Link>,
+    /// Stops the socket task when the provider goes.
+    _socket: DropGuard,
 }
 
 impl ComfyUi {
+    /// Checks the settings and starts the socket (inside a Tokio runtime).
     pub fn new(settings: ComfyUiSettings) -> Result<Self, String> {
-        Ok(Self { settings })
+        settings.validate()?;
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| "ComfyUI must start inside the runtime")?;
+        let client_id = Uuid::new_v4().to_string();
+        let api = Arc::new(Api::new(&settings)?);
+        let url = socket::socket_url(&settings, &client_id)?;
+        let link = Arc::new(Link::new());
+        let stop = CancellationToken::new();
+        runtime.spawn(socket::run(link.clone(), settings.clone(), url, stop.clone()));
+        Ok(Self { model: settings.model(), settings, client_id, api, link, _socket: stop.drop_guard() })
+    }
+
+    fn unreachable(&self, why: Option<String>) -> ProviderError {
+        let base = &self.settings.base_url;
+        ProviderError::Network(match why {
+            Some(why) => format!("ComfyUI at {base} is not reachable: {why}"),
+            None => format!("ComfyUI at {base} is not reachable"),
+        })
+    }
+
+    /// Asks the engine to stop this prompt, waiting at most [`CANCEL_WAIT`].
+    async fn stop_on_engine(&self, guard: &mut JobGuard) {
+        guard.settled = true;
+        let id = &guard.prompt_id;
+        match tokio::time::timeout(CANCEL_WAIT, self.api.cancel(id)).await {
+            Ok(Ok(route)) => tracing::info!(prompt_id = %id, ?route, "ComfyUI prompt cancelled"),
+            Ok(Err(e)) => tracing::warn!(prompt_id = %id, error = %e, "ComfyUI prompt could not be cancelled"),
+            Err(_) => tracing::warn!(prompt_id = %id, "ComfyUI did not answer the cancel in time"),
+        }
+    }
+
+    /// Follows the prompt's events until it ends.
+    async fn follow(
+        &self,
+        guard: &mut JobGuard,
+        mut frames: mpsc::UnboundedReceiver<Frame>,
+        mut connects: u64,
+        events: &mpsc::Sender<ProviderEvent>,
+        cancel: &CancellationToken,
+    ) -> Result<(End, Tracker), ProviderError> {
+        let mut tracker = Tracker::default();
+        let mut state = self.link.watch();
+        // The socket may have dropped since we saw it up: look at it once at the start.
+        state.mark_changed();
+        let mut down_since = None;
+        loop {
+            let grace = async {
+                match down_since {
+                    Some(since) => tokio::time::sleep_until(since + self.settings.unreachable_grace).await,
+                    None => std::future::pending().await,
+                }
+            };
+            let mut ask = false;
+            tokio::select! {
+                biased;
+                _ = cancel.cancelled() => {
+                    self.stop_on_engine(guard).await;
+                    return Err(ProviderError::Cancelled);
+                }
+                frame = frames.recv() => {
+                    let Some(frame) = frame else { return Err(self.unreachable(None)) };
+                    if let Frame::Failed { message, exception_type, node_type, node_id, .. } = &frame {
+                        tracing::warn!(prompt_id = %guard.prompt_id, %message, %exception_type, %node_type, %node_id, "ComfyUI reported an execution error");
+                    }
+                    match tracker.see(frame) {
+                        Seen::Event(ProviderEvent::Preview { png }) => {
+                            // A preview may be dropped when the runner lags; a step may not.
+                            let _ = events.try_send(ProviderEvent::Preview { png });
+                        }
+                        Seen::Event(event) => {
+                            let _ = events.send(event).await;
+                        }
+                        Seen::End(end) => return Ok((end, tracker)),
+                        Seen::Nothing => {}
+                    }
+                }
+                changed = state.changed() => {
+                    if changed.is_err() {
+                        return Err(self.unreachable(None));
+                    }
+                    let now = *state.borrow_and_update();
+                    if !now.up {
+                        down_since.get_or_insert(now.down_since);
+                    } else {
+                        down_since = None;
+                        // Events sent while we were away are gone: ask how the prompt stands.
+                        ask = now.connects != connects;
+                        connects = now.connects;
+                    }
+                }
+                _ = grace => {
+                    // The socket stayed down: the engine is gone unless its HTTP side answers.
+                    match self.api.standing(&guard.prompt_id).await {
+                        Ok(standing) => match End::from_standing(standing) {
+                            Some(end) => return Ok((end, tracker)),
+                            None => down_since = Some(tokio::time::Instant::now()),
+                        },
+                        Err(e) => {
+                            tracing::warn!(prompt_id = %guard.prompt_id, error = %e, "ComfyUI unreachable past the grace");
+                            return Err(ProviderError::Network(format!(
+                                "lost ComfyUI at {} for over {}s",
+                                self.settings.base_url,
+                                self.settings.unreachable_grace.as_secs()
+                            )));
+                        }
+                    }
+                }
+                _ = tokio::time::sleep(self.settings.quiet_poll) => ask = true,
+            }
+            if ask {
+                match self.api.standing(&guard.prompt_id).await {
+                    Ok(standing) => {
+                        tracing::debug!(prompt_id = %guard.prompt_id, ?standing, "ComfyUI prompt reconciled");
+                        if let Some(end) = End::from_standing(standing) {
+                            return Ok((end, tracker));
+                        }
+                    }
+                    // Still away: the grace or the runner's deadline decides.
+                    Err(e) => {
+                        tracing::debug!(prompt_id = %guard.prompt_id, error = %e, "ComfyUI prompt not reconciled")
+                    }
+                }
+            }
+        }
+    }
+
+    /// The saved image's bytes: named by `/history` (which can lag `execution_success` a
+    /// little) or by the `executed` events.
+    async fn result(&self, prompt_id: &str, reported: Vec<frames::ImageRef>) -> Result<Vec<u8>, ProviderError> {
+        let tries = if reported.is_empty() { HISTORY_TRIES } else { 2 };
+        let mut picked = None;
+        for attempt in 0..tries {
+            if let Some(entry) = self.api.history(prompt_id).await? {
+                picked = workflow::pick_image(&entry["outputs"]);
+                break;
+            }
+            if attempt + 1 < tries {
+                tokio::time::sleep(HISTORY_PAUSE).await;
+            }
+        }
+        let image = picked.or_else(|| workflow::pick(reported)).ok_or(ProviderError::NoImage)?;
+        self.api.view(&image).await
+    }
+
+    async fn run(
+        &self,
+        request: &ImageRequest,
+        events: &mpsc::Sender<ProviderEvent>,
+        cancel: &CancellationToken,
+        guard: &mut JobGuard,
+        seed: u64,
+    ) -> Result<Vec<u8>, ProviderError> {
+        // Registered before anything is sent, so no event of this prompt is missed.
+        let frames = self.link.register(&guard.prompt_id);
+        let connects = tokio::select! {
+            biased;
+            _ = cancel.cancelled() => return Err(ProviderError::Cancelled),
+            up = self.link.wait_up(self.settings.connect_wait) => up.map_err(|why| self.unreachable(why))?,
+        };
+        let patch = workflow::Patch {
+            prompt: &request.prompt,
+            seed,
+            width: request.width,
+            height: request.height,
+            steps: self.settings.steps,
+        };
+        let body = json!({
+            "prompt": workflow::patch(&self.settings.workflow, &self.settings.nodes, &patch),
+            "client_id": self.client_id,
+            "prompt_id": guard.prompt_id,
+            "extra_data": { "preview_method": self.settings.preview_method },
+            "front": false,
+        });
+        // From here the engine may hold the prompt: a cancel or a drop must reach it.
+        guard.submitted = true;
+        let queued = tokio::select! {
+            biased;
+            _ = cancel.cancelled() => {
+                self.stop_on_engine(guard).await;
+                return Err(ProviderError::Cancelled);
+            }
+            queued = self.api.submit(&body) => queued,
+        };
+        let queued = queued.inspect_err(|_| guard.settled = true)?;
+        if queued != guard.prompt_id {
+            tracing::warn!(ours = %guard.prompt_id, theirs = %queued, "ComfyUI ignored our prompt id (an old server?)");
+            self.link.rekey(&guard.prompt_id, &queued);
+            guard.prompt_id = queued;
+        }
+        let _ = events.send(ProviderEvent::Queued { position: None }).await;
+        let (end, tracker) = self.follow(guard, frames, connects, events, cancel).await?;
+        guard.settled = true;
+        match end {
+            End::Success => {}
+            End::Failed { message } if message.is_empty() => {
+                return Err(ProviderError::Engine("the workflow failed".into()));
+            }
+            End::Failed { message } => return Err(ProviderError::Engine(message)),
+            End::Interrupted => return Err(ProviderError::Engine("the prompt was interrupted on the engine".into())),
+            End::Lost => return Err(ProviderError::Engine("the engine lost the prompt (was it restarted?)".into())),
+        }
+        tokio::select! {
+            biased;
+            _ = cancel.cancelled() => Err(ProviderError::Cancelled),
+            bytes = self.result(&guard.prompt_id, tracker.images) => bytes,
+        }
     }
 }
 
-#[async_trait::async_trait]
-impl super::ImageProvider for ComfyUi {
-    fn kind(&self) -> super::ProviderKind {
-        super::ProviderKind::ComfyUi
+/// A seed below 2^53: what ComfyUI's own front end can show and send back.
+fn random_seed() -> u64 {
+    (Uuid::new_v4().as_u128() as u64) & ((1 << 53) - 1)
+}
+
+#[async_trait]
+impl ImageProvider for ComfyUi {
+    fn kind(&self) -> ProviderKind {
+        ProviderKind::ComfyUi
     }
+
     fn name(&self) -> &'static str {
-        "ComfyUi"
+        "ComfyUI"
     }
+
     fn model(&self) -> String {
-        String::new()
+        self.model.clone()
     }
-    fn capabilities(&self) -> super::Capabilities {
-        super::Capabilities::default()
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            seed: self.settings.nodes.seed.is_some(),
+            steps: true,
+            previews: self.settings.preview_method != "none",
+            cancel: true,
+            ..Capabilities::default()
+        }
     }
-    fn deadline(&self, _request: &super::ImageRequest) -> Duration {
+
+    fn deadline(&self, _request: &ImageRequest) -> Duration {
         self.settings.timeout
     }
+
     async fn generate(
         &self,
-        _request: &super::ImageRequest,
-        _events: tokio::sync::mpsc::Sender<super::ProviderEvent>,
-        _cancel: tokio_util::sync::CancellationToken,
-    ) -> Result<super::GeneratedImage, super::ProviderError> {
-        Err(super::ProviderError::Network(self.settings.base_url.clone()))
+        request: &ImageRequest,
+        events: mpsc::Sender<ProviderEvent>,
+        cancel: CancellationToken,
+    ) -> Result<GeneratedImage, ProviderError> {
+        let seed = request.seed.unwrap_or_else(random_seed);
+        let mut guard = JobGuard {
+            link: self.link.clone(),
+            api: self.api.clone(),
+            prompt_id: Uuid::new_v4().to_string(),
+            submitted: false,
+            settled: false,
+        };
+        let png = self.run(request, &events, &cancel, &mut guard, seed).await?;
+        Ok(GeneratedImage {
+            png,
+            revised_prompt: None,
+            provider: self.name(),
+            model: self.model.clone(),
+            usage: None,
+            seed: self.settings.nodes.seed.is_some().then_some(seed),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn random_seeds_fit_in_53_bits_and_differ() {
+        let seeds: Vec<u64> = (0..100).map(|_| random_seed()).collect();
+        assert!(seeds.iter().all(|s| *s < 1 << 53));
+        assert_ne!(seeds[0], seeds[1]);
     }
 }

@@ -10,11 +10,20 @@
 //! Every await races the cancellation token: cancelling drops the HTTP request.
 //!
 //! A request that carries a source image (a refinement) goes to `POST {base}/images/edits`
-//! as multipart form data with the image, for GPT image models and `dall-e-2`; the answer is
-//! the same JSON.
+//! as multipart form data with the image; the answer is the same JSON.
+//!
+//! The model is checked against [`catalogue`]: a retired or unknown model is said at
+//! start-up ([`OpenAiImages::check_model`] asks `GET {base}/models` when the server answers
+//! it) and, if the provider answers 404 `model_not_found`, fails the job with a sentence for
+//! the administrator, logged once per model and never retried. A request for a retired model
+//! is still sent: compatible servers (LocalAI) reuse old OpenAI names for their own models.
+//! Models the catalogue knows take custom sizes, so the request's shape is kept; the
+//! deadline grows with size and quality (4K at high quality takes minutes).
 
 mod wire;
 
+use std::collections::HashSet;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -23,9 +32,10 @@ use reqwest::StatusCode;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use super::catalogue::{self, Lookup, Quality};
 use super::pricing::Usage;
-use super::{GeneratedImage, ImageProvider, ImageRequest, ProviderError, ProviderEvent};
-use wire::{ErrorBody, ImagesResponse, SseParser, StreamEvent};
+use super::{Capabilities, GeneratedImage, ImageProvider, ImageRequest, ProviderError, ProviderEvent, ProviderKind};
+use wire::{ErrorBody, ImagesResponse, ModelList, SseParser, StreamEvent};
 
 /// How many times a retryable failure is tried again.
 const MAX_RETRIES: u32 = 2;
@@ -43,7 +53,8 @@ pub struct OpenAiSettings {
     pub quality: Option<String>,
     /// Previews to ask for (0–3); 0 asks for plain JSON.
     pub partial_images: u8,
-    /// Deadline of one HTTP attempt.
+    /// Deadline of a medium-quality 1024×1024 image; larger sizes and higher qualities get
+    /// proportionally more (see [`OpenAiImages::deadline`]).
     pub request_timeout: Duration,
 }
 
@@ -63,12 +74,26 @@ impl std::fmt::Debug for OpenAiSettings {
 pub struct OpenAiImages {
     http: reqwest::Client,
     settings: OpenAiSettings,
+    /// Models already reported missing, so the administrator reads it once, not per job.
+    reported: Mutex<HashSet<String>>,
+}
+
+/// What the provider's `GET /models` said of the configured model.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ModelCheck {
+    /// Listed by the server.
+    Offered,
+    /// Not listed; `retired_on` when the catalogue knows it was shut down.
+    Missing { retired_on: Option<&'static str> },
+    /// The server did not answer the list (compatible servers often lack it); what the
+    /// catalogue alone says.
+    Unchecked(Lookup),
 }
 
 impl OpenAiImages {
     pub fn new(settings: OpenAiSettings) -> Result<Self, reqwest::Error> {
         let http = reqwest::Client::builder().connect_timeout(Duration::from_secs(10)).build()?;
-        Ok(Self { http, settings })
+        Ok(Self { http, settings, reported: Mutex::default() })
     }
 
     /// DALL-E models take `response_format` and cannot stream; GPT image models are the opposite.
@@ -76,9 +101,90 @@ impl OpenAiImages {
         self.settings.model.starts_with("dall-e")
     }
 
-    fn body(&self, prompt: &str) -> serde_json::Value {
+    /// GPT image models and DALL-E 2 have an edits endpoint; DALL-E 3 does not.
+    fn edits(&self) -> bool {
+        !self.is_dalle() || self.settings.model == "dall-e-2"
+    }
+
+    /// Asks the server which models it offers and logs what the administrator must know: a
+    /// retired or missing model is a warning (the server still starts; jobs will say it too).
+    pub async fn check_model(&self) -> ModelCheck {
+        let model = self.settings.model.as_str();
+        let check = self.list_models().await.map_or_else(
+            || ModelCheck::Unchecked(catalogue::lookup(model)),
+            |ids| match ids.iter().any(|id| id == model) {
+                true => ModelCheck::Offered,
+                false => ModelCheck::Missing { retired_on: catalogue::retired_on(model) },
+            },
+        );
+        match &check {
+            ModelCheck::Missing { retired_on: Some(date) } | ModelCheck::Unchecked(Lookup::Retired(date)) => {
+                tracing::warn!(%model, retired_on = date, "OPENAI_IMAGE_MODEL names a model the provider retired; every image will fail until it is changed (e.g. to {})", catalogue::DEFAULT_MODEL)
+            }
+            ModelCheck::Missing { retired_on: None } => {
+                tracing::warn!(%model, "the image provider does not list OPENAI_IMAGE_MODEL; images will fail if it is not served")
+            }
+            ModelCheck::Unchecked(Lookup::Unknown) => {
+                tracing::info!(%model, "image model not in Easel's catalogue (a compatible server's own model?)")
+            }
+            ModelCheck::Offered | ModelCheck::Unchecked(Lookup::Current(_)) => {}
+        }
+        if let Some(q) = self.quality() {
+            if let Lookup::Current(m) = catalogue::lookup(model) {
+                if !m.qualities().contains(&q) {
+                    tracing::warn!(%model, quality = q.as_str(), "OPENAI_IMAGE_QUALITY is not one this model takes");
+                }
+            }
+        }
+        check
+    }
+
+    async fn list_models(&self) -> Option<Vec<String>> {
+        let base = self.settings.base_url.trim_end_matches('/');
+        let mut req = self.http.get(format!("{base}/models")).timeout(Duration::from_secs(5));
+        if !self.settings.api_key.is_empty() {
+            req = req.bearer_auth(&self.settings.api_key);
+        }
+        let res = req.send().await.ok().filter(|r| r.status().is_success())?;
+        let bytes = res.bytes().await.ok()?;
+        let list: ModelList = serde_json::from_slice(&bytes).ok()?;
+        Some(list.data.into_iter().map(|m| m.id).collect())
+    }
+
+    fn quality(&self) -> Option<Quality> {
+        self.settings.quality.as_deref().and_then(Quality::parse)
+    }
+
+    /// The size sent: a model that takes custom sizes gets the request's shape at the
+    /// configured size's area; others get the configured size as written.
+    fn size_for(&self, request: &ImageRequest) -> String {
+        let known = matches!(catalogue::lookup(&self.settings.model), Lookup::Current(_));
+        match (known, catalogue::parse_size(&self.settings.size)) {
+            (true, Ok(Some((w, h)))) if request.width > 0 && request.height > 0 => {
+                let area = f64::from(w) * f64::from(h);
+                let ratio = f64::from(request.width) / f64::from(request.height);
+                let (fw, fh) = catalogue::fit_size((area * ratio).sqrt() as u32, (area / ratio).sqrt() as u32);
+                format!("{fw}x{fh}")
+            }
+            _ => self.settings.size.clone(),
+        }
+    }
+
+    /// Says a missing model once per model (it is a configuration error, not a job's).
+    fn report(&self, error: &ProviderError) {
+        if let ProviderError::ModelUnavailable { model, retired_on } = error {
+            let first = self.reported.lock().unwrap_or_else(|p| p.into_inner()).insert(model.clone());
+            if first {
+                tracing::error!(%model, retired_on = retired_on.unwrap_or("-"), "the image provider does not offer OPENAI_IMAGE_MODEL: every image fails until the administrator sets a current model (e.g. {})", catalogue::DEFAULT_MODEL);
+            }
+        }
+    }
+
+    fn body(&self, request: &ImageRequest) -> serde_json::Value {
         let s = &self.settings;
-        let mut body = serde_json::json!({ "model": s.model, "prompt": prompt, "n": 1, "size": s.size });
+        let prompt = &request.prompt;
+        let mut body =
+            serde_json::json!({ "model": s.model, "prompt": prompt, "n": 1, "size": self.size_for(request) });
         if let Some(q) = &s.quality {
             body["quality"] = q.clone().into();
         }
@@ -92,7 +198,8 @@ impl OpenAiImages {
     }
 
     /// The multipart form of an edit: the source image and the prompt.
-    fn edit_form(&self, prompt: &str, source: &[u8]) -> Result<reqwest::multipart::Form, ProviderError> {
+    fn edit_form(&self, request: &ImageRequest, source: &[u8]) -> Result<reqwest::multipart::Form, ProviderError> {
+        let prompt = &request.prompt;
         let s = &self.settings;
         let image = reqwest::multipart::Part::bytes(source.to_vec())
             .file_name("image.png")
@@ -102,7 +209,7 @@ impl OpenAiImages {
             .text("model", s.model.clone())
             .text("prompt", prompt.to_string())
             .text("n", "1")
-            .text("size", s.size.clone())
+            .text("size", self.size_for(request))
             .part("image", image);
         if let Some(q) = &s.quality {
             form = form.text("quality", q.clone());
@@ -119,24 +226,21 @@ impl OpenAiImages {
         events: &mpsc::Sender<ProviderEvent>,
     ) -> Result<GeneratedImage, ProviderError> {
         let base = self.settings.base_url.trim_end_matches('/');
+        let timeout = self.deadline(request);
         let mut req = match request.source.as_deref().filter(|_| self.edits()) {
             Some(source) => self
                 .http
                 .post(format!("{base}/images/edits"))
-                .timeout(self.settings.request_timeout)
-                .multipart(self.edit_form(&request.prompt, source)?),
-            None => self
-                .http
-                .post(format!("{base}/images/generations"))
-                .timeout(self.settings.request_timeout)
-                .json(&self.body(&request.prompt)),
+                .timeout(timeout)
+                .multipart(self.edit_form(request, source)?),
+            None => self.http.post(format!("{base}/images/generations")).timeout(timeout).json(&self.body(request)),
         };
         if !self.settings.api_key.is_empty() {
             req = req.bearer_auth(&self.settings.api_key);
         }
         let mut res = req.send().await.map_err(network)?;
         if !res.status().is_success() {
-            return Err(error_from(res).await);
+            return Err(error_from(res, &self.settings.model).await);
         }
         // Sent once the provider accepted the request: from here the image is being made.
         let _ = events.send(ProviderEvent::Generating).await;
@@ -162,7 +266,9 @@ impl OpenAiImages {
                     Some(StreamEvent::Completed { b64_json, revised_prompt, usage }) => {
                         return Ok(self.image(decode(&b64_json)?, revised_prompt, usage));
                     }
-                    Some(StreamEvent::Failed { error }) => return Err(error.into_provider_error(StatusCode::OK, None)),
+                    Some(StreamEvent::Failed { error }) => {
+                        return Err(error.into_provider_error(StatusCode::OK, None, &self.settings.model))
+                    }
                     None => {}
                 }
             }
@@ -189,7 +295,14 @@ impl OpenAiImages {
     }
 
     fn image(&self, png: Vec<u8>, revised_prompt: Option<String>, usage: Option<Usage>) -> GeneratedImage {
-        GeneratedImage { png, revised_prompt, provider: self.name(), model: self.settings.model.clone(), usage }
+        GeneratedImage {
+            png,
+            revised_prompt,
+            provider: self.name(),
+            model: self.settings.model.clone(),
+            usage,
+            seed: None,
+        }
     }
 }
 
@@ -207,30 +320,68 @@ fn decode(b64: &str) -> Result<Vec<u8>, ProviderError> {
 
 /// `retry-after-ms` (OpenAI's, precise) or `retry-after` (seconds).
 fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
-    let header =
-        |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<f64>().ok());
+    // `inf`, `NaN` or a year would panic `Duration` or hold the job: finite and clamped only.
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .filter(|v| v.is_finite())
+            .map(|v| v.clamp(0.0, 86_400_000.0))
+    };
     header("retry-after-ms")
         .map(|ms| Duration::from_secs_f64(ms.max(0.0) / 1000.0))
         .or_else(|| header("retry-after").map(|s| Duration::from_secs_f64(s.max(0.0))))
 }
 
-async fn error_from(res: reqwest::Response) -> ProviderError {
+async fn error_from(res: reqwest::Response, model: &str) -> ProviderError {
     let status = res.status();
     let wait = retry_after(res.headers());
     let body = res.bytes().await.unwrap_or_default();
     let error = serde_json::from_slice::<ErrorBody>(&body).map(|b| b.error).unwrap_or_default();
-    error.into_provider_error(status, wait)
+    error.into_provider_error(status, wait, model)
 }
 
 #[async_trait]
 impl ImageProvider for OpenAiImages {
+    fn kind(&self) -> ProviderKind {
+        ProviderKind::OpenAi
+    }
+
     fn name(&self) -> &'static str {
         "OpenAI"
     }
 
-    /// GPT image models and DALL-E 2 have an edits endpoint; DALL-E 3 does not.
-    fn edits(&self) -> bool {
-        !self.is_dalle() || self.settings.model == "dall-e-2"
+    fn model(&self) -> String {
+        self.settings.model.clone()
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        let gpt = !self.is_dalle();
+        Capabilities {
+            edit: self.edits(),
+            mask: self.edits(),
+            seed: false,
+            batch: true,
+            steps: false,
+            previews: gpt && self.settings.partial_images > 0,
+            cancel: false,
+        }
+    }
+
+    /// The configured time for a medium 1024² image, scaled by quality (high ×1.5, xhigh ×2,
+    /// max ×2.5) and by the square root of the area in megapixels: a 4K image at high
+    /// quality gets several minutes.
+    fn deadline(&self, request: &ImageRequest) -> Duration {
+        let quality = match self.quality() {
+            Some(Quality::High) => 1.5,
+            Some(Quality::XHigh) => 2.0,
+            Some(Quality::Max) => 2.5,
+            _ => 1.0,
+        };
+        let (w, h) = catalogue::parse_size(&self.size_for(request)).ok().flatten().unwrap_or((1024, 1024));
+        let megapixels = f64::from(w) * f64::from(h) / 1_048_576.0;
+        self.settings.request_timeout.mul_f64(quality * megapixels.sqrt().max(1.0))
     }
 
     async fn generate(
@@ -245,6 +396,9 @@ impl ImageProvider for OpenAiImages {
                 _ = cancel.cancelled() => return Err(ProviderError::Cancelled),
                 r = self.attempt(request, &events) => r,
             };
+            if let Err(e) = &result {
+                self.report(e);
+            }
             let wait = match &result {
                 Err(ProviderError::RateLimited { retry_after }) => retry_after.unwrap_or(Duration::from_secs(1)),
                 Err(ProviderError::Server { .. } | ProviderError::Network(_)) => Duration::from_millis(500 << retries),

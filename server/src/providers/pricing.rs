@@ -1,8 +1,12 @@
 //! What an image cost, in millionths of a US dollar: from the provider's reported token
-//! `usage` where it gives one, else from a per-model price per image. Pure, so the quota
-//! issue can trust the arithmetic; the tables are configuration (see `config`).
+//! `usage` where it gives one (the 2.x GPT image models are priced per token), else from a
+//! per-model price per image. Estimates made before a call come from the same table, so the
+//! price shown and the spend reserved agree with what the ledger later records. Pure, with
+//! checked arithmetic: a provider reporting absurd usage cannot overflow the ledger.
 
 use std::collections::HashMap;
+
+use super::catalogue::{self, Quality};
 
 /// Token counts as the Images API reports them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
@@ -11,13 +15,43 @@ pub struct Usage {
     pub input_tokens: i64,
     #[serde(default)]
     pub output_tokens: i64,
+    /// How the input splits into text and image tokens (edits send images).
+    #[serde(default)]
+    pub input_tokens_details: Option<InputDetails>,
 }
 
-/// Micro-dollars per token, input and output (= dollars per million tokens).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+pub struct InputDetails {
+    #[serde(default)]
+    pub text_tokens: i64,
+    #[serde(default)]
+    pub image_tokens: i64,
+}
+
+/// Micro-dollars per token (= dollars per million tokens): text in, image in, image out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TokenPrice {
     pub input: i64,
+    pub image_input: i64,
     pub output: i64,
+}
+
+/// OpenAI's published rates for gpt-image-2.6-sunburst (text in $5, image in $8, image out
+/// $30 per million tokens). No other 2.x rates are published; they are assumed equal until
+/// an operator overrides them with `EASEL_TOKEN_PRICES`.
+const GPT_IMAGE_2: TokenPrice = TokenPrice { input: 5, image_input: 8, output: 30 };
+
+/// Output tokens of one 1024×1024 image by quality, as gpt-image-1 documented them (low 272,
+/// medium 1,056, high 4,160); the 2.x models report theirs in `usage`, which settles the
+/// estimate. `xhigh` and `max` are assumed to double and quadruple `high`.
+fn output_tokens_1mp(quality: Quality) -> i64 {
+    match quality {
+        Quality::Low => 272,
+        Quality::Medium | Quality::Auto => 1_056,
+        Quality::High => 4_160,
+        Quality::XHigh => 8_320,
+        Quality::Max => 16_640,
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,17 +62,19 @@ pub struct PriceTable {
 }
 
 impl Default for PriceTable {
-    /// OpenAI's published list prices for 1024×1024 at the time of writing.
     fn default() -> Self {
-        let per_token = HashMap::from([("gpt-image-1".to_string(), TokenPrice { input: 5, output: 40 })]);
-        let per_image = HashMap::from([
-            ("gpt-image-1".to_string(), 42_000),
-            ("dall-e-3".to_string(), 40_000),
-            ("dall-e-2".to_string(), 20_000),
-            ("scene-v1".to_string(), 0),
-        ]);
+        let per_token = catalogue::CURRENT.iter().map(|m| (m.id.to_string(), GPT_IMAGE_2)).collect();
+        let per_image = HashMap::from([("scene-v1".to_string(), 0)]);
         Self { per_token, per_image }
     }
+}
+
+fn dollars_to_micros(text: &str, what: &str) -> Result<i64, String> {
+    let dollars: f64 = text.trim().parse().map_err(|_| format!("{text:?} is not {what}"))?;
+    if !(0.0..=1000.0).contains(&dollars) {
+        return Err(format!("{dollars} is not a sensible {what}"));
+    }
+    Ok((dollars * 1e6).round() as i64)
 }
 
 impl PriceTable {
@@ -46,21 +82,63 @@ impl PriceTable {
     pub fn with_per_image(mut self, spec: &str) -> Result<Self, String> {
         for pair in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
             let (model, dollars) = pair.split_once('=').ok_or_else(|| format!("{pair:?} is not model=dollars"))?;
-            let dollars: f64 = dollars.trim().parse().map_err(|_| format!("{dollars:?} is not a price in dollars"))?;
-            if !(0.0..=1000.0).contains(&dollars) {
-                return Err(format!("{dollars} is not a sensible price per image"));
-            }
-            self.per_image.insert(model.trim().to_string(), (dollars * 1e6).round() as i64);
+            self.per_image.insert(model.trim().to_string(), dollars_to_micros(dollars, "a price in dollars")?);
         }
         Ok(self)
     }
 
+    /// Adds or overrides token rates, `model=text_in/image_in/image_out` in dollars per
+    /// million tokens (`model=in/out` sets both inputs), e.g. `gpt-image-2.5-flare=5/8/30`.
+    pub fn with_per_token(mut self, spec: &str) -> Result<Self, String> {
+        for pair in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (model, rates) = pair.split_once('=').ok_or_else(|| format!("{pair:?} is not model=in/out"))?;
+            let rates: Vec<i64> = rates
+                .split('/')
+                .map(|r| dollars_to_micros(r, "a rate in dollars per million tokens").map(|m| m / 1_000_000))
+                .collect::<Result<_, _>>()?;
+            let price = match rates[..] {
+                [input, output] => TokenPrice { input, image_input: input, output },
+                [input, image_input, output] => TokenPrice { input, image_input, output },
+                _ => return Err(format!("{pair:?}: give in/out or in/image_in/out")),
+            };
+            self.per_token.insert(model.trim().to_string(), price);
+        }
+        Ok(self)
+    }
+
+    fn token_price(&self, model: &str) -> Option<&TokenPrice> {
+        self.per_token.get(model).or_else(|| self.per_token.get(catalogue::alias_of(model)))
+    }
+
     /// The cost of one image; `None` when neither usage nor a price is known.
     pub fn cost_micros(&self, model: &str, usage: Option<Usage>) -> Option<i64> {
-        match (usage, self.per_token.get(model)) {
-            (Some(u), Some(p)) => Some(u.input_tokens.max(0) * p.input + u.output_tokens.max(0) * p.output),
+        match (usage, self.token_price(model)) {
+            (Some(u), Some(p)) if u.input_tokens > 0 || u.output_tokens > 0 => {
+                let (text, image) = match u.input_tokens_details {
+                    Some(d) => (d.text_tokens.max(0), d.image_tokens.max(0)),
+                    None => (u.input_tokens.max(0), 0),
+                };
+                let cost = text
+                    .checked_mul(p.input)?
+                    .checked_add(image.checked_mul(p.image_input)?)?
+                    .checked_add(u.output_tokens.max(0).checked_mul(p.output)?)?;
+                Some(cost)
+            }
             _ => self.per_image.get(model).copied(),
         }
+    }
+
+    /// What an image of this size and quality is expected to cost before it is made: the
+    /// per-image price, or the expected output tokens (scaled by area) at the model's rate.
+    pub fn estimate_micros(&self, model: &str, quality: Option<Quality>, width: u32, height: u32) -> Option<i64> {
+        if let Some(per_image) = self.per_image.get(model) {
+            return Some(*per_image);
+        }
+        let price = self.token_price(model)?;
+        let area = (f64::from(width) * f64::from(height) / 1_048_576.0).max(0.25);
+        let tokens = (output_tokens_1mp(quality.unwrap_or(Quality::Auto)) as f64 * area).round() as i64;
+        // A prompt is well under a hundred text tokens.
+        tokens.checked_mul(price.output)?.checked_add(100 * price.input)
     }
 }
 
@@ -68,28 +146,61 @@ impl PriceTable {
 mod tests {
     use super::*;
 
+    fn usage(input: i64, output: i64) -> Usage {
+        Usage { input_tokens: input, output_tokens: output, input_tokens_details: None }
+    }
+
     #[test]
-    fn usage_is_priced_per_token() {
+    fn usage_of_current_models_is_priced_per_token() {
         let table = PriceTable::default();
-        let usage = Usage { input_tokens: 50, output_tokens: 1056 };
-        assert_eq!(table.cost_micros("gpt-image-1", Some(usage)), Some(50 * 5 + 1056 * 40));
+        assert_eq!(table.cost_micros("gpt-image-2.5-flare", Some(usage(50, 1056))), Some(50 * 5 + 1056 * 30));
+        // Dated snapshots are priced as their alias.
+        assert_eq!(table.cost_micros("gpt-image-2.5-flare-2026-09-08", Some(usage(0, 100))), Some(3_000));
+        let edit = Usage {
+            input_tokens: 350,
+            output_tokens: 1000,
+            input_tokens_details: Some(InputDetails { text_tokens: 50, image_tokens: 300 }),
+        };
+        assert_eq!(table.cost_micros("gpt-image-2.6-sunburst", Some(edit)), Some(50 * 5 + 300 * 8 + 1000 * 30));
+    }
+
+    #[test]
+    fn absurd_usage_cannot_overflow_the_ledger() {
+        let table = PriceTable::default();
+        assert_eq!(table.cost_micros("gpt-image-2", Some(usage(0, i64::MAX))), None);
+        assert_eq!(table.cost_micros("gpt-image-2", Some(usage(-5, 10))), Some(300));
     }
 
     #[test]
     fn without_usage_the_per_image_price_applies() {
-        let table = PriceTable::default();
-        assert_eq!(table.cost_micros("dall-e-3", None), Some(40_000));
-        assert_eq!(table.cost_micros("dall-e-3", Some(Usage::default())), Some(40_000));
+        let table = PriceTable::default().with_per_image("local-sd=0.002").expect("valid");
+        assert_eq!(table.cost_micros("local-sd", None), Some(2_000));
+        assert_eq!(table.cost_micros("local-sd", Some(Usage::default())), Some(2_000));
         assert_eq!(table.cost_micros("scene-v1", None), Some(0));
         assert_eq!(table.cost_micros("unknown", None), None);
+        assert!(PriceTable::default().with_per_image("oops").is_err());
+        assert!(PriceTable::default().with_per_image("m=-1").is_err());
     }
 
     #[test]
-    fn configured_prices_are_added_and_checked() {
-        let table = PriceTable::default().with_per_image("local-sd=0.002, dall-e-3=0.08").expect("valid");
-        assert_eq!(table.cost_micros("local-sd", None), Some(2_000));
-        assert_eq!(table.cost_micros("dall-e-3", None), Some(80_000));
-        assert!(PriceTable::default().with_per_image("oops").is_err());
-        assert!(PriceTable::default().with_per_image("m=-1").is_err());
+    fn operators_override_token_rates() {
+        let table = PriceTable::default().with_per_token("gpt-image-2.5-flare=2/4/10, my-model=1/20").expect("valid");
+        assert_eq!(table.cost_micros("gpt-image-2.5-flare", Some(usage(10, 100))), Some(10 * 2 + 100 * 10));
+        assert_eq!(table.cost_micros("my-model", Some(usage(10, 100))), Some(10 + 100 * 20));
+        assert!(PriceTable::default().with_per_token("x=1/2/3/4").is_err());
+        assert!(PriceTable::default().with_per_token("x=cheap").is_err());
+    }
+
+    #[test]
+    fn estimates_come_from_the_same_rates() {
+        let table = PriceTable::default();
+        let medium = table.estimate_micros("gpt-image-2.5-flare", Some(Quality::Medium), 1024, 1024).expect("known");
+        assert_eq!(medium, 1_056 * 30 + 500);
+        let high_4k = table.estimate_micros("gpt-image-2.5-flare", Some(Quality::High), 3840, 2160).expect("known");
+        assert!(high_4k > 7 * medium, "4K at high quality costs far more: {high_4k} vs {medium}");
+        // The estimate for a medium image equals the cost of the usage it predicts.
+        assert_eq!(table.cost_micros("gpt-image-2.5-flare", Some(usage(100, 1_056))), Some(medium));
+        assert_eq!(table.estimate_micros("scene-v1", None, 1024, 1024), Some(0));
+        assert_eq!(table.estimate_micros("unknown", None, 1024, 1024), None);
     }
 }

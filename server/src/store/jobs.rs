@@ -43,7 +43,7 @@ pub struct JobPlace {
 
 const JOB_COLUMNS: &str = "j.id, j.status, j.stage, j.prompt, j.enhanced_prompt, j.revised_prompt, j.subject, \
      j.provider, j.model, j.error_message, j.retryable, j.image_id, j.user_id, j.thread_id, j.message_id, j.refines_job_id, \
-     i.width AS image_width, i.height AS image_height";
+     j.counted_at, i.width AS image_width, i.height AS image_height";
 
 /// The message showing a job says what the job is doing; `$1` text, `$2` job id.
 const SET_JOB_MESSAGE_TEXT: &str =
@@ -79,6 +79,11 @@ fn job_from_row(row: &AnyRow) -> Result<(JobView, JobPlace), sqlx::Error> {
         error,
         image,
         refines: row.try_get::<Option<i64>, _>("refines_job_id")?.map(JobId),
+        // A running job's reservation is taken when it (re)starts, so it dates the run.
+        started_at: match status {
+            JobStatus::Running => row.try_get::<Option<i64>, _>("counted_at")?,
+            _ => None,
+        },
     };
     let place = JobPlace {
         user: UserId(row.try_get("user_id")?),
@@ -146,6 +151,7 @@ impl Store {
             error: None,
             image: None,
             refines: new.refines,
+            started_at: Some(new.counted_at),
         });
         Ok(Some(message))
     }

@@ -22,8 +22,8 @@ async fn the_admin_sees_spend_per_user_and_the_chart_and_others_do_not() {
     let root = app.signup("root").await; // named admin in the test settings
     generate_once(&app, &ada).await;
     generate_once(&app, &root).await;
-    // One generation at the fake's usage: 50 text tokens at $5/M + 1056 image tokens at $40/M.
-    let one = dollars(50 * 5 + 1056 * 40);
+    // One generation at the fake's usage: 50 text tokens at $5/M + 1056 image tokens at $30/M.
+    let one = dollars(50 * 5 + 1056 * 30);
 
     let (status, page) = app.get_page("/admin", Some(&ada)).await;
     assert_eq!(status, StatusCode::OK);
@@ -39,7 +39,7 @@ async fn the_admin_sees_spend_per_user_and_the_chart_and_others_do_not() {
 
     // With exempt generations included, the admin's own job is in the totals too.
     let (_, page) = app.get_page("/admin?all=1", Some(&root)).await;
-    let two = dollars(2 * (50 * 5 + 1056 * 40));
+    let two = dollars(2 * (50 * 5 + 1056 * 30));
     assert!(page.contains(&format!("<dd>{two}</dd>")), "{two}");
     let (_, page) = app.get_page("/", Some(&root)).await;
     assert!(page.contains(r#"href="/admin""#), "admins get a link to it");
@@ -74,15 +74,17 @@ async fn crossing_the_spend_alert_shows_a_banner() {
     let base = fake.base_url.clone();
     let app = crate::helpers::spawn_app_with(crate::helpers::test_db().await, move |s| {
         s.quotas.spend_alert_micros = Some(10_000);
-        s.images.provider = server::config::ProviderChoice::OpenAi(server::providers::openai::OpenAiSettings {
-            api_key: "sk-test".into(),
-            base_url: base,
-            model: "gpt-image-1".into(),
-            size: "1024x1024".into(),
-            quality: None,
-            partial_images: 0,
-            request_timeout: std::time::Duration::from_secs(10),
-        });
+        s.images = std::mem::take(&mut s.images).with_provider(server::config::ProviderChoice::OpenAi(
+            server::providers::openai::OpenAiSettings {
+                api_key: "sk-test".into(),
+                base_url: base,
+                model: "gpt-image-2.5-flare".into(),
+                size: "1024x1024".into(),
+                quality: None,
+                partial_images: 0,
+                request_timeout: std::time::Duration::from_secs(10),
+            },
+        ));
     })
     .await;
     let root = app.signup("root").await;

@@ -1,1 +1,357 @@
-//! (being written)
+//! The ComfyUI provider against a loopback fake of the engine, directly and through the
+//! whole application.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use app::protocol::*;
+use server::config::ProviderChoice;
+use server::providers::comfyui::{ComfyUi, ComfyUiSettings};
+use server::providers::{GeneratedImage, ImageProvider, ImageRequest, ProviderError, ProviderEvent};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::fake_comfyui::{CancelRoute, FakeComfyUi, Options, Reply, Run};
+use crate::helpers::{finished_job, spawn_app_with, test_db};
+
+fn settings(base_url: &str) -> ComfyUiSettings {
+    // The provider's own logs, as `spawn_app` shows the app's.
+    if std::env::var_os("RUST_LOG").is_some() {
+        server::telemetry::init();
+    }
+    let mut s = ComfyUiSettings::new(base_url);
+    s.connect_wait = Duration::from_secs(2);
+    s.reconnect_min = Duration::from_millis(50);
+    s.reconnect_max = Duration::from_millis(200);
+    s.unreachable_grace = Duration::from_secs(1);
+    s.request_timeout = Duration::from_secs(5);
+    s
+}
+
+fn provider(fake: &FakeComfyUi) -> Arc<ComfyUi> {
+    Arc::new(ComfyUi::new(settings(&fake.base_url)).expect("provider starts"))
+}
+
+fn request(seed: Option<u64>) -> ImageRequest {
+    ImageRequest { prompt: "a lighthouse".into(), width: 1000, height: 771, source: None, seed }
+}
+
+/// A generation in flight: its events as they come, its result at the end.
+struct Running {
+    events: mpsc::Receiver<ProviderEvent>,
+    seen: Vec<ProviderEvent>,
+    cancel: CancellationToken,
+    task: tokio::task::JoinHandle<Result<GeneratedImage, ProviderError>>,
+}
+
+fn start(provider: &Arc<ComfyUi>, request: ImageRequest) -> Running {
+    let (tx, events) = mpsc::channel(256);
+    let cancel = CancellationToken::new();
+    let (p, c) = (provider.clone(), cancel.clone());
+    let task = tokio::spawn(async move { p.generate(&request, tx, c).await });
+    Running { events, seen: Vec::new(), cancel, task }
+}
+
+impl Running {
+    /// Reads events until one matches.
+    async fn until(&mut self, want: impl Fn(&ProviderEvent) -> bool) {
+        loop {
+            let event = tokio::time::timeout(Duration::from_secs(10), self.events.recv()).await;
+            let event = event.expect("an event within 10 s").expect("the provider still runs");
+            let stop = want(&event);
+            self.seen.push(event);
+            if stop {
+                return;
+            }
+        }
+    }
+
+    async fn finish(mut self) -> (Result<GeneratedImage, ProviderError>, Vec<ProviderEvent>) {
+        let result = tokio::time::timeout(Duration::from_secs(20), self.task).await.expect("ends within 20 s");
+        while let Some(e) = self.events.recv().await {
+            self.seen.push(e);
+        }
+        (result.expect("no panic"), self.seen)
+    }
+}
+
+async fn generate(
+    provider: &Arc<ComfyUi>,
+    seed: Option<u64>,
+) -> (Result<GeneratedImage, ProviderError>, Vec<ProviderEvent>) {
+    start(provider, request(seed)).finish().await
+}
+
+fn steps(events: &[ProviderEvent]) -> Vec<(u32, u32)> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            ProviderEvent::Step { step, total } => Some((*step, *total)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn previews(events: &[ProviderEvent]) -> usize {
+    events.iter().filter(|e| matches!(e, ProviderEvent::Preview { .. })).count()
+}
+
+fn is_step(e: &ProviderEvent) -> bool {
+    matches!(e, ProviderEvent::Step { .. })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn steps_arrive_in_order_with_their_total_and_the_image_is_the_engines() {
+    let run = Run { preview_every: 2, ..Run::steps(6) };
+    let fake = FakeComfyUi::start(vec![Reply::Run(run)]).await;
+    let comfy = provider(&fake);
+    let (result, events) = generate(&comfy, None).await;
+    let image = result.expect("an image");
+    assert_eq!(image.png, fake.png());
+    assert_eq!((image.provider, image.model.as_str()), ("ComfyUI", "sd_xl_base_1.0.safetensors"));
+    assert_eq!(steps(&events), (1..=6).map(|s| (s, 6)).collect::<Vec<_>>());
+    assert_eq!(previews(&events), 3);
+    let generating = events.iter().position(|e| *e == ProviderEvent::Generating).expect("generating");
+    assert!(generating < events.iter().position(is_step).expect("a step"), "generating comes before the steps");
+    let first = &fake.first_frames()[0];
+    assert_eq!(first["type"], "feature_flags");
+    assert_eq!(first["data"]["supports_preview_metadata"], true);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn previews_go_to_the_prompt_they_name_and_a_second_prompt_waits_its_turn() {
+    let first = Run { preview_every: 1, ..Run::slow(4, Duration::from_millis(60)) };
+    let second = Run { preview_every: 3, ..Run::steps(6) };
+    let fake = FakeComfyUi::start(vec![Reply::Run(first), Reply::Run(second)]).await;
+    let comfy = provider(&fake);
+    let mut a = start(&comfy, request(None));
+    a.until(is_step).await;
+    let b = start(&comfy, request(None));
+    let ((a, a_events), (b, b_events)) = tokio::join!(a.finish(), b.finish());
+    assert!(a.is_ok() && b.is_ok(), "{a:?} {b:?}");
+    assert_eq!((previews(&a_events), previews(&b_events)), (4, 2), "each prompt's previews reach its own job");
+    assert_eq!(steps(&b_events), (1..=6).map(|s| (s, 6)).collect::<Vec<_>>());
+    assert!(
+        b_events.contains(&ProviderEvent::Queued { position: Some(1) }),
+        "the second job is told one is ahead: {b_events:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_graph_sent_has_the_request_at_the_mapped_places_and_asks_for_previews() {
+    let fake = FakeComfyUi::start(vec![]).await;
+    let mut s = settings(&fake.base_url);
+    s.steps = Some(7);
+    let comfy = Arc::new(ComfyUi::new(s).expect("provider starts"));
+    let (result, _) = generate(&comfy, Some(1234)).await;
+    assert_eq!(result.expect("an image").seed, Some(1234));
+    let sent = &fake.prompts()[0];
+    let graph = &sent["prompt"];
+    assert_eq!(graph["6"]["inputs"]["text"], "a lighthouse");
+    assert_eq!(graph["7"]["inputs"]["text"], "text, watermark, blurry, low quality");
+    assert_eq!(graph["3"]["inputs"]["seed"], 1234);
+    assert_eq!(graph["3"]["inputs"]["steps"], 7);
+    assert_eq!(
+        (graph["5"]["inputs"]["width"].as_u64(), graph["5"]["inputs"]["height"].as_u64()),
+        (Some(1000), Some(768))
+    );
+    assert_eq!(sent["extra_data"]["preview_method"], "auto");
+    assert_eq!(sent["front"], false);
+    let prompt_id = sent["prompt_id"].as_str().expect("a prompt id");
+    assert_eq!(uuid::Uuid::parse_str(prompt_id).map(|u| u.to_string()).ok().as_deref(), Some(prompt_id));
+    generate(&comfy, None).await.0.expect("a second image");
+    assert_eq!(fake.prompts()[1]["client_id"], sent["client_id"], "one client id: one socket");
+    assert_eq!(fake.connections(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_random_seed_differs_between_requests_unless_one_was_asked_for() {
+    let fake = FakeComfyUi::start(vec![]).await;
+    let comfy = provider(&fake);
+    let mut seeds = Vec::new();
+    for asked in [None, None, Some(42), Some(42)] {
+        let image = generate(&comfy, asked).await.0.expect("an image");
+        seeds.push(image.seed.expect("the seed is reported"));
+    }
+    let sent: Vec<u64> = fake.prompts().iter().filter_map(|p| p["prompt"]["3"]["inputs"]["seed"].as_u64()).collect();
+    assert_eq!(sent, seeds, "the reported seed is the one sent");
+    assert_ne!(seeds[0], seeds[1]);
+    assert!(seeds[0] < 1 << 53 && seeds[1] < 1 << 53);
+    assert_eq!((seeds[2], seeds[3]), (42, 42));
+}
+
+/// Starts a slow prompt, cancels it after its first step, and returns when it was asked.
+async fn cancel_a_running_prompt(fake: &FakeComfyUi) -> (Result<GeneratedImage, ProviderError>, Instant, String) {
+    let comfy = provider(fake);
+    let mut job = start(&comfy, request(None));
+    job.until(is_step).await;
+    let asked = Instant::now();
+    job.cancel.cancel();
+    let (result, _) = job.finish().await;
+    assert!(asked.elapsed() < Duration::from_secs(1), "the job ended {:?} after the cancel", asked.elapsed());
+    let prompt_id = fake.prompts()[0]["prompt_id"].as_str().expect("id").to_string();
+    (result, asked, prompt_id)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_reaches_the_engine_through_the_jobs_route_within_a_second() {
+    let fake = FakeComfyUi::start(vec![Reply::Run(Run::slow(100, Duration::from_millis(100)))]).await;
+    let (result, asked, prompt_id) = cancel_a_running_prompt(&fake).await;
+    assert_eq!(result.err(), Some(ProviderError::Cancelled));
+    let cancels = fake.cancels();
+    assert_eq!(
+        cancels.iter().map(|c| (c.route, c.prompt_id.as_str())).collect::<Vec<_>>(),
+        [(CancelRoute::Jobs, prompt_id.as_str())]
+    );
+    assert!(cancels[0].at.duration_since(asked.into_std()) < Duration::from_secs(1));
+    assert_eq!(fake.bare_interrupts(), 0);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(fake.interrupted(), [prompt_id], "the engine stopped that prompt");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_the_jobs_route_cancel_dequeues_and_interrupts_that_prompt_only() {
+    let options = Options {
+        script: vec![Reply::Run(Run::slow(100, Duration::from_millis(100)))],
+        jobs_api: false,
+        ..Options::default()
+    };
+    let fake = FakeComfyUi::start_with(options).await;
+    let (result, asked, prompt_id) = cancel_a_running_prompt(&fake).await;
+    assert_eq!(result.err(), Some(ProviderError::Cancelled));
+    let cancels = fake.cancels();
+    let routes: Vec<(CancelRoute, &str)> = cancels.iter().map(|c| (c.route, c.prompt_id.as_str())).collect();
+    assert_eq!(routes, [(CancelRoute::QueueDelete, prompt_id.as_str()), (CancelRoute::Interrupt, prompt_id.as_str())]);
+    assert!(cancels.iter().all(|c| c.at.duration_since(asked.into_std()) < Duration::from_secs(1)));
+    assert_eq!(fake.bare_interrupts(), 0, "never a global interrupt");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(fake.interrupted(), [prompt_id]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_dropped_at_the_runners_deadline_is_cancelled_on_the_engine() {
+    let fake = FakeComfyUi::start(vec![Reply::Run(Run::slow(100, Duration::from_millis(100)))]).await;
+    let comfy = provider(&fake);
+    let mut job = start(&comfy, request(None));
+    job.until(is_step).await;
+    job.task.abort();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let prompt_id = fake.prompts()[0]["prompt_id"].as_str().expect("id").to_string();
+    assert_eq!(fake.interrupted(), [prompt_id]);
+    assert_eq!(fake.bare_interrupts(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_execution_error_is_an_engine_error_with_the_engines_words() {
+    let fake = FakeComfyUi::start(vec![Reply::Run(Run { fail_at: Some(2), ..Run::steps(5) })]).await;
+    let (result, _) = generate(&provider(&fake), None).await;
+    match result {
+        Err(ProviderError::Engine(message)) => assert!(message.contains("out of memory"), "{message}"),
+        other => panic!("expected an engine error, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_workflow_is_an_engine_error_naming_the_node() {
+    let fake = FakeComfyUi::start(vec![Reply::NodeErrors]).await;
+    let (result, _) = generate(&provider(&fake), None).await;
+    match result {
+        Err(ProviderError::Engine(message)) => {
+            assert!(message.contains("Prompt outputs failed validation") && message.contains("ckpt_name"), "{message}")
+        }
+        other => panic!("expected an engine error, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_engine_that_is_down_is_a_network_error_within_seconds() {
+    let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let base_url = format!("http://{}", closed.local_addr().expect("addr"));
+    drop(closed);
+    let comfy = Arc::new(ComfyUi::new(settings(&base_url)).expect("starts even when the engine is down"));
+    let asked = Instant::now();
+    let (result, _) = generate(&comfy, None).await;
+    assert!(asked.elapsed() < Duration::from_secs(3), "took {:?}", asked.elapsed());
+    match result {
+        Err(ProviderError::Network(message)) => assert!(message.contains("not reachable"), "{message}"),
+        other => panic!("expected a network error, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_socket_dropped_mid_job_is_reconciled_and_the_job_completes() {
+    for jobs_api in [true, false] {
+        let run = Run { drop_socket_at: Some(2), ..Run::slow(6, Duration::from_millis(40)) };
+        let fake =
+            FakeComfyUi::start_with(Options { script: vec![Reply::Run(run)], jobs_api, ..Options::default() }).await;
+        let (result, events) = generate(&provider(&fake), None).await;
+        assert_eq!(result.map(|i| i.png).ok().as_deref(), Some(fake.png()), "jobs api: {jobs_api}");
+        assert_eq!(steps(&events).first(), Some(&(1, 6)));
+        assert!(fake.connections() >= 2, "the socket reconnected");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_engine_that_vanishes_mid_job_fails_it_after_the_grace() {
+    let fake = FakeComfyUi::start(vec![Reply::Run(Run::slow(200, Duration::from_millis(100)))]).await;
+    let comfy = provider(&fake);
+    let mut job = start(&comfy, request(None));
+    job.until(is_step).await;
+    let gone = Instant::now();
+    fake.vanish();
+    let (result, _) = job.finish().await;
+    assert!(matches!(result, Err(ProviderError::Network(_))), "{result:?}");
+    assert!(gone.elapsed() < Duration::from_secs(4), "took {:?}", gone.elapsed());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn garbage_and_server_errors_are_typed() {
+    let fake = FakeComfyUi::start(vec![Reply::Garbage, Reply::NoPromptId, Reply::Status(503)]).await;
+    let comfy = provider(&fake);
+    assert!(matches!(generate(&comfy, None).await.0, Err(ProviderError::BadResponse(_))), "an HTML body");
+    match generate(&comfy, None).await.0 {
+        Err(ProviderError::BadResponse(message)) => assert!(message.contains("prompt_id"), "{message}"),
+        other => panic!("expected a bad response, got {other:?}"),
+    }
+    assert_eq!(generate(&comfy, None).await.0.err(), Some(ProviderError::Server { status: 503 }));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_comfyui_job_shows_real_steps_and_previews_then_the_image() {
+    let run = Run { preview_every: 3, ..Run::slow(10, Duration::from_millis(30)) };
+    let fake = FakeComfyUi::start(vec![Reply::Run(run)]).await;
+    let s = settings(&fake.base_url);
+    let app = spawn_app_with(test_db().await, move |settings| {
+        settings.images = settings.images.clone().with_provider(ProviderChoice::ComfyUi(s));
+    })
+    .await;
+    let (mut tab, _) = app.new_user_says("ada", "/imagine a lighthouse").await;
+    let frames = tab.read_until(|m| finished_job(m).is_some()).await;
+    let progress: Vec<&JobProgress> = frames
+        .iter()
+        .filter_map(|f| match f {
+            ServerMsg::JobProgress(p) => Some(p),
+            _ => None,
+        })
+        .collect();
+    let stepped: Vec<&&JobProgress> = progress.iter().filter(|p| p.detail.contains(" of 10")).collect();
+    for n in [1, 3, 10] {
+        let step = format!("Step {n} of 10");
+        assert!(
+            stepped.iter().any(|p| p.detail.contains(&step)),
+            "no {step:?} in {:?}",
+            progress.iter().map(|p| &p.detail).collect::<Vec<_>>()
+        );
+    }
+    let percents: Vec<u8> = stepped.iter().map(|p| p.percent).collect();
+    assert!(
+        percents.windows(2).all(|w| w[0] <= w[1]) && percents.first() < percents.last(),
+        "percent rises: {percents:?}"
+    );
+    assert!(progress.iter().any(|p| p.preview.is_some()), "previews are shown");
+    let done = finished_job(frames.last().expect("frames")).expect("finished");
+    assert_eq!(done.status, JobStatus::Complete);
+    assert_eq!(done.provider, "ComfyUI");
+    assert!(done.image.is_some());
+}

@@ -1,6 +1,9 @@
 //! A loopback server that speaks the OpenAI Images API's wire format, scripted per request:
 //! JSON with b64 or a URL, event streams with partial images, each error the API returns,
 //! slowness, and a record of whether the client hung up (how a cancel is seen from outside).
+//! Like the real API today, it lists its models at `GET /v1/models`, answers a retired
+//! model (gpt-image-1, dall-e-3…) with 404 `model_not_found`, and refuses sizes the 2.x
+//! models do not take with 400 `invalid_value`.
 
 use std::collections::VecDeque;
 use std::io::Cursor;
@@ -45,7 +48,21 @@ struct Shared {
     hung_up: AtomicBool,
     png: Vec<u8>,
     base: Mutex<String>,
+    /// Whether `GET /v1/models` answers (compatible servers often lack it).
+    no_model_list: AtomicBool,
+    /// Models served besides OpenAI's own, as a compatible server names its models.
+    extra_models: Mutex<Vec<String>>,
 }
+
+/// The models this fake serves, as the real API lists them today.
+pub const SERVED_MODELS: [&str; 6] = [
+    "gpt-image-2",
+    "gpt-image-2-2026-04-21",
+    "gpt-image-2.5-flare",
+    "gpt-image-2.5-sunburst",
+    "gpt-image-2.6-flare",
+    "gpt-image-2.6-sunburst",
+];
 
 #[derive(Clone)]
 pub struct FakeOpenAi {
@@ -90,6 +107,7 @@ impl FakeOpenAi {
         let app = Router::new()
             .route("/v1/images/generations", post(generate))
             .route("/v1/images/edits", post(edits))
+            .route("/v1/models", get(models))
             .route("/files/{name}", get(file))
             .with_state(shared.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
@@ -112,6 +130,16 @@ impl FakeOpenAi {
         }
     }
 
+    /// Serves `model` too, as a compatible server (LocalAI) serves its own under any name.
+    pub fn also_serve(&self, model: &str) {
+        self.shared.extra_models.lock().expect("lock").push(model.to_string());
+    }
+
+    /// From now on `GET /v1/models` answers 404, as many compatible servers do.
+    pub fn hide_model_list(&self) {
+        self.shared.no_model_list.store(true, Ordering::SeqCst);
+    }
+
     pub fn client_hung_up(&self) -> bool {
         self.shared.hung_up.load(Ordering::SeqCst)
     }
@@ -125,8 +153,54 @@ async fn file(State(shared): State<Arc<Shared>>, Path(_name): Path<String>) -> R
     ([(header::CONTENT_TYPE, "image/png")], shared.png.clone()).into_response()
 }
 
+async fn models(State(shared): State<Arc<Shared>>) -> Response {
+    if shared.no_model_list.load(Ordering::SeqCst) {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    let extra = shared.extra_models.lock().expect("lock").clone();
+    let ids = SERVED_MODELS.iter().map(|m| m.to_string()).chain(extra);
+    let data: Vec<Value> = ids.map(|id| json!({ "id": id, "object": "model", "owned_by": "system" })).collect();
+    Json(json!({ "object": "list", "data": data })).into_response()
+}
+
+/// What the real API answers before it generates: an unknown or retired model, a size the
+/// 2.x models refuse.
+fn refusal(shared: &Shared, model: &str, size: Option<&str>) -> Option<Response> {
+    let error = |status: StatusCode, code: &str, message: String| {
+        Some((status, Json(json!({ "error": { "message": message, "type": "invalid_request_error", "param": null, "code": code } }))).into_response())
+    };
+    if shared.extra_models.lock().expect("lock").iter().any(|m| m == model) {
+        return None; // a compatible server's own model: its own size rules
+    }
+    if !SERVED_MODELS.contains(&model) {
+        return error(
+            StatusCode::NOT_FOUND,
+            "model_not_found",
+            format!("The model `{model}` does not exist or you do not have access to it."),
+        );
+    }
+    let size = size.unwrap_or("auto");
+    if size == "auto" {
+        return None;
+    }
+    let parsed = size.split_once('x').and_then(|(w, h)| Some((w.parse::<u32>().ok()?, h.parse::<u32>().ok()?)));
+    let valid = parsed.is_some_and(|(w, h)| {
+        let (long, short, pixels) = (w.max(h), w.min(h), u64::from(w) * u64::from(h));
+        w % 16 == 0
+            && h % 16 == 0
+            && long <= 3840
+            && short > 0
+            && long <= 3 * short
+            && (655_360..=8_294_400).contains(&pixels)
+    });
+    (!valid).then(|| error(StatusCode::BAD_REQUEST, "invalid_value", format!("Invalid size '{size}'.")))?
+}
+
 async fn generate(State(shared): State<Arc<Shared>>, Json(body): Json<Value>) -> Response {
-    shared.requests.lock().expect("lock").push((Instant::now(), body));
+    shared.requests.lock().expect("lock").push((Instant::now(), body.clone()));
+    if let Some(refused) = refusal(&shared, body["model"].as_str().unwrap_or_default(), body["size"].as_str()) {
+        return refused;
+    }
     answer(shared)
 }
 
@@ -144,8 +218,18 @@ async fn edits(State(shared): State<Arc<Shared>>, headers: axum::http::HeaderMap
         .and_then(|rest| rest.trim_start_matches(['\r', '\n']).split("\r\n--").next())
         .map(str::to_string);
     let image = body.windows(shared.png.len()).any(|w| w == shared.png.as_slice());
-    let record = json!({ "endpoint": "edits", "multipart": multipart, "prompt": prompt, "image": image });
+    let field = |name: &str| {
+        text.split(&format!("name=\"{name}\""))
+            .nth(1)
+            .and_then(|rest| rest.trim_start_matches(['\r', '\n']).split("\r\n--").next())
+            .map(str::to_string)
+    };
+    let (model, size) = (field("model").unwrap_or_default(), field("size"));
+    let record = json!({ "endpoint": "edits", "multipart": multipart, "prompt": prompt, "image": image, "model": model, "size": size });
     shared.requests.lock().expect("lock").push((Instant::now(), record));
+    if let Some(refused) = refusal(&shared, &model, size.as_deref()) {
+        return refused;
+    }
     answer(shared)
 }
 

@@ -21,7 +21,7 @@ pub async fn app_with(fake: Option<&FakeOpenAi>, spec: &str) -> TestApp {
     let provider = fake.map(|f| OpenAiSettings {
         api_key: "sk-test".into(),
         base_url: f.base_url.clone(),
-        model: "gpt-image-1".into(),
+        model: "gpt-image-2.5-flare".into(),
         size: "1024x1024".into(),
         quality: None,
         partial_images: 0,
@@ -30,7 +30,7 @@ pub async fn app_with(fake: Option<&FakeOpenAi>, spec: &str) -> TestApp {
     spawn_app_with(test_db().await, move |s| {
         s.quotas.policies.free = free;
         if let Some(p) = provider {
-            s.images.provider = ProviderChoice::OpenAi(p);
+            s.images = std::mem::take(&mut s.images).with_provider(ProviderChoice::OpenAi(p));
         }
     })
     .await

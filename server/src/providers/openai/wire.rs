@@ -16,6 +16,18 @@ pub struct ImagesResponse {
     pub usage: Option<Usage>,
 }
 
+/// `GET /models`: the ids the key may use.
+#[derive(Debug, Deserialize)]
+pub struct ModelList {
+    #[serde(default)]
+    pub data: Vec<ModelEntry>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ModelEntry {
+    pub id: String,
+}
+
 #[derive(Debug, Deserialize)]
 pub struct ImageData {
     pub b64_json: Option<String>,
@@ -40,9 +52,14 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    pub fn into_provider_error(self, status: StatusCode, retry_after: Option<Duration>) -> ProviderError {
+    /// `model` is the model asked for: a 404 `model_not_found` names it.
+    pub fn into_provider_error(self, status: StatusCode, retry_after: Option<Duration>, model: &str) -> ProviderError {
         let code = self.code.as_deref().or(self.kind.as_deref()).unwrap_or_default();
         match (status.as_u16(), code) {
+            (_, "model_not_found") | (404, "invalid_model") => ProviderError::ModelUnavailable {
+                model: model.to_string(),
+                retired_on: crate::providers::catalogue::retired_on(model),
+            },
             (_, "content_policy_violation" | "moderation_blocked") => ProviderError::ContentPolicy,
             (_, "insufficient_quota" | "billing_hard_limit_reached") => {
                 tracing::error!(message = %self.message, "the image provider account is out of quota: an operator must act");
@@ -129,32 +146,40 @@ mod tests {
         let err = |code: &str| ApiError { message: "m".into(), kind: None, code: Some(code.into()) };
         let wait = Some(Duration::from_secs(2));
         assert_eq!(
-            err("moderation_blocked").into_provider_error(StatusCode::BAD_REQUEST, None),
+            err("moderation_blocked").into_provider_error(StatusCode::BAD_REQUEST, None, "m"),
             ProviderError::ContentPolicy
         );
         assert_eq!(
-            err("content_policy_violation").into_provider_error(StatusCode::BAD_REQUEST, None),
+            err("content_policy_violation").into_provider_error(StatusCode::BAD_REQUEST, None, "m"),
             ProviderError::ContentPolicy
         );
         assert_eq!(
-            err("insufficient_quota").into_provider_error(StatusCode::TOO_MANY_REQUESTS, wait),
+            err("insufficient_quota").into_provider_error(StatusCode::TOO_MANY_REQUESTS, wait, "m"),
             ProviderError::QuotaExhausted
         );
         assert_eq!(
-            err("rate_limit_exceeded").into_provider_error(StatusCode::TOO_MANY_REQUESTS, wait),
+            err("rate_limit_exceeded").into_provider_error(StatusCode::TOO_MANY_REQUESTS, wait, "m"),
             ProviderError::RateLimited { retry_after: wait }
         );
         assert_eq!(
-            ApiError::default().into_provider_error(StatusCode::UNAUTHORIZED, None),
+            ApiError::default().into_provider_error(StatusCode::UNAUTHORIZED, None, "m"),
             ProviderError::Unauthorized
         );
         assert_eq!(
-            ApiError::default().into_provider_error(StatusCode::SERVICE_UNAVAILABLE, None),
+            ApiError::default().into_provider_error(StatusCode::SERVICE_UNAVAILABLE, None, "m"),
             ProviderError::Server { status: 503 }
         );
         assert!(matches!(
-            ApiError::default().into_provider_error(StatusCode::BAD_REQUEST, None),
+            ApiError::default().into_provider_error(StatusCode::BAD_REQUEST, None, "m"),
             ProviderError::BadResponse(_)
         ));
+        assert_eq!(
+            err("model_not_found").into_provider_error(StatusCode::NOT_FOUND, None, "gpt-image-1"),
+            ProviderError::ModelUnavailable { model: "gpt-image-1".into(), retired_on: Some("2026-10-23") }
+        );
+        assert_eq!(
+            err("model_not_found").into_provider_error(StatusCode::NOT_FOUND, None, "my-sdxl"),
+            ProviderError::ModelUnavailable { model: "my-sdxl".into(), retired_on: None }
+        );
     }
 }

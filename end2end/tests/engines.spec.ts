@@ -1,0 +1,77 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { expect, test } from "@playwright/test";
+import { newChat, send, signUp, uniqueName } from "./helpers";
+import { OwnServer } from "./server";
+
+// A loopback ComfyUI (server/examples/fake_comfyui.rs) speaking the real protocol: a
+// WebSocket with progress events and binary preview frames, /prompt, /history, /view and
+// the cancel routes. Built by scripts/test; its path comes in FAKE_COMFYUI_BIN.
+const fakeBin = process.env.FAKE_COMFYUI_BIN ?? `${process.env.CARGO_TARGET_DIR ?? "../target"}/debug/examples/fake_comfyui`;
+
+class FakeComfyUi {
+  readonly base: string;
+  private child: ChildProcess | null = null;
+
+  constructor(private readonly port: number) {
+    this.base = `http://127.0.0.1:${port}`;
+  }
+
+  async start() {
+    this.child = spawn(fakeBin, ["--port", String(this.port)], { stdio: "ignore" });
+    for (let i = 0; i < 100; i++) {
+      const up = await fetch(`${this.base}/__fake/records`).then((r) => r.ok, () => false);
+      if (up) return;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`fake ComfyUI ${fakeBin} did not answer on ${this.base}`);
+  }
+
+  async records(): Promise<{ prompts: number; cancels: string[]; bare_interrupts: number }> {
+    return (await fetch(`${this.base}/__fake/records`)).json();
+  }
+
+  async dispose() {
+    const child = this.child;
+    if (child && child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((r) => child.once("exit", r));
+      child.kill("SIGKILL");
+      await exited;
+    }
+  }
+}
+
+test("a ComfyUI job shows its real steps and a preview, then the image; Cancel stops the engine", async ({ page }) => {
+  test.setTimeout(60_000);
+  const engine = new FakeComfyUi(Number(process.env.E2E_COMFY_PORT ?? 3188));
+  const server = new OwnServer(Number(process.env.E2E_ENGINE_PORT ?? 3109));
+  await engine.start();
+  try {
+    await server.start({ COMFYUI_URL: engine.base, EASEL_PROVIDERS: "comfyui" });
+    await signUp(page, uniqueName("cui"), server.base);
+    await newChat(page);
+    await send(page, "/imagine a lighthouse at dusk");
+
+    const bar = page.getByRole("progressbar", { name: "Image progress" });
+    await expect(page.getByText(/Step \d+ of 30: generating your lighthouse scene…/)).toBeVisible();
+    const first = Number(await bar.getAttribute("aria-valuenow"));
+    await expect.poll(async () => Number(await bar.getAttribute("aria-valuenow"))).toBeGreaterThan(first);
+    await expect(page.getByRole("img", { name: "Preview, still in progress" })).toBeVisible();
+    await expect(page.getByText(/\d+:\d\d elapsed/)).toBeVisible();
+
+    const image = page.getByRole("log").getByRole("img", { name: "a lighthouse at dusk", exact: true });
+    await expect(image).toBeVisible({ timeout: 20_000 });
+    await expect.poll(() => image.evaluate((img: HTMLImageElement) => img.naturalWidth)).toBeGreaterThan(0);
+    await expect(page.getByText(/Made by ComfyUI/)).toBeVisible();
+
+    // A second image, cancelled mid-way: the engine is told to cancel that prompt.
+    await send(page, "/imagine a storm at sea");
+    await expect(page.getByText(/Step \d+ of 30/)).toBeVisible();
+    await page.getByRole("button", { name: "Cancel" }).click();
+    await expect(page.getByText("Generation cancelled.")).toBeVisible();
+    await expect.poll(async () => (await engine.records()).cancels.length, { timeout: 2_000 }).toBe(1);
+    expect((await engine.records()).bare_interrupts).toBe(0);
+  } finally {
+    await server.dispose();
+    await engine.dispose();
+  }
+});
