@@ -147,6 +147,10 @@ pub enum ProviderError {
     Server { status: u16 },
     #[error("network error: {0}")]
     Network(String),
+    /// The engine refused the request as configured (a workflow naming a missing model, an
+    /// API that is off, a sampler it lacks): the administrator's to fix, not worth a retry.
+    #[error("the engine refused the request: {0}")]
+    Rejected(String),
     /// A local engine ran the job and reported a failure of its own (out of memory, a node
     /// that raised): its words are logged, the user gets a sentence.
     #[error("the engine failed: {0}")]
@@ -172,6 +176,7 @@ impl ProviderError {
             Self::Server { .. } => "server_error",
             Self::Network(_) => "network",
             Self::Engine(_) => "engine_error",
+            Self::Rejected(_) => "engine_rejected",
             Self::Timeout => "timeout",
             Self::NoImage => "no_image",
             Self::BadResponse(_) => "bad_response",

@@ -31,6 +31,9 @@ pub fn friendly(e: &ProviderError) -> String {
             )
         }
         ProviderError::Engine(_) => "The image engine could not finish this image. Please try again.",
+        ProviderError::Rejected(_) => {
+            "The image engine refused this request as it is set up; the administrator must check its settings."
+        }
         ProviderError::Timeout => "Generation is taking longer than expected. Please try again.",
         ProviderError::Network(_) => "The image service could not be reached. Please try again.",
         ProviderError::Server { .. } | ProviderError::NoImage | ProviderError::BadResponse(_) => {

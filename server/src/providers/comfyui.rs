@@ -107,7 +107,9 @@ impl ComfyUi {
                     None => std::future::pending().await,
                 }
             };
-            let mut ask = false;
+            // Whether to ask the engine how the prompt stands, and whether the socket has
+            // been down past the grace (then an unanswered question ends the job).
+            let (mut ask, mut past_grace) = (false, false);
             tokio::select! {
                 biased;
                 _ = cancel.cancelled() => {
@@ -145,38 +147,41 @@ impl ComfyUi {
                         connects = now.connects;
                     }
                 }
-                _ = grace => {
-                    // The socket stayed down: the engine is gone unless its HTTP side answers.
-                    match self.api.standing(&guard.prompt_id).await {
-                        Ok(standing) => match End::from_standing(standing) {
-                            Some(end) => return Ok((end, tracker)),
-                            None => down_since = Some(tokio::time::Instant::now()),
-                        },
-                        Err(e) => {
-                            tracing::warn!(prompt_id = %guard.prompt_id, error = %e, "ComfyUI unreachable past the grace");
-                            return Err(ProviderError::Network(format!(
-                                "lost ComfyUI at {} for over {}s",
-                                self.settings.base_url,
-                                self.settings.unreachable_grace.as_secs()
-                            )));
-                        }
-                    }
-                }
+                _ = grace => (ask, past_grace) = (true, true),
                 _ = tokio::time::sleep(self.settings.quiet_poll) => ask = true,
             }
-            if ask {
-                match self.api.standing(&guard.prompt_id).await {
-                    Ok(standing) => {
-                        tracing::debug!(prompt_id = %guard.prompt_id, ?standing, "ComfyUI prompt reconciled");
-                        if let Some(end) = End::from_standing(standing) {
-                            return Ok((end, tracker));
-                        }
+            if !ask {
+                continue;
+            }
+            let standing = tokio::select! {
+                biased;
+                _ = cancel.cancelled() => {
+                    self.stop_on_engine(guard).await;
+                    return Err(ProviderError::Cancelled);
+                }
+                standing = self.api.standing(&guard.prompt_id) => standing,
+            };
+            match standing {
+                Ok(standing) => {
+                    tracing::debug!(prompt_id = %guard.prompt_id, ?standing, "ComfyUI prompt reconciled");
+                    if let Some(end) = End::from_standing(standing) {
+                        return Ok((end, tracker));
                     }
-                    // Still away: the grace or the runner's deadline decides.
-                    Err(e) => {
-                        tracing::debug!(prompt_id = %guard.prompt_id, error = %e, "ComfyUI prompt not reconciled")
+                    // The socket is down but the engine answers: give it another grace.
+                    if past_grace {
+                        down_since = Some(tokio::time::Instant::now());
                     }
                 }
+                Err(e) if past_grace => {
+                    tracing::warn!(prompt_id = %guard.prompt_id, error = %e, "ComfyUI unreachable past the grace");
+                    return Err(ProviderError::Network(format!(
+                        "lost ComfyUI at {} for over {}s",
+                        self.settings.base_url,
+                        self.settings.unreachable_grace.as_secs()
+                    )));
+                }
+                // Still away: the grace or the runner's deadline decides.
+                Err(e) => tracing::debug!(prompt_id = %guard.prompt_id, error = %e, "ComfyUI prompt not reconciled"),
             }
         }
     }

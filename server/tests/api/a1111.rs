@@ -288,7 +288,7 @@ async fn an_engine_that_is_down_fails_promptly_as_unreachable() {
 async fn an_engine_without_its_api_says_to_start_it_with_api() {
     let (_fake, result) = generate_once(Config { api: false, ..Config::default() }).await;
     match result {
-        Err(ProviderError::BadResponse(m)) => assert!(m.contains("--api"), "{m}"),
+        Err(ProviderError::Rejected(m)) => assert!(m.contains("--api"), "{m}"),
         other => panic!("expected the API to be missing, got {other:?}"),
     }
 }
@@ -308,7 +308,7 @@ async fn an_engine_failure_is_reported_in_its_words_and_not_retried() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refused_empty_and_garbled_answers_are_typed_errors() {
     let (_, refused) = generate_once(Config { script: vec![Reply::Unprocessable], ..Config::default() }).await;
-    assert!(matches!(&refused, Err(ProviderError::BadResponse(m)) if m.contains("body.steps")), "{refused:?}");
+    assert!(matches!(&refused, Err(ProviderError::Rejected(m)) if m.contains("body.steps")), "{refused:?}");
     let (_, empty) = generate_once(Config { script: vec![Reply::NoImages], ..Config::default() }).await;
     assert_eq!(empty.map(|i| i.png), Err(ProviderError::NoImage));
     let (_, garbage) = generate_once(Config { script: vec![Reply::Garbage], ..Config::default() }).await;

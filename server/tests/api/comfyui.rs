@@ -253,14 +253,16 @@ async fn an_execution_error_is_an_engine_error_with_the_engines_words() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_refused_workflow_is_an_engine_error_naming_the_node() {
+async fn a_refused_workflow_is_a_rejection_naming_the_node_and_not_retried() {
     let fake = FakeComfyUi::start(vec![Reply::NodeErrors]).await;
     let (result, _) = generate(&provider(&fake), None).await;
     match result {
-        Err(ProviderError::Engine(message)) => {
-            assert!(message.contains("Prompt outputs failed validation") && message.contains("ckpt_name"), "{message}")
+        Err(e @ ProviderError::Rejected(_)) => {
+            let ProviderError::Rejected(message) = &e else { unreachable!() };
+            assert!(message.contains("Prompt outputs failed validation") && message.contains("ckpt_name"), "{message}");
+            assert!(!e.retryable(), "a configuration error is not the user's to retry");
         }
-        other => panic!("expected an engine error, got {other:?}"),
+        other => panic!("expected a rejection, got {other:?}"),
     }
 }
 

@@ -203,9 +203,12 @@ impl FakeComfyUi {
                 .route("/queue", get(queue).post(queue_delete))
                 .route("/interrupt", post(interrupt))
         };
+        // Not ComfyUI's: what the browser test reads to see that Cancel reached the engine.
+        let records = Router::new().route("/__fake/records", get(records));
         let jobs = Router::new().route("/jobs/{id}", get(job)).route("/jobs/{id}/cancel", post(job_cancel));
         let app = routes()
             .nest("/api", routes().merge(jobs))
+            .merge(records)
             .layer(axum::middleware::from_fn_with_state(shared.clone(), unless_vanished))
             .with_state(shared.clone());
         let base_url = format!("http://{}", listener.local_addr().expect("addr"));
@@ -683,4 +686,15 @@ async fn job_cancel(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -
         interrupt_running(&shared, Some(&id))
     };
     Json(json!({ "cancelled": cancelled })).into_response()
+}
+
+/// `GET /__fake/records`: `{prompts, cancels: [prompt ids], cancel_routes, bare_interrupts}`.
+async fn records(State(shared): State<Arc<Shared>>) -> Json<Value> {
+    let cancels = lock(&shared.cancels).clone();
+    Json(json!({
+        "prompts": lock(&shared.prompts).len(),
+        "cancels": cancels.iter().map(|c| c.prompt_id.clone()).collect::<Vec<_>>(),
+        "cancel_routes": cancels.iter().map(|c| format!("{:?}", c.route)).collect::<Vec<_>>(),
+        "bare_interrupts": shared.bare_interrupts.load(Ordering::SeqCst),
+    }))
 }

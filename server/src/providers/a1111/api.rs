@@ -67,7 +67,7 @@ impl Api {
         let bytes = res.bytes().await.map_err(|e| self.network(e))?;
         if !status.is_success() {
             let error = errors::error_from(status.as_u16(), &bytes, &self.base);
-            if matches!(&error, ProviderError::BadResponse(m) if *m == errors::api_missing(&self.base))
+            if matches!(&error, ProviderError::Rejected(m) if *m == errors::api_missing(&self.base))
                 && !self.told_api_missing.swap(true, Ordering::Relaxed)
             {
                 tracing::error!(url = %self.base, "AUTOMATIC1111 answers 404 on /sdapi/v1: its API is off; start it with --api");

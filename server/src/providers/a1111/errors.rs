@@ -55,8 +55,8 @@ pub(super) fn error_from(status: u16, body: &[u8], base_url: &str) -> ProviderEr
     match status {
         401 | 403 => ProviderError::Unauthorized,
         // FastAPI's own 404 (no such route) says "Not Found"; A1111's own ones say what.
-        404 if detail.as_deref().is_none_or(|d| d == "Not Found") => ProviderError::BadResponse(api_missing(base_url)),
-        404 | 422 => ProviderError::BadResponse(format!(
+        404 if detail.as_deref().is_none_or(|d| d == "Not Found") => ProviderError::Rejected(api_missing(base_url)),
+        404 | 422 => ProviderError::Rejected(format!(
             "the engine refused the request: {}",
             detail.unwrap_or_else(|| format!("HTTP {status}"))
         )),
@@ -88,11 +88,11 @@ mod tests {
         let base = "http://sd:7860";
         let missing = error_from(404, br#"{"detail":"Not Found"}"#, base);
         assert!(
-            matches!(&missing, ProviderError::BadResponse(m) if m.contains("--api") && m.contains(base)),
+            matches!(&missing, ProviderError::Rejected(m) if m.contains("--api") && m.contains(base)),
             "{missing:?}"
         );
         let sampler = error_from(404, br#"{"error":"HTTPException","detail":"Sampler not found","errors":""}"#, base);
-        assert!(matches!(&sampler, ProviderError::BadResponse(m) if m.contains("Sampler not found")), "{sampler:?}");
+        assert!(matches!(&sampler, ProviderError::Rejected(m) if m.contains("Sampler not found")), "{sampler:?}");
         assert_eq!(
             error_from(401, br#"{"detail":"Incorrect username or password"}"#, base),
             ProviderError::Unauthorized
@@ -103,7 +103,7 @@ mod tests {
             base,
         );
         assert!(
-            matches!(&invalid, ProviderError::BadResponse(m) if m.contains("body.steps: value is not a valid integer")),
+            matches!(&invalid, ProviderError::Rejected(m) if m.contains("body.steps: value is not a valid integer")),
             "{invalid:?}"
         );
         let oom = error_from(

@@ -148,7 +148,7 @@ impl Api {
     }
 
     /// `POST /prompt`. A 400 is the engine refusing the graph (a missing model, a bad
-    /// input): its message becomes an engine error and every node error is logged. Answers
+    /// input): its message becomes a rejection (not retried) and every node error is logged. Answers
     /// the id the prompt was queued under (ours, except on servers too old to take one).
     pub async fn submit(&self, body: &Value) -> Result<String, ProviderError> {
         let res = self.send(self.http.post(self.url("/prompt")).json(body)).await?;
@@ -158,7 +158,7 @@ impl Api {
             let message = rejection_message(&body).unwrap_or_else(|| "the prompt was refused".into());
             let node_errors = body.get("node_errors").map(Value::to_string).unwrap_or_default();
             tracing::warn!(%node_errors, %message, "ComfyUI refused the workflow");
-            return Err(ProviderError::Engine(message));
+            return Err(ProviderError::Rejected(message));
         }
         if !status.is_success() {
             return Err(self.status_error(status, "POST /prompt"));
