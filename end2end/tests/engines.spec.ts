@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { expect, test } from "@playwright/test";
 import { newChat, send, signUp, uniqueName } from "./helpers";
-import { OwnServer } from "./server";
+import { killAndWait, OwnServer } from "./server";
 
 // A loopback ComfyUI (server/examples/fake_comfyui.rs) speaking the real protocol: a
 // WebSocket with progress events and binary preview frames, /prompt, /history, /view and
@@ -31,12 +31,7 @@ class FakeComfyUi {
   }
 
   async dispose() {
-    const child = this.child;
-    if (child && child.exitCode === null && child.signalCode === null) {
-      const exited = new Promise((r) => child.once("exit", r));
-      child.kill("SIGKILL");
-      await exited;
-    }
+    await killAndWait(this.child);
   }
 }
 

@@ -47,12 +47,16 @@ export class OwnServer {
 
   /** Kills the server and waits until it is gone, so the next test can bind the same port. */
   async dispose() {
-    const child = this.child;
-    if (child && child.exitCode === null && child.signalCode === null) {
-      const exited = new Promise((r) => child.once("exit", r));
-      child.kill("SIGKILL");
-      await exited;
-    }
+    await killAndWait(this.child);
     rmSync(this.dbDir, { recursive: true, force: true });
+  }
+}
+
+/** SIGKILL, then wait for the exit: the port is free when this returns. */
+export async function killAndWait(child: ChildProcess | null) {
+  if (child && child.exitCode === null && child.signalCode === null) {
+    const exited = new Promise((r) => child.once("exit", r));
+    child.kill("SIGKILL");
+    await exited;
   }
 }

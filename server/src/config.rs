@@ -155,6 +155,10 @@ pub enum ConfigError {
     UnknownProvider(&'static str, String),
     #[error("{0}: {1} is not configured (set its URL or key)")]
     ProviderNotConfigured(&'static str, &'static str),
+    #[error("{0} must be a whole number of seconds above zero")]
+    Deadline(&'static str),
+    #[error("{0} must not carry a user name or password (they would be logged): use COMFYUI_API_KEY, A1111_AUTH or OPENAI_API_KEY")]
+    CredentialsInUrl(&'static str),
 }
 
 impl Settings {
@@ -203,7 +207,7 @@ impl Settings {
                     .map_err(ConfigError::TokenPrices)?,
                 render_pace: millis("EASEL_RENDER_PACE_MS", image_defaults.render_pace)?,
                 job_timeout: match var("EASEL_JOB_TIMEOUT_SECS") {
-                    Some(_) => Some(secs("EASEL_JOB_TIMEOUT_SECS", MAX_DEADLINE)?.min(MAX_DEADLINE)),
+                    Some(_) => Some(deadline_secs(&var, "EASEL_JOB_TIMEOUT_SECS")?),
                     None => None,
                 },
                 slot_lease: image_defaults.slot_lease,
@@ -255,8 +259,31 @@ fn quotas_from_env(var: &dyn Fn(&str) -> Option<String>) -> Result<QuotaSettings
     })
 }
 
+/// A deadline in whole seconds, more than zero, at most [`MAX_DEADLINE`].
+fn deadline_secs(var: &dyn Fn(&str) -> Option<String>, name: &'static str) -> Result<Duration, ConfigError> {
+    let secs = var(name).unwrap_or_default().trim().parse::<u64>().map_err(|_| ConfigError::NotSeconds(name))?;
+    match secs {
+        0 => Err(ConfigError::Deadline(name)),
+        s => Ok(Duration::from_secs(s).min(MAX_DEADLINE)),
+    }
+}
+
+/// Credentials written into an engine's URL would be logged with it, and the WebSocket
+/// handshake would not send them: refused, with what to do instead.
+fn check_no_credentials(var: &dyn Fn(&str) -> Option<String>, name: &'static str) -> Result<(), ConfigError> {
+    let Some(url) = var(name) else { return Ok(()) };
+    let authority = url.split_once("://").map_or(url.as_str(), |(_, rest)| rest).split(['/', '?', '#']).next();
+    match authority.is_some_and(|a| a.contains('@')) {
+        true => Err(ConfigError::CredentialsInUrl(name)),
+        false => Ok(()),
+    }
+}
+
 /// Every configured provider, then `EASEL_PROVIDERS` picks and orders those offered.
 fn providers_from_env(var: &dyn Fn(&str) -> Option<String>) -> Result<Vec<ProviderChoice>, ConfigError> {
+    for name in ["OPENAI_BASE_URL", "COMFYUI_URL", "A1111_URL"] {
+        check_no_credentials(var, name)?;
+    }
     let mut configured = Vec::new();
     if let Some(openai) = openai_from_env(var)? {
         configured.push(ProviderChoice::OpenAi(openai));
@@ -300,11 +327,7 @@ fn openai_from_env(var: &dyn Fn(&str) -> Option<String>) -> Result<Option<OpenAi
         None => 2,
     };
     let timeout = match var("OPENAI_TIMEOUT_SECS") {
-        Some(v) => v
-            .trim()
-            .parse::<u64>()
-            .map(Duration::from_secs)
-            .map_err(|_| ConfigError::NotSeconds("OPENAI_TIMEOUT_SECS"))?,
+        Some(_) => deadline_secs(var, "OPENAI_TIMEOUT_SECS")?,
         None => Duration::from_secs(120),
     };
     Ok(Some(OpenAiSettings {
@@ -317,3 +340,6 @@ fn openai_from_env(var: &dyn Fn(&str) -> Option<String>) -> Result<Option<OpenAi
         request_timeout: timeout,
     }))
 }
+
+#[cfg(test)]
+mod tests;

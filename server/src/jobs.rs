@@ -285,6 +285,8 @@ impl Jobs {
         let (tx, mut rx) = mpsc::channel(16);
         // The work decides the deadline: 4K at high quality or a CPU engine takes minutes.
         let deadline = self.deadline.unwrap_or_else(|| provider.deadline(&request)).min(MAX_DEADLINE);
+        let mut live = Live::new(job, thread);
+        live.counts_steps = provider.capabilities().steps;
         let call = {
             let cancel = cancel.clone();
             async move { provider.generate(&request, tx, cancel).await }
@@ -296,7 +298,6 @@ impl Jobs {
         let slow = tokio::time::sleep(deadline.deadline().duration_since(tokio::time::Instant::now()) / 2);
         tokio::pin!(slow);
         let mut told_slow = false;
-        let mut live = Live::new(job, thread);
         loop {
             tokio::select! {
                 result = &mut call => return Ok(result),
@@ -308,7 +309,9 @@ impl Jobs {
                     ProviderEvent::Generating => {
                         live.stage = JobStage::Generating;
                         live.queue_position = None;
-                        self.stage(user, thread, job, live.stage).await?;
+                        let detail = live.describe();
+                        self.store.set_job_stage(job.id, live.stage, &detail).await?;
+                        self.hub.publish(user, live.progress(detail));
                     }
                     ProviderEvent::Step { step, total } => {
                         live.stage = JobStage::Generating;
@@ -388,6 +391,9 @@ struct Live {
     steps: Option<StepCount>,
     queue_position: Option<u32>,
     previews: u32,
+    /// The provider reports steps: until the first arrives the bar waits at the start of the
+    /// generating stage instead of jumping to its middle and back.
+    counts_steps: bool,
 }
 
 impl Live {
@@ -400,12 +406,14 @@ impl Live {
             steps: None,
             queue_position: None,
             previews: 0,
+            counts_steps: false,
         }
     }
 
     fn percent(&self) -> u8 {
         match (self.stage, self.steps) {
             (JobStage::Generating, Some(s)) => JobStage::step_percent(s.step, s.total),
+            (JobStage::Generating, None) if self.counts_steps => JobStage::step_percent(0, 1),
             (stage, _) => stage.percent(),
         }
     }

@@ -56,9 +56,10 @@ impl JobStage {
     /// The bar inside the generating stage when the engine counts sampler steps: from just
     /// past preparing (30 %) to just short of processing (80 %).
     pub fn step_percent(step: u32, total: u32) -> u8 {
-        let (lo, hi) = (u32::from(Self::Initializing.percent()), u32::from(Self::Processing.percent()));
-        let done = step.min(total);
-        let span = (hi - lo) * done / total.max(1);
+        // Engines send these numbers: u64 so no total can overflow the arithmetic.
+        let (lo, hi) = (u64::from(Self::Initializing.percent()), u64::from(Self::Processing.percent()));
+        let done = u64::from(step.min(total));
+        let span = (hi - lo) * done / u64::from(total.max(1));
         (lo + span).clamp(lo + 1, hi - 1) as u8
     }
 
@@ -249,6 +250,8 @@ mod tests {
         assert_eq!(JobStage::step_percent(30, 30), 79);
         assert_eq!(JobStage::step_percent(99, 30), 79);
         assert_eq!(JobStage::step_percent(1, 0), 31, "no total: no progress to show");
+        assert_eq!(JobStage::step_percent(u32::MAX, u32::MAX), 79);
+        assert_eq!(JobStage::step_percent(u32::MAX / 2, u32::MAX), 54);
         let rising: Vec<u8> = (1..=30).map(|s| JobStage::step_percent(s, 30)).collect();
         assert!(rising.windows(2).all(|w| w[0] <= w[1]) && rising[0] < rising[29]);
         assert_eq!(

@@ -11,8 +11,11 @@
 //! Cancelling answers [`ProviderError::Cancelled`] at once and leaves a clean-up behind that
 //! keeps the engine ours until our task is off it: it interrupts the task if it runs (or
 //! once it starts, if the engine had it queued), never a task that is not ours. The open
-//! request is dropped: A1111 ignores a disconnect, koboldcpp stops on it. Failures are not
-//! retried here: a local engine that failed says why, and the user may retry.
+//! request is dropped: A1111 ignores a disconnect, koboldcpp stops on it. The same clean-up
+//! follows a job that ends any other way while its task may still be on the engine: the
+//! request timed out or lost its connection, or the job runner dropped `generate` unpolled
+//! at its deadline ([`EngineHold`] does it on drop). Failures are not retried here: a local
+//! engine that failed says why, and the user may retry.
 
 mod api;
 mod errors;
@@ -74,35 +77,83 @@ impl Automatic1111 {
             never = progress::watch(&self.api, task_id, self.settings.poll_interval, events) => match never {},
         }
     }
+}
 
-    /// Keeps the engine ours, in the background, until the cancelled task is off it.
-    fn settle(&self, turn: Turn, task_id: String) {
-        let api = self.api.clone();
-        let interval = self.settings.poll_interval;
-        tokio::spawn(async move {
-            let _turn = turn;
-            let until = Instant::now() + SETTLE_MAX;
-            let (mut interrupted, mut unseen) = (false, 0);
-            loop {
-                match task_state(&api, &task_id).await {
-                    TaskState::Running if !interrupted => {
-                        interrupted = true;
-                        match api.interrupt().await {
-                            Ok(()) => tracing::info!(task = %task_id, "AUTOMATIC1111 task interrupted"),
-                            Err(e) => tracing::warn!(task = %task_id, error = %e, "AUTOMATIC1111 interrupt failed"),
-                        }
-                    }
-                    TaskState::Running | TaskState::Queued => unseen = 0,
-                    TaskState::Unseen if unseen + 1 < UNSEEN_POLLS => unseen += 1,
-                    TaskState::Unseen | TaskState::Done => return,
-                }
-                if Instant::now() >= until {
-                    tracing::warn!(task = %task_id, "a cancelled AUTOMATIC1111 task is still on the engine; moving on");
-                    return;
-                }
-                tokio::time::sleep(interval).await;
+/// One job's hold on the engine: its [`Turn`], and once its task may have been sent, the
+/// task's id. Unless the job ended with the engine known to be done with the task
+/// ([`EngineHold::done`]), dropping it (a return, or `generate` dropped unpolled) leaves
+/// [`settle`] behind, holding the turn.
+struct EngineHold {
+    api: Arc<Api>,
+    interval: Duration,
+    turn: Option<Turn>,
+    task_id: Option<String>,
+}
+
+impl EngineHold {
+    fn new(api: Arc<Api>, interval: Duration, turn: Turn) -> Self {
+        Self { api, interval, turn: Some(turn), task_id: None }
+    }
+
+    /// Waits until the engine is ours (see [`Turn::wait`]).
+    async fn wait<F, Fut>(&self, told: F)
+    where
+        F: FnMut(u32) -> Fut,
+        Fut: std::future::Future<Output = ()>,
+    {
+        // The turn is only taken out when the hold is dropped.
+        if let Some(turn) = &self.turn {
+            turn.wait(told).await;
+        }
+    }
+
+    /// From now on the engine may hold this task.
+    fn sent(&mut self, task_id: &str) {
+        self.task_id = Some(task_id.to_string());
+    }
+
+    /// The engine answered the request, so the task is off it: the turn may go at once.
+    fn done(mut self) {
+        self.task_id = None;
+    }
+}
+
+impl Drop for EngineHold {
+    fn drop(&mut self) {
+        let (Some(turn), Some(task_id)) = (self.turn.take(), self.task_id.take()) else { return };
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                runtime.spawn(settle(self.api.clone(), self.interval, turn, task_id));
             }
-        });
+            Err(_) => tracing::warn!(task = %task_id, "no runtime to stop an abandoned AUTOMATIC1111 task"),
+        }
+    }
+}
+
+/// Keeps the engine ours (`turn`) until the abandoned task is off it, interrupting it once it
+/// runs; for at most [`SETTLE_MAX`].
+async fn settle(api: Arc<Api>, interval: Duration, turn: Turn, task_id: String) {
+    let _turn = turn;
+    let until = Instant::now() + SETTLE_MAX;
+    let (mut interrupted, mut unseen) = (false, 0);
+    loop {
+        match task_state(&api, &task_id).await {
+            TaskState::Running if !interrupted => {
+                interrupted = true;
+                match api.interrupt().await {
+                    Ok(()) => tracing::info!(task = %task_id, "AUTOMATIC1111 task interrupted"),
+                    Err(e) => tracing::warn!(task = %task_id, error = %e, "AUTOMATIC1111 interrupt failed"),
+                }
+            }
+            TaskState::Running | TaskState::Queued => unseen = 0,
+            TaskState::Unseen if unseen + 1 < UNSEEN_POLLS => unseen += 1,
+            TaskState::Unseen | TaskState::Done => return,
+        }
+        if Instant::now() >= until {
+            tracing::warn!(task = %task_id, "an abandoned AUTOMATIC1111 task is still on the engine; moving on");
+            return;
+        }
+        tokio::time::sleep(interval).await;
     }
 }
 
@@ -159,7 +210,8 @@ impl ImageProvider for Automatic1111 {
         events: mpsc::Sender<ProviderEvent>,
         cancel: CancellationToken,
     ) -> Result<GeneratedImage, ProviderError> {
-        let turn = self.gate.join();
+        // Dropped anywhere below (the runner drops us at its deadline), it cleans up.
+        let mut hold = EngineHold::new(self.api.clone(), self.settings.poll_interval, self.gate.join());
         let told = |ahead| {
             let events = events.clone();
             // Best effort: the position is a courtesy, the turn comes regardless.
@@ -170,30 +222,34 @@ impl ImageProvider for Automatic1111 {
         tokio::select! {
             biased;
             _ = cancel.cancelled() => return Err(ProviderError::Cancelled),
-            () = turn.wait(told) => {}
+            () = hold.wait(told) => {}
         }
 
         let task_id = format!("task(easel-{})", uuid::Uuid::new_v4().simple());
         let body = GenerationBody::new(&self.settings, request, &task_id);
+        hold.sent(&task_id);
         match self.run(&body, &task_id, &events, &cancel).await {
-            Some(Ok((png, seed))) => Ok(GeneratedImage {
-                png,
-                revised_prompt: None,
-                provider: self.name(),
-                model: self.model(),
-                usage: None,
-                seed,
-            }),
-            // The request gave up, the engine may not have: stop it there too.
-            Some(Err(ProviderError::Timeout)) => {
-                self.settle(turn, task_id);
-                Err(ProviderError::Timeout)
+            Some(Ok((png, seed))) => {
+                hold.done();
+                Ok(GeneratedImage {
+                    png,
+                    revised_prompt: None,
+                    provider: self.name(),
+                    model: self.model(),
+                    usage: None,
+                    seed,
+                })
             }
-            Some(Err(e)) => Err(e),
-            None => {
-                self.settle(turn, task_id);
-                Err(ProviderError::Cancelled)
+            // The request gave up (or its connection broke), the engine may not have: `hold`
+            // stops the task there too.
+            Some(Err(e @ (ProviderError::Timeout | ProviderError::Network(_)))) => Err(e),
+            // The engine answered: it is done with the task.
+            Some(Err(e)) => {
+                hold.done();
+                Err(e)
             }
+            // Cancelled: `hold` stops the task on the engine.
+            None => Err(ProviderError::Cancelled),
         }
     }
 }

@@ -13,8 +13,13 @@
 //! - `preview_method` is sent with every prompt; the server's default is no previews.
 //! - Cancelling (or the runner dropping us at its deadline) stops this prompt on the engine,
 //!   never a bare global `/interrupt` ([`api::Api::cancel`]).
+//! - A prompt the engine may hold is stopped there if we stop waiting for it, even when the
+//!   `POST /prompt` had not been answered yet (cancelled meanwhile, or timed out): the guard
+//!   cancels it once the POST settled ([`job::JobGuard`]).
 //! - No job waits forever: a socket that reconnects makes every job ask the engine how its
-//!   prompt stands, so does a long silence, and a socket down past the grace fails the job.
+//!   prompt stands, and so does `quiet_poll` without a frame about *this* prompt (the
+//!   `status` frames every socket gets on each queue change do not count), and a socket
+//!   down past the grace fails the job.
 
 mod api;
 mod frames;
@@ -42,6 +47,8 @@ use socket::Link;
 /// How long `/history` may lag behind `execution_success`.
 const HISTORY_TRIES: u32 = 10;
 const HISTORY_PAUSE: Duration = Duration::from_millis(200);
+/// How long the queue position is waited for after submitting (events wait meanwhile).
+const QUEUE_WAIT: Duration = Duration::from_secs(2);
 
 pub struct ComfyUi {
     settings: ComfyUiSettings,
@@ -86,20 +93,69 @@ impl ComfyUi {
         }
     }
 
-    /// Follows the prompt's events until it ends.
+    /// Passes on what one frame means for the job; the end, if it is one.
+    async fn on_frame(
+        &self,
+        prompt_id: &str,
+        tracker: &mut Tracker,
+        frame: Frame,
+        events: &mpsc::Sender<ProviderEvent>,
+    ) -> Option<End> {
+        if let Frame::Failed { message, exception_type, node_type, node_id, .. } = &frame {
+            tracing::warn!(%prompt_id, %message, %exception_type, %node_type, %node_id, "ComfyUI reported an execution error");
+        }
+        emit(tracker.see(frame), events).await
+    }
+
+    /// Where the accepted prompt stands in the queue (`GET /queue`), if the engine says soon.
+    async fn ahead(&self, prompt_id: &str) -> Option<u32> {
+        match tokio::time::timeout(QUEUE_WAIT, self.api.queue()).await {
+            Ok(Ok(queue)) => queue.ahead_of(prompt_id),
+            Ok(Err(e)) => {
+                tracing::debug!(%prompt_id, error = %e, "ComfyUI queue not read");
+                None
+            }
+            Err(_) => None,
+        }
+    }
+
+    /// Follows the prompt's events until it ends: first `early` (what came before the
+    /// engine accepted it, `status` left out), then its place in the queue, then the socket.
     async fn follow(
         &self,
         guard: &mut JobGuard,
         mut frames: mpsc::UnboundedReceiver<Frame>,
+        early: Vec<Frame>,
         mut connects: u64,
         events: &mpsc::Sender<ProviderEvent>,
         cancel: &CancellationToken,
     ) -> Result<(End, Tracker), ProviderError> {
+        // Where it stands now; later `status` frames only move it forward.
+        let ahead = tokio::select! {
+            biased;
+            _ = cancel.cancelled() => {
+                self.stop_on_engine(guard).await;
+                return Err(ProviderError::Cancelled);
+            }
+            ahead = self.ahead(&guard.prompt_id) => ahead,
+        };
         let mut tracker = Tracker::default();
+        for frame in early {
+            if let Some(end) = self.on_frame(&guard.prompt_id, &mut tracker, frame, events).await {
+                return Ok((end, tracker));
+            }
+        }
+        emit(tracker.submitted(ahead), events).await;
         let mut state = self.link.watch();
         // The socket may have dropped since we saw it up: look at it once at the start.
         state.mark_changed();
         let mut down_since = None;
+        // One deadline for the whole job, pushed back only by news of this prompt: `status`
+        // frames reach every job on each queue change, and on a busy engine they would
+        // otherwise keep a job whose end was lost from ever asking.
+        let quiet_poll = self.settings.quiet_poll;
+        let quiet = tokio::time::sleep(quiet_poll);
+        tokio::pin!(quiet);
         loop {
             let grace = async {
                 match down_since {
@@ -118,19 +174,11 @@ impl ComfyUi {
                 }
                 frame = frames.recv() => {
                     let Some(frame) = frame else { return Err(self.unreachable(None)) };
-                    if let Frame::Failed { message, exception_type, node_type, node_id, .. } = &frame {
-                        tracing::warn!(prompt_id = %guard.prompt_id, %message, %exception_type, %node_type, %node_id, "ComfyUI reported an execution error");
+                    if frame.prompt_id() == Some(guard.prompt_id.as_str()) {
+                        quiet.as_mut().reset(tokio::time::Instant::now() + quiet_poll);
                     }
-                    match tracker.see(frame) {
-                        Seen::Event(ProviderEvent::Preview { png }) => {
-                            // A preview may be dropped when the runner lags; a step may not.
-                            let _ = events.try_send(ProviderEvent::Preview { png });
-                        }
-                        Seen::Event(event) => {
-                            let _ = events.send(event).await;
-                        }
-                        Seen::End(end) => return Ok((end, tracker)),
-                        Seen::Nothing => {}
+                    if let Some(end) = self.on_frame(&guard.prompt_id, &mut tracker, frame, events).await {
+                        return Ok((end, tracker));
                     }
                 }
                 changed = state.changed() => {
@@ -148,11 +196,12 @@ impl ComfyUi {
                     }
                 }
                 _ = grace => (ask, past_grace) = (true, true),
-                _ = tokio::time::sleep(self.settings.quiet_poll) => ask = true,
+                () = &mut quiet => ask = true,
             }
             if !ask {
                 continue;
             }
+            quiet.as_mut().reset(tokio::time::Instant::now() + quiet_poll);
             let standing = tokio::select! {
                 biased;
                 _ = cancel.cancelled() => {
@@ -213,7 +262,7 @@ impl ComfyUi {
         seed: u64,
     ) -> Result<Vec<u8>, ProviderError> {
         // Registered before anything is sent, so no event of this prompt is missed.
-        let frames = self.link.register(&guard.prompt_id);
+        let mut frames = self.link.register(&guard.prompt_id);
         let connects = tokio::select! {
             biased;
             _ = cancel.cancelled() => return Err(ProviderError::Cancelled),
@@ -233,24 +282,41 @@ impl ComfyUi {
             "extra_data": { "preview_method": self.settings.preview_method },
             "front": false,
         });
-        // From here the engine may hold the prompt: a cancel or a drop must reach it.
+        // From here the engine may hold the prompt: a cancel or a drop must reach it. The POST
+        // runs in a task of its own, so that a cancel meanwhile neither cuts it short nor
+        // overtakes it: the guard cancels once it is answered.
         guard.submitted = true;
+        let api = self.api.clone();
+        let in_flight = guard.in_flight.insert(tokio::spawn(async move { api.submit(&body).await }));
         let queued = tokio::select! {
             biased;
-            _ = cancel.cancelled() => {
-                self.stop_on_engine(guard).await;
-                return Err(ProviderError::Cancelled);
-            }
-            queued = self.api.submit(&body) => queued,
+            _ = cancel.cancelled() => return Err(ProviderError::Cancelled),
+            joined = in_flight => joined.unwrap_or_else(|e| Err(ProviderError::BadResponse(format!("POST /prompt: {e}")))),
         };
-        let queued = queued.inspect_err(|_| guard.settled = true)?;
+        guard.in_flight = None;
+        let queued = match queued {
+            Ok(queued) => queued,
+            // The POST may have reached the engine: the guard cancels the prompt (harmless if not).
+            Err(e @ (ProviderError::Timeout | ProviderError::Network(_))) => return Err(e),
+            Err(e) => {
+                guard.settled = true;
+                return Err(e);
+            }
+        };
         if queued != guard.prompt_id {
             tracing::warn!(ours = %guard.prompt_id, theirs = %queued, "ComfyUI ignored our prompt id (an old server?)");
             self.link.rekey(&guard.prompt_id, &queued);
             guard.prompt_id = queued;
         }
+        // A `status` read before the answer may count the queue without our prompt: drop those.
+        let mut early = Vec::new();
+        while let Ok(frame) = frames.try_recv() {
+            if !matches!(frame, Frame::Status { .. }) {
+                early.push(frame);
+            }
+        }
         let _ = events.send(ProviderEvent::Queued { position: None }).await;
-        let (end, tracker) = self.follow(guard, frames, connects, events, cancel).await?;
+        let (end, tracker) = self.follow(guard, frames, early, connects, events, cancel).await?;
         guard.settled = true;
         match end {
             End::Success => {}
@@ -266,6 +332,23 @@ impl ComfyUi {
             _ = cancel.cancelled() => Err(ProviderError::Cancelled),
             bytes = self.result(&guard.prompt_id, tracker.images) => bytes,
         }
+    }
+}
+
+/// Passes one [`Seen`] on to the runner; the end, if it is one.
+async fn emit(seen: Seen, events: &mpsc::Sender<ProviderEvent>) -> Option<End> {
+    match seen {
+        Seen::Event(ProviderEvent::Preview { png }) => {
+            // A preview may be dropped when the runner lags; a step may not.
+            let _ = events.try_send(ProviderEvent::Preview { png });
+            None
+        }
+        Seen::Event(event) => {
+            let _ = events.send(event).await;
+            None
+        }
+        Seen::End(end) => Some(end),
+        Seen::Nothing => None,
     }
 }
 
@@ -315,6 +398,7 @@ impl ImageProvider for ComfyUi {
             prompt_id: Uuid::new_v4().to_string(),
             submitted: false,
             settled: false,
+            in_flight: None,
         };
         let png = self.run(request, &events, &cancel, &mut guard, seed).await?;
         Ok(GeneratedImage {

@@ -28,7 +28,8 @@ pub struct InputDetails {
     pub image_tokens: i64,
 }
 
-/// Micro-dollars per token (= dollars per million tokens): text in, image in, image out.
+/// Micro-dollars per million tokens (so $1.25 per million is 1,250,000): text in, image in,
+/// image out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TokenPrice {
     pub input: i64,
@@ -39,7 +40,7 @@ pub struct TokenPrice {
 /// OpenAI's published rates for gpt-image-2.6-sunburst (text in $5, image in $8, image out
 /// $30 per million tokens). No other 2.x rates are published; they are assumed equal until
 /// an operator overrides them with `EASEL_TOKEN_PRICES`.
-const GPT_IMAGE_2: TokenPrice = TokenPrice { input: 5, image_input: 8, output: 30 };
+const GPT_IMAGE_2: TokenPrice = TokenPrice { input: 5_000_000, image_input: 8_000_000, output: 30_000_000 };
 
 /// Output tokens of one 1024×1024 image by quality, as gpt-image-1 documented them (low 272,
 /// medium 1,056, high 4,160); the 2.x models report theirs in `usage`, which settles the
@@ -88,13 +89,14 @@ impl PriceTable {
     }
 
     /// Adds or overrides token rates, `model=text_in/image_in/image_out` in dollars per
-    /// million tokens (`model=in/out` sets both inputs), e.g. `gpt-image-2.5-flare=5/8/30`.
+    /// million tokens (`model=in/out` sets both inputs), e.g. `gpt-image-2.5-flare=5/8/30` or
+    /// `cheap-model=0.5/1.25`.
     pub fn with_per_token(mut self, spec: &str) -> Result<Self, String> {
         for pair in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
             let (model, rates) = pair.split_once('=').ok_or_else(|| format!("{pair:?} is not model=in/out"))?;
             let rates: Vec<i64> = rates
                 .split('/')
-                .map(|r| dollars_to_micros(r, "a rate in dollars per million tokens").map(|m| m / 1_000_000))
+                .map(|r| dollars_to_micros(r, "a rate in dollars per million tokens"))
                 .collect::<Result<_, _>>()?;
             let price = match rates[..] {
                 [input, output] => TokenPrice { input, image_input: input, output },
@@ -118,11 +120,11 @@ impl PriceTable {
                     Some(d) => (d.text_tokens.max(0), d.image_tokens.max(0)),
                     None => (u.input_tokens.max(0), 0),
                 };
-                let cost = text
+                let per_million = text
                     .checked_mul(p.input)?
                     .checked_add(image.checked_mul(p.image_input)?)?
                     .checked_add(u.output_tokens.max(0).checked_mul(p.output)?)?;
-                Some(cost)
+                Some(per_million.checked_add(500_000)? / 1_000_000)
             }
             _ => self.per_image.get(model).copied(),
         }
@@ -138,7 +140,8 @@ impl PriceTable {
         let area = (f64::from(width) * f64::from(height) / 1_048_576.0).max(0.25);
         let tokens = (output_tokens_1mp(quality.unwrap_or(Quality::Auto)) as f64 * area).round() as i64;
         // A prompt is well under a hundred text tokens.
-        tokens.checked_mul(price.output)?.checked_add(100 * price.input)
+        let per_million = tokens.checked_mul(price.output)?.checked_add(100i64.checked_mul(price.input)?)?;
+        Some(per_million.checked_add(500_000)? / 1_000_000)
     }
 }
 
@@ -187,6 +190,10 @@ mod tests {
         let table = PriceTable::default().with_per_token("gpt-image-2.5-flare=2/4/10, my-model=1/20").expect("valid");
         assert_eq!(table.cost_micros("gpt-image-2.5-flare", Some(usage(10, 100))), Some(10 * 2 + 100 * 10));
         assert_eq!(table.cost_micros("my-model", Some(usage(10, 100))), Some(10 + 100 * 20));
+        // Fractional rates are kept: 1,000 tokens at $1.25 per million cost $0.00125.
+        let cheap = PriceTable::default().with_per_token("cheap=0.5/1.25").expect("valid");
+        assert_eq!(cheap.cost_micros("cheap", Some(usage(0, 1_000))), Some(1_250));
+        assert_eq!(cheap.cost_micros("cheap", Some(usage(1_000, 0))), Some(500));
         assert!(PriceTable::default().with_per_token("x=1/2/3/4").is_err());
         assert!(PriceTable::default().with_per_token("x=cheap").is_err());
     }

@@ -357,3 +357,136 @@ async fn a_comfyui_job_shows_real_steps_and_previews_then_the_image() {
     assert_eq!(done.provider, "ComfyUI");
     assert!(done.image.is_some());
 }
+
+/// The prompt id of the `n`th prompt the fake accepted.
+fn prompt_id(fake: &FakeComfyUi, n: usize) -> String {
+    fake.prompts()[n]["prompt_id"].as_str().expect("a prompt id").to_string()
+}
+
+fn routes(fake: &FakeComfyUi) -> Vec<(CancelRoute, String)> {
+    fake.cancels().into_iter().map(|c| (c.route, c.prompt_id)).collect()
+}
+
+/// Waits until the fake has received `n` prompts.
+async fn until_posted(fake: &FakeComfyUi, n: usize) {
+    let waited = Instant::now();
+    while fake.prompts().len() < n {
+        assert!(waited.elapsed() < Duration::from_secs(5), "no prompt posted");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_end_is_reconciled_after_the_quiet_poll_though_status_frames_keep_coming() {
+    for jobs_api in [true, false] {
+        // A busy engine: a status to every socket each 100 ms; our end event never arrives.
+        let options = Options {
+            script: vec![Reply::Run(Run::slow(4, Duration::from_millis(50)))],
+            jobs_api,
+            lose_end_of: vec![1],
+            status_every: Some(Duration::from_millis(100)),
+            ..Options::default()
+        };
+        let fake = FakeComfyUi::start_with(options).await;
+        let mut s = settings(&fake.base_url);
+        s.quiet_poll = Duration::from_millis(500);
+        let comfy = Arc::new(ComfyUi::new(s).expect("provider starts"));
+        let asked = Instant::now();
+        let job = start(&comfy, request(None));
+        let result = tokio::time::timeout(Duration::from_secs(4), job.task).await;
+        let result = result.unwrap_or_else(|_| panic!("not reconciled within 4 s (jobs api: {jobs_api})"));
+        assert_eq!(result.expect("no panic").map(|i| i.png).ok().as_deref(), Some(fake.png()), "jobs api: {jobs_api}");
+        assert!(asked.elapsed() < Duration::from_secs(3), "took {:?}", asked.elapsed());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_the_jobs_route_only_our_running_prompt_is_interrupted() {
+    // An engine older than the prompt-scoped interrupt: `/interrupt` stops whatever runs.
+    let slow = || Reply::Run(Run::slow(100, Duration::from_millis(100)));
+    let options =
+        Options { script: vec![slow(), slow()], jobs_api: false, global_interrupt: true, ..Options::default() };
+    let fake = FakeComfyUi::start_with(options).await;
+    let (alice, bob) = (provider(&fake), provider(&fake));
+    let mut running = start(&alice, request(None));
+    running.until(is_step).await;
+    let mut waiting = start(&bob, request(None));
+    waiting.until(|e| matches!(e, ProviderEvent::Queued { .. })).await;
+    let (first, second) = (prompt_id(&fake, 0), prompt_id(&fake, 1));
+
+    waiting.cancel.cancel();
+    assert_eq!(waiting.finish().await.0.err(), Some(ProviderError::Cancelled));
+    assert_eq!(routes(&fake), [(CancelRoute::QueueDelete, second.clone())], "a waiting prompt is only dequeued");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(fake.interrupted().is_empty(), "the running prompt was stopped: {:?}", fake.interrupted());
+    assert_eq!(fake.prompts().len(), 2);
+
+    running.cancel.cancel();
+    assert_eq!(running.finish().await.0.err(), Some(ProviderError::Cancelled));
+    assert_eq!(
+        routes(&fake)[1..],
+        [(CancelRoute::QueueDelete, first.clone()), (CancelRoute::Interrupt, first.clone())],
+        "our running prompt is interrupted by its id"
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(fake.interrupted(), [first]);
+    assert_eq!(fake.bare_interrupts(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancel_while_the_prompt_is_posted_stops_it_once_the_engine_queued_it() {
+    let run = Run::slow(100, Duration::from_millis(100));
+    let slow = Reply::Slow { queue_after: Duration::from_millis(600), answer_after: Duration::ZERO, run };
+    let fake = FakeComfyUi::start(vec![slow]).await;
+    let comfy = provider(&fake);
+    let job = start(&comfy, request(None));
+    until_posted(&fake, 1).await;
+    let asked = Instant::now();
+    job.cancel.cancel();
+    let (result, _) = job.finish().await;
+    assert_eq!(result.err(), Some(ProviderError::Cancelled));
+    assert!(asked.elapsed() < Duration::from_millis(500), "the job ended {:?} after the cancel", asked.elapsed());
+    let id = prompt_id(&fake, 0);
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    assert_eq!(fake.job_status(&id).as_deref(), Some("cancelled"), "the prompt was left to run");
+    assert_eq!(routes(&fake), [(CancelRoute::Jobs, id)], "one cancel, after the engine answered the POST");
+    assert_eq!(fake.bare_interrupts(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_submit_that_timed_out_is_cancelled_on_the_engine() {
+    let run = Run::slow(100, Duration::from_millis(100));
+    let slow = Reply::Slow { queue_after: Duration::ZERO, answer_after: Duration::from_secs(3), run };
+    let fake = FakeComfyUi::start(vec![slow]).await;
+    let mut s = settings(&fake.base_url);
+    s.request_timeout = Duration::from_millis(500);
+    let comfy = Arc::new(ComfyUi::new(s).expect("provider starts"));
+    let (result, _) = generate(&comfy, None).await;
+    assert_eq!(result.err(), Some(ProviderError::Timeout));
+    let id = prompt_id(&fake, 0);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(routes(&fake), [(CancelRoute::Jobs, id.clone())]);
+    assert_eq!(fake.interrupted(), [id], "the engine stopped the prompt nobody waits for");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_status_read_before_the_prompt_was_queued_does_not_pin_the_position() {
+    // One prompt runs; ours is slow to queue while `status` says one prompt is there.
+    let options = Options {
+        script: vec![
+            Reply::Run(Run::slow(20, Duration::from_millis(50))),
+            Reply::Slow { queue_after: Duration::from_millis(400), answer_after: Duration::ZERO, run: Run::steps(2) },
+        ],
+        status_every: Some(Duration::from_millis(50)),
+        ..Options::default()
+    };
+    let fake = FakeComfyUi::start_with(options).await;
+    let comfy = provider(&fake);
+    let mut first = start(&comfy, request(None));
+    first.until(is_step).await;
+    let mut second = start(&comfy, request(None));
+    second.until(|e| matches!(e, ProviderEvent::Queued { position: Some(_) })).await;
+    assert_eq!(second.seen.last(), Some(&ProviderEvent::Queued { position: Some(1) }), "{:?}", second.seen);
+    let ((a, _), (b, _)) = tokio::join!(first.finish(), second.finish());
+    assert!(a.is_ok() && b.is_ok(), "{a:?} {b:?}");
+}

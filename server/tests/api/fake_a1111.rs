@@ -33,6 +33,9 @@ pub enum Reply {
     Unprocessable,
     /// 200 with a body that is not JSON.
     Garbage,
+    /// The connection breaks after a few steps (a proxy or the network gave up) while the
+    /// job goes on running on the engine.
+    HangUp,
 }
 
 #[derive(Debug, Clone)]
@@ -84,6 +87,8 @@ struct EngineState {
 #[derive(Debug, Clone)]
 pub struct Run {
     pub task: String,
+    /// When its generation request arrived (before it waited for the queue lock).
+    pub received: Instant,
     pub started: Instant,
     pub ended: Instant,
     pub interrupted: bool,
@@ -229,6 +234,7 @@ async fn img2img(State(shared): State<Arc<Shared>>, Json(body): Json<Value>) -> 
 }
 
 async fn generate(shared: Arc<Shared>, path: &str, body: Value) -> Response {
+    let received = Instant::now();
     lock(&shared.requests).push((path.to_string(), body.clone()));
     let reply = lock(&shared.script).pop_front().unwrap_or(Reply::Image);
     if reply == Reply::Unprocessable {
@@ -237,7 +243,16 @@ async fn generate(shared: Arc<Shared>, path: &str, body: Value) -> Response {
         return (StatusCode::UNPROCESSABLE_ENTITY, Json(json!({ "detail": detail }))).into_response();
     }
     // Like A1111, the job runs to its end even when the client hangs up.
-    let job = tokio::spawn(run(shared.clone(), body.clone(), reply));
+    let job = tokio::spawn(run(shared.clone(), body.clone(), reply, received));
+    if reply == Reply::HangUp {
+        // The headers go out, then the body breaks off a few steps in; the job runs on.
+        let step = shared.config().step;
+        let broken = futures::stream::once(async move {
+            tokio::time::sleep(step * 3).await;
+            Err::<axum::body::Bytes, _>(std::io::Error::other("connection reset"))
+        });
+        return (StatusCode::OK, axum::body::Body::from_stream(broken)).into_response();
+    }
     let interrupted_at_step = job.await.expect("fake job");
     let seed = body["seed"].as_i64().filter(|s| *s >= 0).map_or(shared.config().seed, |s| s as u64);
     let info =
@@ -256,13 +271,13 @@ async fn generate(shared: Arc<Shared>, path: &str, body: Value) -> Response {
             })),
         )
             .into_response(),
-        Reply::Unprocessable => unreachable!("answered above"),
+        Reply::Unprocessable | Reply::HangUp => unreachable!("answered above"),
     }
 }
 
 /// One job under the queue lock, as `modules/call_queue.py` and `shared.state` run it;
 /// returns the step it stopped at.
-async fn run(shared: Arc<Shared>, body: Value, reply: Reply) -> i64 {
+async fn run(shared: Arc<Shared>, body: Value, reply: Reply, received: Instant) -> i64 {
     let config = shared.config();
     let task = body["force_task_id"].as_str().map_or_else(|| format!("task({})", uuid::Uuid::new_v4()), str::to_string);
     let steps = body["steps"].as_i64().unwrap_or(20);
@@ -309,7 +324,7 @@ async fn run(shared: Arc<Shared>, body: Value, reply: Reply) -> i64 {
         s.job_count = 0;
         s.interrupted
     };
-    lock(&shared.runs).push(Run { task, started, ended: Instant::now(), interrupted });
+    lock(&shared.runs).push(Run { task, received, started, ended: Instant::now(), interrupted });
     done
 }
 

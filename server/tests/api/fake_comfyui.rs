@@ -11,6 +11,11 @@
 //! servers). Every route is also served under `/api`. It records what clients asked for
 //! (prompts, cancels and the route used, bare interrupts) for the tests to check.
 //!
+//! Faults on request ([`Options`], [`Reply`]): a prompt whose end event is lost on the way
+//! (a stalled socket), a `status` broadcast at a steady pace (a busy engine), an
+//! `/interrupt` that ignores its `prompt_id` (servers before ComfyUI PR #9607), a
+//! `POST /prompt` slow to queue or to answer.
+//!
 //! `examples/fake_comfyui.rs` serves it on a fixed port for the browser tests.
 
 use std::collections::{HashMap, VecDeque};
@@ -66,6 +71,13 @@ pub enum Reply {
     NoPromptId,
     /// This status with a plain-text body.
     Status(u16),
+    /// Queues `run` after `queue_after`, then answers after `answer_after` more, whether or
+    /// not the client still waits (as aiohttp, which finishes a handler whose client left).
+    Slow {
+        queue_after: Duration,
+        answer_after: Duration,
+        run: Run,
+    },
 }
 
 /// Which route a cancel came by.
@@ -92,11 +104,25 @@ pub struct Options {
     pub default_run: Run,
     /// Whether `/api/jobs/…` exists (servers before late 2025 lack it).
     pub jobs_api: bool,
+    /// Queue numbers (1 for the first prompt accepted) whose end events (`execution_success`
+    /// and the `executing` null after it) are lost on the way; the history is kept as usual.
+    pub lose_end_of: Vec<u64>,
+    /// A `status` to every socket at this pace, as a busy engine's queue changes send.
+    pub status_every: Option<Duration>,
+    /// `/interrupt` ignores its body and stops whatever runs, as before ComfyUI PR #9607.
+    pub global_interrupt: bool,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { script: Vec::new(), default_run: Run::steps(4), jobs_api: true }
+        Options {
+            script: Vec::new(),
+            default_run: Run::steps(4),
+            jobs_api: true,
+            lose_end_of: Vec::new(),
+            status_every: None,
+            global_interrupt: false,
+        }
     }
 }
 
@@ -134,6 +160,8 @@ struct Shared {
     script: Mutex<VecDeque<Reply>>,
     default_run: Mutex<Option<Run>>,
     jobs_api: AtomicBool,
+    lose_end_of: Vec<u64>,
+    global_interrupt: bool,
     vanished: AtomicBool,
     sockets: Mutex<HashMap<String, Sock>>,
     /// Client ids whose sockets are refused until the running prompt ends.
@@ -191,6 +219,8 @@ impl FakeComfyUi {
             script: Mutex::new(options.script.into()),
             default_run: Mutex::new(Some(options.default_run)),
             jobs_api: AtomicBool::new(options.jobs_api),
+            lose_end_of: options.lose_end_of,
+            global_interrupt: options.global_interrupt,
             png: png(512, 120),
             ..Shared::default()
         });
@@ -214,6 +244,15 @@ impl FakeComfyUi {
         let base_url = format!("http://{}", listener.local_addr().expect("addr"));
         tokio::spawn(async move { axum::serve(listener, app).await.expect("fake serves") });
         tokio::spawn(worker(shared.clone()));
+        if let Some(every) = options.status_every {
+            let shared = shared.clone();
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(every).await;
+                    broadcast_status(&shared);
+                }
+            });
+        }
         Self { base_url, shared }
     }
 
@@ -234,6 +273,12 @@ impl FakeComfyUi {
     /// Prompts that were stopped while running.
     pub fn interrupted(&self) -> Vec<String> {
         lock(&self.shared.interrupted).clone()
+    }
+
+    /// The `/api/jobs` status of a prompt: pending, in_progress, completed, failed or
+    /// cancelled (`None`: never queued, or taken off the queue by `POST /queue`).
+    pub fn job_status(&self, prompt_id: &str) -> Option<String> {
+        lock(&self.shared.jobs).get(prompt_id).and_then(|j| j["status"].as_str()).map(str::to_string)
     }
 
     /// The first text frame of each socket.
@@ -441,19 +486,35 @@ async fn submit(State(shared): State<Arc<Shared>>, body: axum::body::Bytes) -> R
         Some(Reply::Status(code)) => {
             return (StatusCode::from_u16(code).expect("status"), "scripted failure").into_response();
         }
+        Some(Reply::Slow { queue_after, answer_after, run }) => {
+            // In a task of its own: a client that gives up does not stop it.
+            let task = tokio::spawn(async move {
+                tokio::time::sleep(queue_after).await;
+                let number = enqueue(&shared, &prompt_id, client_id, run);
+                tokio::time::sleep(answer_after).await;
+                Json(json!({ "prompt_id": prompt_id, "number": number, "node_errors": {} })).into_response()
+            });
+            return task.await.expect("the slow submit");
+        }
     };
+    let number = enqueue(&shared, &prompt_id, client_id, run);
+    Json(json!({ "prompt_id": prompt_id, "number": number, "node_errors": {} })).into_response()
+}
+
+/// Puts a prompt at the back of the queue; its number.
+fn enqueue(shared: &Shared, prompt_id: &str, client_id: String, run: Run) -> u64 {
     let number = {
         let mut q = lock(&shared.queue);
         q.number += 1;
         let number = q.number;
-        q.pending.push_back(Pending { prompt_id: prompt_id.clone(), client_id, number, run });
+        q.pending.push_back(Pending { prompt_id: prompt_id.to_string(), client_id, number, run });
         number
     };
     lock(&shared.jobs)
-        .insert(prompt_id.clone(), json!({ "id": prompt_id, "status": "pending", "create_time": now_ms() }));
-    broadcast_status(&shared);
+        .insert(prompt_id.to_string(), json!({ "id": prompt_id, "status": "pending", "create_time": now_ms() }));
+    broadcast_status(shared);
     shared.work.notify_one();
-    Json(json!({ "prompt_id": prompt_id, "number": number, "node_errors": {} })).into_response()
+    number
 }
 
 /// Runs queued prompts one at a time, as ComfyUI's prompt worker does.
@@ -575,8 +636,10 @@ async fn execute(shared: &Arc<Shared>, p: &Pending) {
         "executed",
         json!({ "node": "9", "display_node": "9", "output": { "images": images }, "prompt_id": id }),
     );
-    send(shared, &p.client_id, "execution_success", json!({ "prompt_id": id, "timestamp": now_ms() }));
-    send(shared, &p.client_id, "executing", json!({ "node": null, "prompt_id": id }));
+    if !shared.lose_end_of.contains(&p.number) {
+        send(shared, &p.client_id, "execution_success", json!({ "prompt_id": id, "timestamp": now_ms() }));
+        send(shared, &p.client_id, "executing", json!({ "node": null, "prompt_id": id }));
+    }
     // The real worker stores the history only after the executor returned.
     tokio::time::sleep(Duration::from_millis(50)).await;
     let messages = json!([["execution_start", { "prompt_id": id }], ["execution_success", { "prompt_id": id }]]);
@@ -649,7 +712,7 @@ async fn interrupt(State(shared): State<Arc<Shared>>, body: axum::body::Bytes) -
     match prompt_id {
         Some(id) => {
             record(&shared, CancelRoute::Interrupt, &id);
-            interrupt_running(&shared, Some(&id));
+            interrupt_running(&shared, (!shared.global_interrupt).then_some(id.as_str()));
         }
         None => {
             shared.bare_interrupts.fetch_add(1, Ordering::SeqCst);

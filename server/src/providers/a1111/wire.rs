@@ -200,15 +200,17 @@ impl EngineState {
         self.job_count != 0
     }
 
-    /// (step, total) over the whole job, when the engine is sampling.
+    /// (step, total) over the whole job, when the engine is sampling. The numbers are the
+    /// engine's: any that overflow, or a total past `u32`, give `None` (no step said).
     pub fn steps(&self) -> Option<(u32, u32)> {
         if !self.busy() || self.sampling_steps <= 0 {
             return None;
         }
         let jobs = self.job_count.max(1);
-        let total = self.sampling_steps.saturating_mul(jobs);
-        let step = (self.job_no.clamp(0, jobs - 1) * self.sampling_steps + self.sampling_step.max(0)).min(total);
-        Some((u32::try_from(step).ok()?, u32::try_from(total).ok()?))
+        let total = u32::try_from(self.sampling_steps.checked_mul(jobs)?).ok()?;
+        let done = self.job_no.clamp(0, jobs - 1).checked_mul(self.sampling_steps)?;
+        let step = done.checked_add(self.sampling_step.max(0))?.min(i64::from(total));
+        Some((u32::try_from(step).ok()?, total))
     }
 }
 
@@ -297,5 +299,22 @@ mod tests {
         assert_eq!(state(2, 1, 5, 20).steps(), Some((25, 40)));
         assert_eq!(state(0, 0, 30, 30).steps(), None, "stale counts of a finished job");
         assert_eq!(state(-1, 0, 0, 0).steps(), None);
+    }
+
+    #[test]
+    fn hostile_counts_give_no_step_rather_than_a_panic() {
+        let state = |job_count, job_no, step, steps| EngineState {
+            job_count,
+            job_no,
+            sampling_step: step,
+            sampling_steps: steps,
+        };
+        let max = i64::MAX;
+        assert_eq!(state(max, max, 1, max).steps(), None, "job_no * sampling_steps overflows");
+        assert_eq!(state(2, 1, max, 3).steps(), None, "the step sum overflows");
+        assert_eq!(state(max, 0, max, max).steps(), None, "the total overflows");
+        assert_eq!(state(1, 0, 5, i64::from(u32::MAX) + 1).steps(), None, "more steps than a u32 holds");
+        assert_eq!(state(1, i64::MIN, i64::MIN, 10).steps(), Some((0, 10)), "negatives count as nothing");
+        assert_eq!(state(1, 0, max, 10).steps(), Some((10, 10)), "a step past the end is the last one");
     }
 }

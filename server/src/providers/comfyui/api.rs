@@ -4,8 +4,9 @@
 //! `GET /view` give the result, `GET /api/jobs/{id}` (newer servers) and `GET /queue` say how a
 //! prompt stands after a reconnect. Cancelling prefers `POST /api/jobs/{id}/cancel`, which
 //! touches only that job; servers without it get `POST /queue {"delete"}` then
-//! `POST /interrupt {"prompt_id"}`. A bare `/interrupt` would stop whatever runs, someone
-//! else's job included, so it is never sent.
+//! `POST /interrupt {"prompt_id"}`, the latter only when `GET /queue` says that prompt is the one
+//! running: servers before the prompt-scoped interrupt read it as a bare `/interrupt`, which
+//! stops whatever runs, someone else's job included.
 
 use std::time::Duration;
 
@@ -27,6 +28,8 @@ pub struct Api {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CancelRoute {
     Jobs,
+    /// Taken off the queue; it was not running, so no `/interrupt` was sent.
+    Queue,
     QueueAndInterrupt,
 }
 
@@ -207,10 +210,15 @@ impl Api {
             StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED => {}
             s => return Err(self.status_error(s, "POST /api/jobs/{id}/cancel")),
         }
-        // An older server: take it off the queue if it waits, interrupt it if it runs.
+        // An older server: take it off the queue if it waits, interrupt it if it runs. Servers
+        // before the prompt-scoped interrupt (ComfyUI PR #9607) ignore the body and stop
+        // whatever runs, so `/interrupt` goes out only when the queue says ours is running.
         let res = self.send(self.http.post(self.url("/queue")).json(&json!({ "delete": [id] }))).await?;
         if !res.status().is_success() {
             return Err(self.status_error(res.status(), "POST /queue"));
+        }
+        if !self.queue().await?.running(id) {
+            return Ok(CancelRoute::Queue);
         }
         let res = self.send(self.http.post(self.url("/interrupt")).json(&json!({ "prompt_id": id }))).await?;
         if !res.status().is_success() {
@@ -248,17 +256,50 @@ impl Api {
 
     /// Whether the prompt is running or waiting (`GET /queue`).
     async fn queued(&self, id: &str) -> Result<bool, ProviderError> {
+        let queue = self.queue().await?;
+        Ok(queue.running(id) || queue.pending(id))
+    }
+
+    /// `GET /queue`.
+    pub async fn queue(&self) -> Result<Queue, ProviderError> {
         let res = self.send(self.http.get(self.url("/queue"))).await?;
         if !res.status().is_success() {
             return Err(self.status_error(res.status(), "GET /queue"));
         }
-        let body = self.json(res, "GET /queue").await?;
-        let holds = |list: &str| {
-            body.get(list)
-                .and_then(Value::as_array)
-                .is_some_and(|items| items.iter().any(|item| item.get(1).and_then(Value::as_str) == Some(id)))
-        };
-        Ok(holds("queue_running") || holds("queue_pending"))
+        Ok(Queue(self.json(res, "GET /queue").await?))
+    }
+}
+
+/// ComfyUI's answer to `GET /queue`: `{queue_running: [item], queue_pending: [item]}`, each
+/// item `[number, prompt_id, prompt, extra_data, outputs_to_execute]`. The pending list is
+/// the engine's heap, not sorted: order comes from `number`.
+#[derive(Debug, Clone)]
+pub struct Queue(Value);
+
+impl Queue {
+    fn items(&self, list: &str) -> &[Value] {
+        self.0.get(list).and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default()
+    }
+
+    fn holds(&self, list: &str, id: &str) -> bool {
+        self.items(list).iter().any(|item| item.get(1).and_then(Value::as_str) == Some(id))
+    }
+
+    pub fn running(&self, id: &str) -> bool {
+        self.holds("queue_running", id)
+    }
+
+    pub fn pending(&self, id: &str) -> bool {
+        self.holds("queue_pending", id)
+    }
+
+    /// How many prompts run or wait ahead of this pending one; `None` if it is not waiting.
+    pub fn ahead_of(&self, id: &str) -> Option<u32> {
+        let number = |item: &Value| item.get(0).and_then(Value::as_f64);
+        let pending = self.items("queue_pending");
+        let ours = pending.iter().find(|item| item.get(1).and_then(Value::as_str) == Some(id)).and_then(number)?;
+        let before = pending.iter().filter(|item| number(item).is_some_and(|n| n < ours)).count();
+        u32::try_from(self.items("queue_running").len() + before).ok()
     }
 }
 
@@ -301,6 +342,24 @@ mod tests {
         );
         assert_eq!(rejection_message(&json!({"error": "no prompt"})).as_deref(), Some("no prompt"));
         assert_eq!(rejection_message(&json!({})), None);
+    }
+
+    #[test]
+    fn the_queue_says_what_runs_and_how_many_wait_ahead() {
+        let item = |n: u64, id: &str| json!([n, id, {}, {"client_id": "c"}, ["9"]]);
+        // The pending list is a heap: not in number order.
+        let queue = Queue(json!({
+            "queue_running": [item(1, "a")],
+            "queue_pending": [item(2, "b"), item(4, "d"), item(3, "c")]
+        }));
+        assert!(queue.running("a") && !queue.running("b"));
+        assert!(queue.pending("d") && !queue.pending("a"));
+        assert_eq!(queue.ahead_of("b"), Some(1));
+        assert_eq!(queue.ahead_of("d"), Some(3));
+        assert_eq!(queue.ahead_of("c"), Some(2));
+        assert_eq!(queue.ahead_of("a"), None, "running, not waiting");
+        assert_eq!(queue.ahead_of("x"), None);
+        assert!(!Queue(json!({})).running("a"));
     }
 
     #[test]

@@ -5,10 +5,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::task::JoinHandle;
+
 use super::api::{Api, Standing};
 use super::frames::{Frame, ImageRef};
 use super::socket::Link;
-use crate::providers::ProviderEvent;
+use crate::providers::{ProviderError, ProviderEvent};
 
 /// How a prompt ended, from its events or from asking the engine.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,6 +48,9 @@ pub enum Seen {
 /// A prompt's progress as its frames tell it.
 #[derive(Debug, Default)]
 pub struct Tracker {
+    /// `POST /prompt` answered: before that a `status` may count the queue without our
+    /// prompt, and would pin the position too low (it only moves forward).
+    submitted: bool,
     started: bool,
     position: Option<u32>,
     last_step: Option<(u32, u32)>,
@@ -57,17 +62,30 @@ pub struct Tracker {
 }
 
 impl Tracker {
+    /// The engine accepted the prompt; `ahead` is how many prompts `GET /queue` said run or
+    /// wait before it, when it asked. From now on `status` frames count.
+    pub fn submitted(&mut self, ahead: Option<u32>) -> Seen {
+        self.submitted = true;
+        match ahead {
+            Some(position) => self.place(position),
+            None => Seen::Nothing,
+        }
+    }
+
+    /// A queue position, which only moves forward until the prompt starts.
+    fn place(&mut self, position: u32) -> Seen {
+        if self.started || self.position.is_some_and(|p| p <= position) {
+            return Seen::Nothing;
+        }
+        self.position = Some(position);
+        Seen::Event(ProviderEvent::Queued { position: Some(position) })
+    }
+
     pub fn see(&mut self, frame: Frame) -> Seen {
         match frame {
-            // `queue_remaining` counts every prompt queued or running, ours included.
-            Frame::Status { queue_remaining: Some(n) } if !self.started => {
-                let position = n.saturating_sub(1);
-                if self.position.is_some_and(|p| p <= position) {
-                    return Seen::Nothing;
-                }
-                self.position = Some(position);
-                Seen::Event(ProviderEvent::Queued { position: Some(position) })
-            }
+            // `queue_remaining` counts every prompt queued or running, ours included (and
+            // those behind it: hence an upper bound, never a step back).
+            Frame::Status { queue_remaining: Some(n) } if self.submitted => self.place(n.saturating_sub(1)),
             Frame::Started { .. } | Frame::Executing { node: Some(_), .. } if !self.started => {
                 self.started = true;
                 Seen::Event(ProviderEvent::Generating)
@@ -104,6 +122,10 @@ pub struct JobGuard {
     pub submitted: bool,
     /// The engine finished it, or was already told to stop.
     pub settled: bool,
+    /// The `POST /prompt` still in flight, in a task of its own so that a cancel or a drop
+    /// meanwhile does not cut it short: the cancel goes out once it is answered, and so
+    /// cannot overtake it on the way to the engine.
+    pub in_flight: Option<JoinHandle<Result<String, ProviderError>>>,
 }
 
 /// Cancel must reach the engine within a second; a slower answer is not waited for.
@@ -115,9 +137,19 @@ impl Drop for JobGuard {
         if !self.submitted || self.settled {
             return;
         }
-        let (api, id) = (self.api.clone(), self.prompt_id.clone());
+        let (api, mut id, in_flight) = (self.api.clone(), self.prompt_id.clone(), self.in_flight.take());
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             runtime.spawn(async move {
+                if let Some(submit) = in_flight {
+                    match submit.await {
+                        // An old server may have queued it under an id of its own.
+                        Ok(Ok(queued)) => id = queued,
+                        // The engine refused it: nothing to stop.
+                        Ok(Err(ProviderError::Rejected(_))) => return,
+                        // Perhaps queued: one cancel is harmless if not.
+                        Ok(Err(_)) | Err(_) => {}
+                    }
+                }
                 match tokio::time::timeout(CANCEL_WAIT, api.cancel(&id)).await {
                     Ok(Ok(route)) => tracing::info!(prompt_id = %id, ?route, "abandoned ComfyUI prompt cancelled"),
                     Ok(Err(e)) => tracing::warn!(prompt_id = %id, error = %e, "abandoned ComfyUI prompt not cancelled"),
@@ -140,12 +172,29 @@ mod tests {
     fn queue_position_only_moves_forward_until_the_prompt_starts() {
         let mut t = Tracker::default();
         let status = |n| Frame::Status { queue_remaining: Some(n) };
+        assert_eq!(t.submitted(None), Seen::Nothing);
         assert_eq!(t.see(status(3)), Seen::Event(ProviderEvent::Queued { position: Some(2) }));
         assert_eq!(t.see(status(4)), Seen::Nothing, "a prompt queued behind ours does not push it back");
         assert_eq!(t.see(status(1)), Seen::Event(ProviderEvent::Queued { position: Some(0) }));
         assert_eq!(t.see(Frame::Started { prompt_id: "p".into() }), Seen::Event(ProviderEvent::Generating));
         assert_eq!(t.see(status(1)), Seen::Nothing);
         assert_eq!(t.see(Frame::Executing { prompt_id: "p".into(), node: Some("3".into()) }), Seen::Nothing);
+    }
+
+    #[test]
+    fn status_before_the_prompt_was_accepted_is_ignored() {
+        let mut t = Tracker::default();
+        // One other prompt runs; ours is not queued yet: this would say "next" (0).
+        assert_eq!(t.see(Frame::Status { queue_remaining: Some(1) }), Seen::Nothing);
+        assert_eq!(t.submitted(Some(1)), Seen::Event(ProviderEvent::Queued { position: Some(1) }));
+        assert_eq!(t.see(Frame::Status { queue_remaining: Some(3) }), Seen::Nothing);
+        assert_eq!(
+            t.see(Frame::Status { queue_remaining: Some(1) }),
+            Seen::Event(ProviderEvent::Queued { position: Some(0) })
+        );
+        let mut started = Tracker::default();
+        assert_eq!(started.see(Frame::Started { prompt_id: "p".into() }), Seen::Event(ProviderEvent::Generating));
+        assert_eq!(started.submitted(Some(2)), Seen::Nothing, "it runs already");
     }
 
     #[test]
