@@ -40,3 +40,21 @@ test("a plain question gets a short answer, not an image", async ({ page }) => {
   await expect(page.getByRole("progressbar")).toHaveCount(0);
   await expect(page.getByRole("log").getByRole("img")).toHaveCount(0);
 });
+
+test("a misspelt request in chat spelling makes an image, and a one-word change refines it", async ({ page }) => {
+  await signUp(page, uniqueName("typo"));
+  await newChat(page);
+  const log = page.getByRole("log");
+
+  await send(page, "cna u drwa a lighthouse in a storm plz");
+  const first = log.getByRole("img", { name: "a lighthouse in a storm", exact: true });
+  await expect(first).toBeVisible({ timeout: 20_000 });
+
+  await send(page, "darker");
+  const second = log.getByRole("img", { name: "a lighthouse in a storm, darker", exact: true });
+  await expect(second).toBeVisible({ timeout: 20_000 });
+  const secondFigure = page.getByRole("figure").filter({ has: page.getByRole("img", { name: "a lighthouse in a storm, darker", exact: true }) });
+  const firstFigure = page.getByRole("figure").filter({ has: page.getByRole("img", { name: "a lighthouse in a storm", exact: true }) });
+  const id = await firstFigure.getAttribute("id");
+  await expect(secondFigure.getByRole("link", { name: "a lighthouse in a storm", exact: true })).toHaveAttribute("href", `#${id}`);
+});

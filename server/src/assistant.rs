@@ -1,9 +1,11 @@
 //! The assistant's rules, pure (no I/O): which messages ask for an image, of what, in which
 //! style and shape, and what a refinement changes. `plan` is the entry point; `intent`
-//! classifies, `style` remembers, `prompt` writes the prompt. Tested by hundreds of labelled
-//! messages (`server/tests/data/intents.jsonl`) without a server.
+//! classifies by rules, `learned` by a classifier trained at compile time from the labelled
+//! corpus (`server/tests/data/`), `style` remembers, `prompt` combines them and writes the
+//! prompt. Scored on a held-out set without a server.
 
 pub mod intent;
+pub mod learned;
 #[rustfmt::skip]
 mod lexicon;
 pub mod prompt;
@@ -11,17 +13,22 @@ pub mod reply;
 pub mod score;
 pub mod style;
 
-pub use prompt::{image_marker, plan, Decision, Plan, Turn};
+pub use prompt::{image_marker, plan, plan_with, Decision, Plan, Turn};
 pub use reply::offline_reply;
 pub use style::Aspect;
 
 /// Commands that ask for an image, with a space or the end after them.
 const COMMANDS: [&str; 3] = ["/imagine", "/generate", "/draw"];
 
-/// The prompt of an image command (`/imagine a lighthouse` → `a lighthouse`), if `text` is one.
-/// A command with nothing after it is not a request: there is nothing to draw.
+/// The prompt of an image command (`/imagine a lighthouse` → `a lighthouse`), at the start of
+/// `text` or after a space ("ok so /imagine a cat"). A command with nothing after it is not a
+/// request: there is nothing to draw.
 pub fn image_command(text: &str) -> Option<&str> {
     let text = text.trim_start();
+    command_at_start(text).or_else(|| text.match_indices(" /").find_map(|(i, _)| command_at_start(&text[i + 1..])))
+}
+
+fn command_at_start(text: &str) -> Option<&str> {
     COMMANDS.iter().find_map(|cmd| {
         let head = text.get(..cmd.len())?;
         let rest = &text[cmd.len()..];
@@ -101,13 +108,92 @@ const NOT_SUBJECTS: &[&str] = &[
     "portrait",
 ];
 
+/// Pronouns and filler a status line must never name ("Generating your i scene…").
+const FILLERS: &[&str] = &[
+    "i",
+    "i'm",
+    "im",
+    "me",
+    "you",
+    "we",
+    "they",
+    "he",
+    "she",
+    "it",
+    "its",
+    "our",
+    "your",
+    "their",
+    "his",
+    "her",
+    "this",
+    "that",
+    "these",
+    "those",
+    "there",
+    "here",
+    "what",
+    "which",
+    "who",
+    "planning",
+    "thinking",
+    "think",
+    "want",
+    "wanted",
+    "need",
+    "like",
+    "love",
+    "would",
+    "could",
+    "should",
+    "can",
+    "will",
+    "make",
+    "made",
+    "draw",
+    "show",
+    "see",
+    "look",
+    "looks",
+    "imagine",
+    "imagining",
+    "something",
+    "thing",
+    "kind",
+    "sort",
+    "maybe",
+    "just",
+    "so",
+    "ok",
+    "okay",
+    "well",
+    "also",
+    "about",
+    "is",
+    "are",
+    "was",
+    "be",
+    "have",
+    "has",
+    "do",
+    "did",
+    "let's",
+    "lets",
+    "please",
+    "one",
+    "got",
+];
+
 /// A short name for what the prompt shows ("a lighthouse at dusk" → "lighthouse"), for status
 /// lines like "Generating your lighthouse scene…".
 pub fn subject_of(prompt: &str) -> String {
     prompt
         .split(|c: char| !c.is_alphanumeric() && c != '-')
         .filter(|w| !w.is_empty())
-        .find(|w| !NOT_SUBJECTS.contains(&w.to_lowercase().as_str()))
+        .find(|w| {
+            let w = w.to_lowercase();
+            w.chars().count() > 1 && !NOT_SUBJECTS.contains(&w.as_str()) && !FILLERS.contains(&w.as_str())
+        })
         .map(|w| w.chars().take(32).collect::<String>().to_lowercase())
         .unwrap_or_else(|| "image".to_string())
 }
@@ -121,11 +207,12 @@ mod tests {
         assert_eq!(image_command("/imagine a lighthouse at dusk"), Some("a lighthouse at dusk"));
         assert_eq!(image_command("  /GENERATE   a red fox "), Some("a red fox"));
         assert_eq!(image_command("/draw\ta cat"), Some("a cat"));
+        assert_eq!(image_command("ok so /imagine a cat"), Some("a cat"));
     }
 
     #[test]
     fn other_text_is_not_a_command() {
-        for text in ["imagine a lighthouse", "/imagines", "/imagine", "/imagine   ", "hello /imagine x", "/help", ""] {
+        for text in ["imagine a lighthouse", "/imagines", "/imagine", "/imagine   ", "hello/imagine x", "/help", ""] {
             assert_eq!(image_command(text), None, "{text:?}");
         }
     }
@@ -136,6 +223,10 @@ mod tests {
         assert_eq!(subject_of("Neon city skyline in the rain"), "city");
         assert_eq!(subject_of("a very big red"), "image");
         assert_eq!(subject_of("Élan vital"), "élan");
+        // A context prompt written from the conversation names the thing, never a pronoun.
+        let idea = "I'm planning a poster for a jazz festival: a rainy city street at night with neon signs";
+        assert_eq!(subject_of(idea), "poster");
+        assert_eq!(subject_of("what I want is a dragon"), "dragon");
     }
 }
 
@@ -143,11 +234,13 @@ mod tests {
 mod labelled {
     use super::score::{decide, Confusion};
 
-    /// The labelled set: explicit, plain, context and refinement requests, and tricky
-    /// negatives. Fails below 0.95 precision or recall for "wants an image".
+    /// The held-out set (`intent_heldout.jsonl`, 320 messages written apart from the rules and
+    /// the training corpus, never trained on): fails below precision 0.95, recall 0.95 or
+    /// 3-class accuracy 0.93, under what was measured when it was first used (0.968, 0.958,
+    /// 0.956; see `docs/assistant.md`).
     #[test]
-    fn the_labelled_messages_score_at_least_095() {
-        let data = include_str!("../tests/data/intents.jsonl");
+    fn the_held_out_messages_score_at_least_095() {
+        let data = include_str!("../tests/data/intent_heldout.jsonl");
         let mut confusion = Confusion::default();
         let mut wrong = Vec::new();
         for line in data.lines().filter(|l| !l.trim().is_empty()) {
@@ -159,10 +252,10 @@ mod labelled {
             }
         }
         let total: u32 = confusion.0.iter().flatten().sum();
-        assert!(total >= 300, "at least 300 labelled messages, found {total}");
+        assert!(total >= 300, "at least 300 held-out messages, found {total}");
         println!("{}\n{}", confusion.report(), wrong.join("\n"));
         assert!(
-            confusion.precision() >= 0.95 && confusion.recall() >= 0.95,
+            confusion.precision() >= 0.95 && confusion.recall() >= 0.95 && confusion.accuracy() >= 0.93,
             "{}\n{}",
             confusion.report(),
             wrong.join("\n")

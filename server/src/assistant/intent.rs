@@ -192,6 +192,19 @@ fn picture_noun_request(text: &str) -> Option<String> {
     asked.then_some(subject)
 }
 
+impl Intent {
+    /// The rules' answer as the classifier sees it (a feature).
+    pub fn label(&self, message: &str) -> &'static str {
+        match self {
+            Intent::Image { .. } => "image",
+            Intent::Context => "context",
+            Intent::Refine { .. } => "refine",
+            Intent::None if ruled_out(message) => "ruled-out",
+            Intent::None => "none",
+        }
+    }
+}
+
 /// What `message` asks for, given whether the thread has talked about something and whether it
 /// has an image to change.
 pub fn classify(message: &str, has_conversation: bool, has_image: bool) -> Intent {
@@ -211,10 +224,7 @@ pub fn classify(message: &str, has_conversation: bool, has_image: bool) -> Inten
             (false, false) => Intent::None,
         };
     }
-    if starts_with_any(asked, NOT_REQUESTS).is_some() {
-        return Intent::None;
-    }
-    if has_phrase(text, "how to") || has_phrase(text, "learn to") || has_phrase(text, "tips") {
+    if is_ruled_out(text, asked) {
         return Intent::None;
     }
     if has_image {
@@ -232,6 +242,22 @@ pub fn classify(message: &str, has_conversation: bool, has_image: bool) -> Inten
         return Intent::Image { subject };
     }
     Intent::None
+}
+
+/// Questions about drawing and text requests ("how do I draw…", "describe a sunset"): the
+/// negatives the rules are certain of, which no learned guess overrides.
+fn is_ruled_out(text: &str, asked: &str) -> bool {
+    starts_with_any(asked, NOT_REQUESTS).is_some()
+        || has_phrase(text, "how to")
+        || has_phrase(text, "learn to")
+        || has_phrase(text, "tips")
+}
+
+/// Whether the rules are certain `message` asks for no image (see [`is_ruled_out`]).
+pub fn ruled_out(message: &str) -> bool {
+    let text = normalise(message);
+    let text = strip_openers(&text);
+    is_ruled_out(text, strip_asks(text))
 }
 
 /// "show me a hamster astronaut": showing a thing (not how, where or why) is drawing it.

@@ -8,7 +8,9 @@
 use app::protocol::Role;
 
 use super::image_command;
-use super::intent::{classify, normalise, Intent};
+use super::intent::{classify, normalise, ruled_out, Intent};
+use super::learned::features::Context;
+use super::learned::{change_of_request, has_cue, subject_of_request, Class, Classifier};
 use super::style::{has_phrase, style_in, Aspect, StyleMemory};
 
 /// Characters of conversation a context prompt may use; older turns go first when it is full.
@@ -79,6 +81,47 @@ fn take_raw(message: &str) -> (String, bool) {
 
 /// Decides what `message` asks for, given the thread so far (oldest first).
 pub fn plan(history: &[Turn], message: &str) -> Plan {
+    plan_with(&Classifier::builtin(), history, message)
+}
+
+/// How sure a learned "image" must be when the message has no picture word at all.
+const SURE: f32 = 0.9;
+
+/// The rules' intent, with the classifier's say where the rules are not certain.
+fn combine(
+    classifier: &Classifier<'_>,
+    rules: Intent,
+    learned: (Class, f32),
+    context: &Context,
+    message: &str,
+    has_conversation: bool,
+    has_image: bool,
+) -> Intent {
+    let (accept, veto) = (classifier.accept, classifier.veto);
+    match (rules, learned) {
+        (Intent::None, _) if ruled_out(message) => Intent::None,
+        // Both see a new image: the rules know its subject.
+        (rules @ (Intent::Image { .. } | Intent::Context), (Class::Image, _)) => rules,
+        (rules @ Intent::Refine { .. }, (Class::Refine, _)) => rules,
+        // Without a picture word, only a confident guess is acted on ("next: a bear doing
+        // yoga" after an image is; "two" or a described idea is not).
+        (_, (Class::Image, p)) if p >= accept && (p >= SURE || has_cue(message, context)) => {
+            let subject = subject_of_request(message);
+            match (subject.is_empty(), has_conversation, has_image) {
+                (false, _, _) => Intent::Image { subject },
+                (true, true, _) => Intent::Context,
+                (true, false, true) => Intent::Refine { change: String::new() },
+                (true, false, false) => Intent::None,
+            }
+        }
+        (_, (Class::Refine, p)) if p >= accept => Intent::Refine { change: change_of_request(message) },
+        (_, (Class::None, p)) if p >= veto => Intent::None,
+        (rules, _) => rules,
+    }
+}
+
+/// [`plan`] with a given classifier (cross-validation trains its own).
+pub fn plan_with(classifier: &Classifier<'_>, history: &[Turn], message: &str) -> Plan {
     let (message, raw) = take_raw(message);
     let last_image = history.iter().rposition(|t| t.role == Role::Assistant && image_marker(&t.text).is_some());
     let last_prompt = last_image.and_then(|i| image_marker(&history[i].text));
@@ -94,7 +137,11 @@ pub fn plan(history: &[Turn], message: &str) -> Plan {
         let enhanced = if raw { prompt.clone() } else { memory.apply(&prompt) };
         return Plan { decision: Decision::Image, original: prompt, prompt: enhanced, aspect: memory.aspect, raw };
     }
-    let intent = classify(&message, has_conversation, last_prompt.is_some());
+    let rules = classify(&message, has_conversation, last_prompt.is_some());
+    let mut context = Context::of(history.iter().map(|t| (t.role == Role::User, t.text.as_str())));
+    context.rule = rules.label(&message);
+    let learned = classifier.classify(&message, &context);
+    let intent = combine(classifier, rules, learned, &context, &message, has_conversation, last_prompt.is_some());
     let original = message.trim().to_string();
     let (decision, prompt) = match intent {
         Intent::None => return Plan::none(&message),

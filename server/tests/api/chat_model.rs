@@ -148,11 +148,13 @@ async fn a_reply_cut_off_by_a_restart_says_so_instead_of_staying_empty() {
 async fn the_model_decides_what_the_rules_find_ambiguous() {
     let (base, fake) = start_fake(false).await;
     let app = app_with_model(base).await;
-    let (mut tab, thread) = app.new_user_says("ada", "could you put together an image of a shark in a bathtub?").await;
+    // Neither the rules nor the classifier take this as a request; it talks about looks.
+    let (mut tab, thread) =
+        app.new_user_says("ada", "I keep wondering what a shark in a bathtub would look like").await;
     let frames = tab.read_until(|m| crate::helpers::finished_job(m).is_some()).await;
     let job = frames.last().and_then(crate::helpers::finished_job).expect("a job");
     assert_eq!((job.status, job.enhanced_prompt.as_str()), (JobStatus::Complete, "a shark in a bathtub"));
-    assert_eq!(job.prompt, "could you put together an image of a shark in a bathtub?");
+    assert_eq!(job.prompt, "I keep wondering what a shark in a bathtub would look like");
 
     // Talking about paintings is put to the model too; it says no, so it answers in text.
     tab.say(thread.id, "m-2", "which paintings are in the Louvre?").await;
