@@ -4,8 +4,20 @@ use leptos::config::get_configuration;
 use server::{config::Settings, telemetry, Application};
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> std::process::ExitCode {
     telemetry::init();
+    match run().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            // Said in words (a configuration error names the variable and what to do), not
+            // as the `Debug` of an enum.
+            tracing::error!("Easel could not start: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let leptos = get_configuration(None)?.leptos_options;
     let settings = Settings::from_env(leptos)?;
     let app = Application::build(settings).await?;
