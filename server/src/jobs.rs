@@ -9,6 +9,7 @@
 //! happen (cancelled before the provider was called, failed, blocked); a completed one counts
 //! and its cost is charged to the month.
 
+mod live;
 mod quota;
 mod recovery;
 mod slots;
@@ -28,6 +29,7 @@ use crate::providers::registry::Providers;
 use crate::providers::{GeneratedImage, ImageProvider, ImageRequest, ProviderError, ProviderEvent, MAX_DEADLINE};
 use crate::relay::Relay;
 use crate::store::{job_text, JobOutcome, NewJob, Store, StoreError};
+use live::Live;
 use slots::{Held, Slots};
 pub use text::friendly;
 use text::retrying;
@@ -378,64 +380,6 @@ impl Jobs {
         self.store.finish_job(job.id, JobOutcome::Complete { image: id, revised_prompt: revised, cost_micros }).await?;
         self.stage(user, thread, job, JobStage::Complete).await?;
         Ok(Finished::Complete(cost_micros))
-    }
-}
-
-/// What the runner knows of a running job between provider events, so every progress frame
-/// carries the stage, the steps and the queue place together.
-struct Live {
-    job: JobId,
-    thread: ThreadId,
-    subject: String,
-    stage: JobStage,
-    steps: Option<StepCount>,
-    queue_position: Option<u32>,
-    previews: u32,
-    /// The provider reports steps: until the first arrives the bar waits at the start of the
-    /// generating stage instead of jumping to its middle and back.
-    counts_steps: bool,
-}
-
-impl Live {
-    fn new(job: &JobView, thread: ThreadId) -> Self {
-        Self {
-            job: job.id,
-            thread,
-            subject: job.subject.clone(),
-            stage: JobStage::Initializing,
-            steps: None,
-            queue_position: None,
-            previews: 0,
-            counts_steps: false,
-        }
-    }
-
-    fn percent(&self) -> u8 {
-        match (self.stage, self.steps) {
-            (JobStage::Generating, Some(s)) => JobStage::step_percent(s.step, s.total),
-            (JobStage::Generating, None) if self.counts_steps => JobStage::step_percent(0, 1),
-            (stage, _) => stage.percent(),
-        }
-    }
-
-    fn describe(&self) -> String {
-        match (self.stage, self.steps) {
-            (JobStage::Generating, Some(s)) => JobStage::describe_step(&self.subject, s),
-            (stage, _) => stage.describe(&self.subject),
-        }
-    }
-
-    fn progress(&self, detail: String) -> ServerMsg {
-        ServerMsg::JobProgress(JobProgress {
-            job_id: self.job,
-            thread_id: self.thread,
-            stage: self.stage,
-            percent: self.percent(),
-            detail,
-            preview: None,
-            steps: self.steps,
-            queue_position: self.queue_position,
-        })
     }
 }
 

@@ -94,9 +94,8 @@ fn combine(
     learned: (Class, f32),
     context: &Context,
     message: &str,
-    has_conversation: bool,
-    has_image: bool,
 ) -> Intent {
+    let (has_conversation, has_image) = (context.has_conversation, context.has_image);
     let (accept, veto) = (classifier.accept, classifier.veto);
     match (rules, learned) {
         (Intent::None, _) if ruled_out(message) => Intent::None,
@@ -120,14 +119,27 @@ fn combine(
     }
 }
 
+/// The thread's state as the classifier sees it.
+fn thread_context(history: &[Turn]) -> Context {
+    Context::of(history.iter().map(|t| (t.role == Role::User, t.text.as_str())))
+}
+
+/// What the classifier is given for `message`: the thread's state and the rules' finding
+/// (training and scoring use this; [`plan_with`] builds the same on its way).
+pub fn classifier_context(history: &[Turn], message: &str) -> Context {
+    let mut context = thread_context(history);
+    context.rule = classify(message, context.has_conversation, context.has_image).label(message);
+    context
+}
+
 /// [`plan`] with a given classifier (cross-validation trains its own).
 pub fn plan_with(classifier: &Classifier<'_>, history: &[Turn], message: &str) -> Plan {
     let (message, raw) = take_raw(message);
     let last_image = history.iter().rposition(|t| t.role == Role::Assistant && image_marker(&t.text).is_some());
     let last_prompt = last_image.and_then(|i| image_marker(&history[i].text));
     let since_image = &history[last_image.map_or(0, |i| i + 1)..];
-    let has_conversation =
-        since_image.iter().any(|t| image_marker(&t.text).is_none() && t.text.split_whitespace().count() >= 2);
+    // The thread's state, read once: the rules and the classifier see the same.
+    let mut context = thread_context(history);
     let mut memory =
         StyleMemory::from_messages(history.iter().filter(|t| t.role == Role::User).map(|t| t.text.as_str()));
     memory.update(&message);
@@ -137,11 +149,10 @@ pub fn plan_with(classifier: &Classifier<'_>, history: &[Turn], message: &str) -
         let enhanced = if raw { prompt.clone() } else { memory.apply(&prompt) };
         return Plan { decision: Decision::Image, original: prompt, prompt: enhanced, aspect: memory.aspect, raw };
     }
-    let rules = classify(&message, has_conversation, last_prompt.is_some());
-    let mut context = Context::of(history.iter().map(|t| (t.role == Role::User, t.text.as_str())));
+    let rules = classify(&message, context.has_conversation, context.has_image);
     context.rule = rules.label(&message);
     let learned = classifier.classify(&message, &context);
-    let intent = combine(classifier, rules, learned, &context, &message, has_conversation, last_prompt.is_some());
+    let intent = combine(classifier, rules, learned, &context, &message);
     let original = message.trim().to_string();
     let (decision, prompt) = match intent {
         Intent::None => return Plan::none(&message),

@@ -8,10 +8,10 @@
 use app::protocol::Role;
 use serde::{Deserialize, Serialize};
 
-use super::intent::classify;
-use super::learned::features::{features, Context};
+use super::learned::features::features;
 use super::learned::model::{self, Example};
 use super::learned::Classifier;
+use super::prompt::classifier_context;
 use super::{plan, plan_with, Decision, Turn};
 
 #[derive(Debug, Deserialize)]
@@ -84,8 +84,7 @@ pub fn read_labelled(text: &str) -> Result<Vec<Labelled>, String> {
 }
 
 fn example(l: &Labelled) -> Example {
-    let mut context = Context::of(l.history.iter().map(|t| (t.role == Role::User, t.text.as_str())));
-    context.rule = classify(&l.message, context.has_conversation, context.has_image).label(&l.message);
+    let context = classifier_context(&l.history, &l.message);
     Example { features: features(&l.message, &context), class: l.class }
 }
 
@@ -119,8 +118,7 @@ pub fn score_with(classifier: &Classifier<'_>, lines: &[&Labelled], show_misses:
         let d = [Decision::Image, Decision::Refine, Decision::None].iter().position(|x| *x == decided).unwrap_or(2);
         confusion.0[l.class][d] += 1;
         if show && d != l.class {
-            let mut context = Context::of(l.history.iter().map(|t| (t.role == Role::User, t.text.as_str())));
-            context.rule = classify(&l.message, context.has_conversation, context.has_image).label(&l.message);
+            let context = classifier_context(&l.history, &l.message);
             let p = classifier.probabilities(&l.message, &context);
             eprintln!(
                 "expected {} got {}: {:?} (history {}, rules {}, p {:.2}/{:.2}/{:.2})",

@@ -20,6 +20,7 @@
 //! Models the catalogue knows take custom sizes, so the request's shape is kept; the
 //! deadline grows with size and quality (4K at high quality takes minutes).
 
+mod model_check;
 mod wire;
 
 use std::collections::HashSet;
@@ -35,7 +36,8 @@ use tokio_util::sync::CancellationToken;
 use super::catalogue::{self, Lookup, Quality};
 use super::pricing::Usage;
 use super::{Capabilities, GeneratedImage, ImageProvider, ImageRequest, ProviderError, ProviderEvent, ProviderKind};
-use wire::{ErrorBody, ImagesResponse, ModelList, SseParser, StreamEvent};
+pub use model_check::ModelCheck;
+use wire::{ErrorBody, ImagesResponse, SseParser, StreamEvent};
 
 /// How many times a retryable failure is tried again.
 const MAX_RETRIES: u32 = 2;
@@ -78,18 +80,6 @@ pub struct OpenAiImages {
     reported: Mutex<HashSet<String>>,
 }
 
-/// What the provider's `GET /models` said of the configured model.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ModelCheck {
-    /// Listed by the server.
-    Offered,
-    /// Not listed; `retired_on` when the catalogue knows it was shut down.
-    Missing { retired_on: Option<&'static str> },
-    /// The server did not answer the list (compatible servers often lack it); what the
-    /// catalogue alone says.
-    Unchecked(Lookup),
-}
-
 impl OpenAiImages {
     pub fn new(settings: OpenAiSettings) -> Result<Self, reqwest::Error> {
         let http = reqwest::Client::builder().connect_timeout(Duration::from_secs(10)).build()?;
@@ -104,51 +94,6 @@ impl OpenAiImages {
     /// GPT image models and DALL-E 2 have an edits endpoint; DALL-E 3 does not.
     fn edits(&self) -> bool {
         !self.is_dalle() || self.settings.model == "dall-e-2"
-    }
-
-    /// Asks the server which models it offers and logs what the administrator must know: a
-    /// retired or missing model is a warning (the server still starts; jobs will say it too).
-    pub async fn check_model(&self) -> ModelCheck {
-        let model = self.settings.model.as_str();
-        let check = self.list_models().await.map_or_else(
-            || ModelCheck::Unchecked(catalogue::lookup(model)),
-            |ids| match ids.iter().any(|id| id == model) {
-                true => ModelCheck::Offered,
-                false => ModelCheck::Missing { retired_on: catalogue::retired_on(model) },
-            },
-        );
-        match &check {
-            ModelCheck::Missing { retired_on: Some(date) } | ModelCheck::Unchecked(Lookup::Retired(date)) => {
-                tracing::warn!(%model, retired_on = date, "OPENAI_IMAGE_MODEL names a model the provider retired; every image will fail until it is changed (e.g. to {})", catalogue::DEFAULT_MODEL)
-            }
-            ModelCheck::Missing { retired_on: None } => {
-                tracing::warn!(%model, "the image provider does not list OPENAI_IMAGE_MODEL; images will fail if it is not served")
-            }
-            ModelCheck::Unchecked(Lookup::Unknown) => {
-                tracing::info!(%model, "image model not in Easel's catalogue (a compatible server's own model?)")
-            }
-            ModelCheck::Offered | ModelCheck::Unchecked(Lookup::Current(_)) => {}
-        }
-        if let Some(q) = self.quality() {
-            if let Lookup::Current(m) = catalogue::lookup(model) {
-                if !m.qualities().contains(&q) {
-                    tracing::warn!(%model, quality = q.as_str(), "OPENAI_IMAGE_QUALITY is not one this model takes");
-                }
-            }
-        }
-        check
-    }
-
-    async fn list_models(&self) -> Option<Vec<String>> {
-        let base = self.settings.base_url.trim_end_matches('/');
-        let mut req = self.http.get(format!("{base}/models")).timeout(Duration::from_secs(5));
-        if !self.settings.api_key.is_empty() {
-            req = req.bearer_auth(&self.settings.api_key);
-        }
-        let res = req.send().await.ok().filter(|r| r.status().is_success())?;
-        let bytes = res.bytes().await.ok()?;
-        let list: ModelList = serde_json::from_slice(&bytes).ok()?;
-        Some(list.data.into_iter().map(|m| m.id).collect())
     }
 
     fn quality(&self) -> Option<Quality> {
@@ -167,16 +112,6 @@ impl OpenAiImages {
                 format!("{fw}x{fh}")
             }
             _ => self.settings.size.clone(),
-        }
-    }
-
-    /// Says a missing model once per model (it is a configuration error, not a job's).
-    fn report(&self, error: &ProviderError) {
-        if let ProviderError::ModelUnavailable { model, retired_on } = error {
-            let first = self.reported.lock().unwrap_or_else(|p| p.into_inner()).insert(model.clone());
-            if first {
-                tracing::error!(%model, retired_on = retired_on.unwrap_or("-"), "the image provider does not offer OPENAI_IMAGE_MODEL: every image fails until the administrator sets a current model (e.g. {})", catalogue::DEFAULT_MODEL);
-            }
         }
     }
 

@@ -1,21 +1,20 @@
-//! The ComfyUI provider against a loopback fake of the engine, directly and through the
-//! whole application.
+//! The ComfyUI provider against a loopback fake of the engine: steps, previews, the graph
+//! sent, errors, and a socket or an end event lost on the way. Cancelling is in
+//! `comfyui_cancel.rs`, a job through the whole application in `comfyui_app.rs`; the helpers
+//! here serve all three.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use app::protocol::*;
-use server::config::ProviderChoice;
 use server::providers::comfyui::{ComfyUi, ComfyUiSettings};
 use server::providers::{GeneratedImage, ImageProvider, ImageRequest, ProviderError, ProviderEvent};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::fake_comfyui::{CancelRoute, FakeComfyUi, Options, Reply, Run};
-use crate::helpers::{finished_job, spawn_app_with, test_db};
+use crate::fake_comfyui::{FakeComfyUi, Options, Reply, Run};
 
-fn settings(base_url: &str) -> ComfyUiSettings {
+pub(crate) fn settings(base_url: &str) -> ComfyUiSettings {
     // The provider's own logs, as `spawn_app` shows the app's.
     if std::env::var_os("RUST_LOG").is_some() {
         server::telemetry::init();
@@ -29,23 +28,23 @@ fn settings(base_url: &str) -> ComfyUiSettings {
     s
 }
 
-fn provider(fake: &FakeComfyUi) -> Arc<ComfyUi> {
+pub(crate) fn provider(fake: &FakeComfyUi) -> Arc<ComfyUi> {
     Arc::new(ComfyUi::new(settings(&fake.base_url)).expect("provider starts"))
 }
 
-fn request(seed: Option<u64>) -> ImageRequest {
+pub(crate) fn request(seed: Option<u64>) -> ImageRequest {
     ImageRequest { prompt: "a lighthouse".into(), width: 1000, height: 771, source: None, seed }
 }
 
 /// A generation in flight: its events as they come, its result at the end.
-struct Running {
+pub(crate) struct Running {
     events: mpsc::Receiver<ProviderEvent>,
-    seen: Vec<ProviderEvent>,
-    cancel: CancellationToken,
-    task: tokio::task::JoinHandle<Result<GeneratedImage, ProviderError>>,
+    pub(crate) seen: Vec<ProviderEvent>,
+    pub(crate) cancel: CancellationToken,
+    pub(crate) task: tokio::task::JoinHandle<Result<GeneratedImage, ProviderError>>,
 }
 
-fn start(provider: &Arc<ComfyUi>, request: ImageRequest) -> Running {
+pub(crate) fn start(provider: &Arc<ComfyUi>, request: ImageRequest) -> Running {
     let (tx, events) = mpsc::channel(256);
     let cancel = CancellationToken::new();
     let (p, c) = (provider.clone(), cancel.clone());
@@ -55,7 +54,7 @@ fn start(provider: &Arc<ComfyUi>, request: ImageRequest) -> Running {
 
 impl Running {
     /// Reads events until one matches.
-    async fn until(&mut self, want: impl Fn(&ProviderEvent) -> bool) {
+    pub(crate) async fn until(&mut self, want: impl Fn(&ProviderEvent) -> bool) {
         loop {
             let event = tokio::time::timeout(Duration::from_secs(10), self.events.recv()).await;
             let event = event.expect("an event within 10 s").expect("the provider still runs");
@@ -67,7 +66,7 @@ impl Running {
         }
     }
 
-    async fn finish(mut self) -> (Result<GeneratedImage, ProviderError>, Vec<ProviderEvent>) {
+    pub(crate) async fn finish(mut self) -> (Result<GeneratedImage, ProviderError>, Vec<ProviderEvent>) {
         let result = tokio::time::timeout(Duration::from_secs(20), self.task).await.expect("ends within 20 s");
         while let Some(e) = self.events.recv().await {
             self.seen.push(e);
@@ -76,7 +75,7 @@ impl Running {
     }
 }
 
-async fn generate(
+pub(crate) async fn generate(
     provider: &Arc<ComfyUi>,
     seed: Option<u64>,
 ) -> (Result<GeneratedImage, ProviderError>, Vec<ProviderEvent>) {
@@ -97,7 +96,7 @@ fn previews(events: &[ProviderEvent]) -> usize {
     events.iter().filter(|e| matches!(e, ProviderEvent::Preview { .. })).count()
 }
 
-fn is_step(e: &ProviderEvent) -> bool {
+pub(crate) fn is_step(e: &ProviderEvent) -> bool {
     matches!(e, ProviderEvent::Step { .. })
 }
 
@@ -181,67 +180,6 @@ async fn a_random_seed_differs_between_requests_unless_one_was_asked_for() {
     assert_eq!((seeds[2], seeds[3]), (42, 42));
 }
 
-/// Starts a slow prompt, cancels it after its first step, and returns when it was asked.
-async fn cancel_a_running_prompt(fake: &FakeComfyUi) -> (Result<GeneratedImage, ProviderError>, Instant, String) {
-    let comfy = provider(fake);
-    let mut job = start(&comfy, request(None));
-    job.until(is_step).await;
-    let asked = Instant::now();
-    job.cancel.cancel();
-    let (result, _) = job.finish().await;
-    assert!(asked.elapsed() < Duration::from_secs(1), "the job ended {:?} after the cancel", asked.elapsed());
-    let prompt_id = fake.prompts()[0]["prompt_id"].as_str().expect("id").to_string();
-    (result, asked, prompt_id)
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn cancel_reaches_the_engine_through_the_jobs_route_within_a_second() {
-    let fake = FakeComfyUi::start(vec![Reply::Run(Run::slow(100, Duration::from_millis(100)))]).await;
-    let (result, asked, prompt_id) = cancel_a_running_prompt(&fake).await;
-    assert_eq!(result.err(), Some(ProviderError::Cancelled));
-    let cancels = fake.cancels();
-    assert_eq!(
-        cancels.iter().map(|c| (c.route, c.prompt_id.as_str())).collect::<Vec<_>>(),
-        [(CancelRoute::Jobs, prompt_id.as_str())]
-    );
-    assert!(cancels[0].at.duration_since(asked.into_std()) < Duration::from_secs(1));
-    assert_eq!(fake.bare_interrupts(), 0);
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(fake.interrupted(), [prompt_id], "the engine stopped that prompt");
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn without_the_jobs_route_cancel_dequeues_and_interrupts_that_prompt_only() {
-    let options = Options {
-        script: vec![Reply::Run(Run::slow(100, Duration::from_millis(100)))],
-        jobs_api: false,
-        ..Options::default()
-    };
-    let fake = FakeComfyUi::start_with(options).await;
-    let (result, asked, prompt_id) = cancel_a_running_prompt(&fake).await;
-    assert_eq!(result.err(), Some(ProviderError::Cancelled));
-    let cancels = fake.cancels();
-    let routes: Vec<(CancelRoute, &str)> = cancels.iter().map(|c| (c.route, c.prompt_id.as_str())).collect();
-    assert_eq!(routes, [(CancelRoute::QueueDelete, prompt_id.as_str()), (CancelRoute::Interrupt, prompt_id.as_str())]);
-    assert!(cancels.iter().all(|c| c.at.duration_since(asked.into_std()) < Duration::from_secs(1)));
-    assert_eq!(fake.bare_interrupts(), 0, "never a global interrupt");
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(fake.interrupted(), [prompt_id]);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_job_dropped_at_the_runners_deadline_is_cancelled_on_the_engine() {
-    let fake = FakeComfyUi::start(vec![Reply::Run(Run::slow(100, Duration::from_millis(100)))]).await;
-    let comfy = provider(&fake);
-    let mut job = start(&comfy, request(None));
-    job.until(is_step).await;
-    job.task.abort();
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let prompt_id = fake.prompts()[0]["prompt_id"].as_str().expect("id").to_string();
-    assert_eq!(fake.interrupted(), [prompt_id]);
-    assert_eq!(fake.bare_interrupts(), 0);
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_execution_error_is_an_engine_error_with_the_engines_words() {
     let fake = FakeComfyUi::start(vec![Reply::Run(Run { fail_at: Some(2), ..Run::steps(5) })]).await;
@@ -320,63 +258,6 @@ async fn garbage_and_server_errors_are_typed() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_comfyui_job_shows_real_steps_and_previews_then_the_image() {
-    let run = Run { preview_every: 3, ..Run::slow(10, Duration::from_millis(30)) };
-    let fake = FakeComfyUi::start(vec![Reply::Run(run)]).await;
-    let s = settings(&fake.base_url);
-    let app = spawn_app_with(test_db().await, move |settings| {
-        settings.images = settings.images.clone().with_provider(ProviderChoice::ComfyUi(s));
-    })
-    .await;
-    let (mut tab, _) = app.new_user_says("ada", "/imagine a lighthouse").await;
-    let frames = tab.read_until(|m| finished_job(m).is_some()).await;
-    let progress: Vec<&JobProgress> = frames
-        .iter()
-        .filter_map(|f| match f {
-            ServerMsg::JobProgress(p) => Some(p),
-            _ => None,
-        })
-        .collect();
-    let stepped: Vec<&&JobProgress> = progress.iter().filter(|p| p.detail.contains(" of 10")).collect();
-    for n in [1, 3, 10] {
-        let step = format!("Step {n} of 10");
-        assert!(
-            stepped.iter().any(|p| p.detail.contains(&step)),
-            "no {step:?} in {:?}",
-            progress.iter().map(|p| &p.detail).collect::<Vec<_>>()
-        );
-    }
-    let percents: Vec<u8> = stepped.iter().map(|p| p.percent).collect();
-    assert!(
-        percents.windows(2).all(|w| w[0] <= w[1]) && percents.first() < percents.last(),
-        "percent rises: {percents:?}"
-    );
-    assert!(progress.iter().any(|p| p.preview.is_some()), "previews are shown");
-    let done = finished_job(frames.last().expect("frames")).expect("finished");
-    assert_eq!(done.status, JobStatus::Complete);
-    assert_eq!(done.provider, "ComfyUI");
-    assert!(done.image.is_some());
-}
-
-/// The prompt id of the `n`th prompt the fake accepted.
-fn prompt_id(fake: &FakeComfyUi, n: usize) -> String {
-    fake.prompts()[n]["prompt_id"].as_str().expect("a prompt id").to_string()
-}
-
-fn routes(fake: &FakeComfyUi) -> Vec<(CancelRoute, String)> {
-    fake.cancels().into_iter().map(|c| (c.route, c.prompt_id)).collect()
-}
-
-/// Waits until the fake has received `n` prompts.
-async fn until_posted(fake: &FakeComfyUi, n: usize) {
-    let waited = Instant::now();
-    while fake.prompts().len() < n {
-        assert!(waited.elapsed() < Duration::from_secs(5), "no prompt posted");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lost_end_is_reconciled_after_the_quiet_poll_though_status_frames_keep_coming() {
     for jobs_api in [true, false] {
         // A busy engine: a status to every socket each 100 ms; our end event never arrives.
@@ -398,75 +279,6 @@ async fn a_lost_end_is_reconciled_after_the_quiet_poll_though_status_frames_keep
         assert_eq!(result.expect("no panic").map(|i| i.png).ok().as_deref(), Some(fake.png()), "jobs api: {jobs_api}");
         assert!(asked.elapsed() < Duration::from_secs(3), "took {:?}", asked.elapsed());
     }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn without_the_jobs_route_only_our_running_prompt_is_interrupted() {
-    // An engine older than the prompt-scoped interrupt: `/interrupt` stops whatever runs.
-    let slow = || Reply::Run(Run::slow(100, Duration::from_millis(100)));
-    let options =
-        Options { script: vec![slow(), slow()], jobs_api: false, global_interrupt: true, ..Options::default() };
-    let fake = FakeComfyUi::start_with(options).await;
-    let (alice, bob) = (provider(&fake), provider(&fake));
-    let mut running = start(&alice, request(None));
-    running.until(is_step).await;
-    let mut waiting = start(&bob, request(None));
-    waiting.until(|e| matches!(e, ProviderEvent::Queued { .. })).await;
-    let (first, second) = (prompt_id(&fake, 0), prompt_id(&fake, 1));
-
-    waiting.cancel.cancel();
-    assert_eq!(waiting.finish().await.0.err(), Some(ProviderError::Cancelled));
-    assert_eq!(routes(&fake), [(CancelRoute::QueueDelete, second.clone())], "a waiting prompt is only dequeued");
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(fake.interrupted().is_empty(), "the running prompt was stopped: {:?}", fake.interrupted());
-    assert_eq!(fake.prompts().len(), 2);
-
-    running.cancel.cancel();
-    assert_eq!(running.finish().await.0.err(), Some(ProviderError::Cancelled));
-    assert_eq!(
-        routes(&fake)[1..],
-        [(CancelRoute::QueueDelete, first.clone()), (CancelRoute::Interrupt, first.clone())],
-        "our running prompt is interrupted by its id"
-    );
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(fake.interrupted(), [first]);
-    assert_eq!(fake.bare_interrupts(), 0);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_cancel_while_the_prompt_is_posted_stops_it_once_the_engine_queued_it() {
-    let run = Run::slow(100, Duration::from_millis(100));
-    let slow = Reply::Slow { queue_after: Duration::from_millis(600), answer_after: Duration::ZERO, run };
-    let fake = FakeComfyUi::start(vec![slow]).await;
-    let comfy = provider(&fake);
-    let job = start(&comfy, request(None));
-    until_posted(&fake, 1).await;
-    let asked = Instant::now();
-    job.cancel.cancel();
-    let (result, _) = job.finish().await;
-    assert_eq!(result.err(), Some(ProviderError::Cancelled));
-    assert!(asked.elapsed() < Duration::from_millis(500), "the job ended {:?} after the cancel", asked.elapsed());
-    let id = prompt_id(&fake, 0);
-    tokio::time::sleep(Duration::from_millis(1200)).await;
-    assert_eq!(fake.job_status(&id).as_deref(), Some("cancelled"), "the prompt was left to run");
-    assert_eq!(routes(&fake), [(CancelRoute::Jobs, id)], "one cancel, after the engine answered the POST");
-    assert_eq!(fake.bare_interrupts(), 0);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_submit_that_timed_out_is_cancelled_on_the_engine() {
-    let run = Run::slow(100, Duration::from_millis(100));
-    let slow = Reply::Slow { queue_after: Duration::ZERO, answer_after: Duration::from_secs(3), run };
-    let fake = FakeComfyUi::start(vec![slow]).await;
-    let mut s = settings(&fake.base_url);
-    s.request_timeout = Duration::from_millis(500);
-    let comfy = Arc::new(ComfyUi::new(s).expect("provider starts"));
-    let (result, _) = generate(&comfy, None).await;
-    assert_eq!(result.err(), Some(ProviderError::Timeout));
-    let id = prompt_id(&fake, 0);
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(routes(&fake), [(CancelRoute::Jobs, id.clone())]);
-    assert_eq!(fake.interrupted(), [id], "the engine stopped the prompt nobody waits for");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -2,11 +2,15 @@
 //! default, PostgreSQL with `EASEL_TEST_DB=postgres`), driven over HTTP and WebSocket.
 
 mod a1111;
+mod a1111_app;
+mod a1111_engine;
 mod accounts;
 mod admin;
 mod assistant;
 mod chat_model;
 mod comfyui;
+mod comfyui_app;
+mod comfyui_cancel;
 mod fake_a1111;
 mod fake_comfyui;
 mod fake_openai;

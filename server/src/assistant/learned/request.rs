@@ -1,0 +1,355 @@
+//! What a request asks for once the asking is trimmed off, for messages the classifier took
+//! as requests but the rules found no subject in: "cna u drwa a lighthouse in a storm plz" →
+//! "a lighthouse in a storm". Word lists cover the corpus's languages; misspellings within one
+//! edit (a swap counts as one) of the longer words still match.
+
+use super::features::{self, Context};
+
+/// Words that only ask, in the languages the corpus covers, with their common misspellings
+/// matched by edit distance.
+const ASKING: &[&str] = &[
+    "can",
+    "cna",
+    "cn",
+    "culd",
+    "wld",
+    "could",
+    "cud",
+    "would",
+    "wud",
+    "will",
+    "you",
+    "u",
+    "ya",
+    "pls",
+    "plz",
+    "please",
+    "pleas",
+    "me",
+    "us",
+    "i",
+    "i'd",
+    "id",
+    "i'm",
+    "im",
+    "want",
+    "wanna",
+    "need",
+    "like",
+    "love",
+    "make",
+    "create",
+    "generate",
+    "draw",
+    "paint",
+    "sketch",
+    "render",
+    "illustrate",
+    "design",
+    "do",
+    "show",
+    "give",
+    "get",
+    "picture",
+    "image",
+    "pic",
+    "photo",
+    "drawing",
+    "painting",
+    "illustration",
+    "art",
+    "artwork",
+    "wallpaper",
+    "of",
+    "ok",
+    "okay",
+    "so",
+    "hey",
+    "hi",
+    "yo",
+    "now",
+    "just",
+    "quick",
+    "quickly",
+    "some",
+    "another",
+    "new",
+    "an",
+    "one",
+    "see",
+    "let",
+    "let's",
+    "lets",
+    "to",
+    "have",
+    "hav",
+    "gimme",
+    "sum",
+    "kindly",
+    "maybe",
+    "try",
+    "and",
+    "then",
+    "next",
+    "anyway",
+    "also",
+    "fais",
+    "moi",
+    "une",
+    "un",
+    "voudrais",
+    "dessine",
+    "dessiner",
+    "puedes",
+    "dibujar",
+    "dibuja",
+    "hazme",
+    "haz",
+    "una",
+    "imagen",
+    "imagem",
+    "bild",
+    "ein",
+    "eine",
+    "zeichne",
+    "mal",
+    "mir",
+    "desenhe",
+    "faça",
+    "crie",
+    "disegna",
+    "fammi",
+    "immagine",
+    "teken",
+    "maak",
+    "afbeelding",
+    "d'un",
+    "d'une",
+    "de",
+    "di",
+    "von",
+    "por",
+    "favor",
+];
+
+/// Words that name or ask for a picture, in the languages the corpus covers.
+const CUES: &[&str] = &[
+    "draw",
+    "paint",
+    "sketch",
+    "picture",
+    "pic",
+    "pics",
+    "image",
+    "images",
+    "photo",
+    "render",
+    "illustrate",
+    "illustration",
+    "generate",
+    "create",
+    "make",
+    "design",
+    "imagine",
+    "show",
+    "see",
+    "visualize",
+    "visualise",
+    "look",
+    "wallpaper",
+    "logo",
+    "poster",
+    "art",
+    "artwork",
+    "drawing",
+    "painting",
+    "portrait",
+    "icon",
+    "avatar",
+    "meme",
+    "cartoon",
+    "comic",
+    "sticker",
+    "banner",
+    "cover",
+    "/imagine",
+    "imagen",
+    "imagem",
+    "bild",
+    "immagine",
+    "afbeelding",
+    "dessine",
+    "dessin",
+    "dibuja",
+    "dibujo",
+    "zeichne",
+    "desenhe",
+    "desenho",
+    "disegna",
+    "disegno",
+    "teken",
+    "foto",
+    "peinture",
+    "pinta",
+    "male",
+    "mostra",
+    "muestra",
+    "zeig",
+    "montre",
+];
+
+/// Pointers that, after a described idea, ask to see it ("do it", "that one!").
+const DEICTIC: &[&str] = &["it", "that", "this", "one", "her", "him", "them", "those", "these"];
+
+/// Whether a message the rules did not take as a request has any sign of one: a picture word
+/// (misspelt by one letter at most), or a pointer at an idea just described. A learned guess
+/// without such a sign ("two", "I'm thinking of a treehouse village") is not acted on.
+pub fn has_cue(message: &str, context: &Context) -> bool {
+    features::tokens(message).iter().any(|t| {
+        CUES.contains(&t.as_str())
+            || (t.chars().count() >= 4 && CUES.iter().any(|c| c.len() >= 4 && edit_distance_at_most_one(t, c)))
+            || (context.has_conversation && DEICTIC.contains(&t.as_str()))
+    })
+}
+
+/// Words at the end that only thank or soften.
+const TAIL: &[&str] = &[
+    "please", "pls", "plz", "thanks", "thx", "ty", "thank", "now", "for", "me", "asap", "merci", "image", "pic",
+    "picture",
+];
+
+/// Pronouns and pointers: a request made of these only points at the conversation.
+const POINTERS: &[&str] =
+    &["it", "that", "this", "those", "these", "them", "her", "him", "one", "the", "thing", "idea", "same", "lol"];
+
+fn edit_distance_at_most_one(a: &str, b: &str) -> bool {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    if a.len().abs_diff(b.len()) > 1 {
+        return false;
+    }
+    let (mut i, mut j, mut edits) = (0, 0, 0);
+    while i < a.len() && j < b.len() {
+        if a[i] == b[j] {
+            i += 1;
+            j += 1;
+            continue;
+        }
+        edits += 1;
+        if edits > 1 {
+            return false;
+        }
+        // A swap of two neighbours ("drwa") counts as one edit.
+        if i + 1 < a.len() && j + 1 < b.len() && a[i] == b[j + 1] && a[i + 1] == b[j] {
+            i += 2;
+            j += 2;
+        } else if a.len() > b.len() {
+            i += 1;
+        } else if b.len() > a.len() {
+            j += 1;
+        } else {
+            i += 1;
+            j += 1;
+        }
+    }
+    edits + (a.len() - i) + (b.len() - j) <= 1
+}
+
+fn is_asking(word: &str) -> bool {
+    ASKING.contains(&word)
+        || (word.chars().count() >= 4 && ASKING.iter().any(|a| a.len() >= 4 && edit_distance_at_most_one(word, a)))
+}
+
+/// The words of a request without the asking around them: "cna u drwa a lighthouse in a
+/// storm plz" → "a lighthouse in a storm". Empty when only pointers remain ("draw that one!").
+pub fn subject_of_request(message: &str) -> String {
+    let words: Vec<String> = features::tokens(message)
+        .into_iter()
+        .filter(|t| t.chars().any(char::is_alphanumeric) && !t.starts_with('/'))
+        .collect();
+    let article = |w: &str| matches!(w, "a" | "an" | "the");
+    let mut start = 0;
+    loop {
+        if start < words.len() && is_asking(&words[start]) && !article(&words[start]) {
+            start += 1;
+        } else if start + 1 < words.len() && article(&words[start]) && is_asking(&words[start + 1]) {
+            // "a picture of a fox": the article before the picture noun goes with it.
+            start += 2;
+        } else {
+            break;
+        }
+    }
+    let mut end = words.len();
+    while end > start && TAIL.contains(&words[end - 1].as_str()) {
+        end -= 1;
+    }
+    // "put together an image of a shark": what follows the picture noun is the subject.
+    let nouns =
+        ["image", "picture", "pic", "photo", "drawing", "painting", "illustration", "sketch", "render", "imagen"];
+    let joints = ["of", "showing", "depicting", "with", "de", "di", "von", "van", "d'un", "d'une"];
+    if let Some(i) = (start..end.saturating_sub(2)).find(|&i| {
+        let noun = words[i].as_str();
+        (nouns.contains(&noun) || nouns.iter().any(|n| n.len() >= 5 && edit_distance_at_most_one(noun, n)))
+            && joints.contains(&words[i + 1].as_str())
+    }) {
+        start = i + 2;
+    }
+    let subject = &words[start..end];
+    if subject.iter().all(|w| POINTERS.contains(&w.as_str()) || ["a", "an"].contains(&w.as_str())) {
+        return String::new();
+    }
+    subject.join(" ")
+}
+
+/// What a refinement changes, without the asking: "could you make it a bit darker?" →
+/// "a bit darker"; "what if it were winter?" → "winter".
+pub fn change_of_request(message: &str) -> String {
+    let words: Vec<String> =
+        features::tokens(message).into_iter().filter(|t| t.chars().any(char::is_alphanumeric)).collect();
+    let leads = [
+        "can", "could", "would", "will", "you", "u", "please", "pls", "plz", "make", "it", "what", "if", "were", "was",
+        "how", "about", "perhaps", "maybe", "any", "chance", "the", "i'd", "id", "like", "love", "want", "now", "ok",
+        "okay", "hmm", "but", "and", "try", "let's", "lets", "is", "be", "instead",
+    ];
+    let mut start = 0;
+    while start + 1 < words.len() && leads.contains(&words[start].as_str()) {
+        start += 1;
+    }
+    let mut end = words.len();
+    while end > start + 1 && TAIL.contains(&words[end - 1].as_str()) {
+        end -= 1;
+    }
+    words[start..end].join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_lose_their_asking_words_even_misspelt() {
+        assert_eq!(subject_of_request("cna u drwa a lighthouse in a storm plz"), "a lighthouse in a storm");
+        assert_eq!(subject_of_request("pls generat a pictuer of a red fox"), "a red fox");
+        assert_eq!(subject_of_request("ok so /imagine a cat"), "a cat");
+        assert_eq!(subject_of_request("lighthouse, storm, oil painting. image."), "lighthouse storm oil painting");
+        assert_eq!(
+            subject_of_request("could you put together an image of a shark in a bathtub?"),
+            "a shark in a bathtub"
+        );
+        assert_eq!(subject_of_request("draw that one!"), "");
+        assert_eq!(subject_of_request("do it"), "");
+    }
+
+    #[test]
+    fn refinements_keep_only_the_change() {
+        assert_eq!(change_of_request("could you make it a bit darker?"), "a bit darker");
+        assert_eq!(change_of_request("what if it were winter?"), "winter");
+        assert_eq!(change_of_request("darker"), "darker");
+        assert_eq!(change_of_request("how about red instead?"), "red instead");
+    }
+
+    #[test]
+    fn misspellings_within_one_edit_are_asking_words() {
+        assert!(is_asking("drwa") && is_asking("pictuer") && is_asking("generat"));
+        assert!(!is_asking("lighthouse") && !is_asking("drawer"));
+    }
+}
