@@ -28,6 +28,8 @@ fn limits() -> Limits {
         monthly: u32::MAX / 2,
         cooldown: Duration::ZERO,
         spend_cap_micros: i64::MAX / 4,
+        tokens_hour: u64::MAX,
+        tokens_day: u64::MAX,
     }
 }
 

@@ -2,7 +2,8 @@
 //! then publish to the user's sockets. Storing comes first, so an event that reaches a tab
 //! is always one a reload would show again.
 
-mod model_reply;
+mod budget;
+mod model_turn;
 
 use std::sync::Arc;
 
@@ -177,25 +178,29 @@ impl Chat {
     }
 
     /// The assistant's answer to a user's message: an image, a refinement of the thread's
-    /// last image, or (asking for neither) a short reply.
+    /// last image, or (asking for neither) a reply. With a chat model, the model decides what
+    /// the rules are not certain of and answers what asks for no image.
     async fn respond(&self, user: UserId, message: &ChatMessage) -> Result<(), ChatError> {
         let thread = message.thread_id;
         let (turns, last_image) = self.recent_turns(user, thread, message.seq).await?;
         let plan = assistant::plan(&turns, &message.text);
-        match plan.decision {
-            Decision::None => match (&self.model, offline_reply(&turns, &message.text)) {
-                (Some(model), _) => {
-                    self.model_turn(model.clone(), user, message.clone(), turns);
-                    Ok(())
-                }
-                (None, Some(reply)) => self.say(user, thread, reply).await,
-                (None, None) => Ok(()),
-            },
-            Decision::Image | Decision::Refine => {
-                let refines = (plan.decision == Decision::Refine).then_some(last_image).flatten();
-                let request = JobRequest { prompt: &plan.original, enhanced: &plan.prompt, refines };
-                self.start_image(user, thread, &request).await
+        match &self.model {
+            Some(model) if !plan.certain || plan.decision == Decision::None => {
+                let local = model_turn::LocalDecision { tools: !plan.certain, plan, last_image };
+                self.model_turn(model.clone(), user, message.clone(), turns, local);
+                Ok(())
             }
+            _ => match plan.decision {
+                Decision::None => match offline_reply(&turns, &message.text) {
+                    Some(reply) => self.say(user, thread, reply).await,
+                    None => Ok(()),
+                },
+                Decision::Image | Decision::Refine => {
+                    let refines = (plan.decision == Decision::Refine).then_some(last_image).flatten();
+                    let request = JobRequest { prompt: &plan.original, enhanced: &plan.prompt, refines };
+                    self.start_image(user, thread, &request).await
+                }
+            },
         }
     }
 

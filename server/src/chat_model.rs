@@ -1,13 +1,63 @@
-//! An optional language model for ordinary messages (`CHAT_MODEL`): any server that speaks
-//! OpenAI's chat completions (`POST {base}/chat/completions`, `stream: true`). Tokens are
-//! handed over as they arrive, so the reply grows in every tab while it is written.
+//! An optional language model (`CHAT_MODEL`): any server that speaks OpenAI's chat
+//! completions (`POST {base}/chat/completions`, `stream: true`). It answers ordinary
+//! messages and, offered the image tools ([`tools`]), decides whether a message the rules are
+//! not sure of wants a picture. Text is handed over as it arrives, so the reply grows in every
+//! tab while it is written; tool calls are put together from their pieces ([`wire`]).
+
+pub mod tools;
+pub mod wire;
 
 use std::time::Duration;
 
-use serde::Deserialize;
 use tokio::sync::mpsc;
+use tokio::time::Instant;
 
 use crate::providers::sse::SseParser;
+pub use tools::{ImageCall, ImageTool, ToolError};
+pub use wire::{RawCall, TokenUsage};
+
+/// Bytes a reply may stream before it is taken for a broken server.
+const MAX_STREAM_BYTES: usize = 4 * 1024 * 1024;
+
+/// Micro-dollars per million tokens, in and out (`CHAT_TOKEN_PRICES`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TokenRates {
+    pub input: i64,
+    pub output: i64,
+}
+
+impl TokenRates {
+    /// Reads `input=0.15,output=0.6` (dollars per million tokens).
+    pub fn parse(spec: &str) -> Result<Self, String> {
+        let mut rates = Self::default();
+        for part in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (name, value) = part.split_once('=').ok_or_else(|| format!("`{part}` is not name=value"))?;
+            let dollars: f64 = value
+                .trim()
+                .parse()
+                .ok()
+                .filter(|d: &f64| d.is_finite() && (0.0..=1_000_000.0).contains(d))
+                .ok_or_else(|| format!("{} must be dollars per million tokens, not `{}`", name.trim(), value.trim()))?;
+            let micros = (dollars * 1e6).round() as i64;
+            match name.trim() {
+                "input" => rates.input = micros,
+                "output" => rates.output = micros,
+                other => return Err(format!("unknown price `{other}` (input, output)")),
+            }
+        }
+        Ok(rates)
+    }
+
+    /// What `usage` cost, in micro-dollars (rounded up; saturating, never overflowing).
+    pub fn cost_micros(&self, usage: TokenUsage) -> i64 {
+        let part = |tokens: u64, rate: i64| {
+            let tokens = i128::from(tokens);
+            let micros = (tokens * i128::from(rate.max(0)) + 999_999) / 1_000_000;
+            i64::try_from(micros).unwrap_or(i64::MAX)
+        };
+        part(usage.prompt_tokens, self.input).saturating_add(part(usage.completion_tokens, self.output))
+    }
+}
 
 #[derive(Clone)]
 pub struct ChatModelSettings {
@@ -17,6 +67,27 @@ pub struct ChatModelSettings {
     pub model: String,
     /// Deadline for the whole reply.
     pub timeout: Duration,
+    /// Deadline for the first word or tool call; past it the local classifier decides.
+    pub first_token_timeout: Duration,
+    /// Tokens a reply may write (`max_completion_tokens`), which bounds how far one reply can
+    /// overrun a user's budget.
+    pub max_reply_tokens: u32,
+    pub rates: TokenRates,
+}
+
+impl ChatModelSettings {
+    /// Settings with the defaults for everything but where the model is.
+    pub fn new(base_url: impl Into<String>, api_key: impl Into<String>, model: impl Into<String>) -> Self {
+        Self {
+            api_key: api_key.into(),
+            base_url: base_url.into(),
+            model: model.into(),
+            timeout: Duration::from_secs(60),
+            first_token_timeout: Duration::from_secs(15),
+            max_reply_tokens: 800,
+            rates: TokenRates::default(),
+        }
+    }
 }
 
 impl std::fmt::Debug for ChatModelSettings {
@@ -25,6 +96,9 @@ impl std::fmt::Debug for ChatModelSettings {
             .field("api_key", &if self.api_key.is_empty() { "(none)" } else { "(set)" })
             .field("base_url", &self.base_url)
             .field("model", &self.model)
+            .field("timeout", &self.timeout)
+            .field("first_token_timeout", &self.first_token_timeout)
+            .field("max_reply_tokens", &self.max_reply_tokens)
             .finish()
     }
 }
@@ -59,45 +133,55 @@ impl Speaker {
     }
 }
 
-#[derive(Deserialize)]
-struct Chunk {
-    #[serde(default)]
-    choices: Vec<Choice>,
+/// What the model sent, whole or up to where it failed.
+#[derive(Debug, Default)]
+pub struct ModelReply {
+    pub text: String,
+    pub calls: Vec<RawCall>,
+    /// As the server reported it (`None`: it did not, or the stream broke before the end).
+    pub usage: Option<TokenUsage>,
+    pub error: Option<ChatModelError>,
 }
 
-#[derive(Deserialize)]
-struct Choice {
-    #[serde(default)]
-    delta: Delta,
+impl ModelReply {
+    /// The reported token count, else an estimate (four characters a token, rounded up) of
+    /// what was sent and what came back, so a failed or unmetered reply still counts.
+    pub fn usage_or_estimate(&self, conversation: &[(Speaker, String)], tools_offered: bool) -> (TokenUsage, bool) {
+        if let Some(usage) = self.usage {
+            return (usage, false);
+        }
+        let tokens = |chars: usize| (chars as u64).div_ceil(4);
+        let sent: usize = conversation.iter().map(|(_, t)| t.chars().count() + 4).sum::<usize>()
+            + if tools_offered { tools::definitions().to_string().len() } else { 0 };
+        let received =
+            self.text.chars().count() + self.calls.iter().map(|c| c.arguments.len() + c.name.len()).sum::<usize>();
+        (TokenUsage { prompt_tokens: tokens(sent), completion_tokens: tokens(received) }, true)
+    }
+
+    /// Nothing came back to act on.
+    pub fn is_empty(&self) -> bool {
+        self.text.trim().is_empty() && self.calls.is_empty()
+    }
 }
 
-#[derive(Deserialize, Default)]
-struct Delta {
-    #[serde(default)]
-    content: Option<String>,
-}
-
-pub struct ChatModel {
-    http: reqwest::Client,
-    settings: ChatModelSettings,
-}
-
-/// What Easel's assistant is, for the model.
+/// What Easel's assistant is, for the model, when it answers without tools.
 pub const SYSTEM_PROMPT: &str = "You are Easel, the assistant of a chat app that makes images. Answer briefly \
 and helpfully in plain text. You cannot see images; an earlier image appears as [image: its prompt]. When the \
 user would like a picture, tell them to ask for it plainly (for example \"draw me a lighthouse at dusk\") and \
 that they can change the last image by saying what to change.";
 
-/// How the model is asked to decide a message the rules found ambiguous.
-pub const CLASSIFY_PROMPT: &str = "Decide whether the user's last message asks you to make a picture. If it \
-does, answer exactly `image: ` followed by a short description of the picture to make, using the conversation \
-for context. If it does not, answer exactly `none`.";
+/// The same, when it has the image tools and decides.
+pub const TOOLS_PROMPT: &str = "You are Easel, the assistant of a chat app that makes images. You cannot see \
+images; an earlier image of this conversation appears as [image: its prompt]. When the user wants a new picture \
+made now, in any wording or language, call generate_image with a clear English prompt (when they point at an \
+idea from the conversation, such as \"draw that\", write that idea out). When they want the last picture \
+changed or redone (darker, add or remove something, fix a detail, another take), call edit_last_image with the \
+whole revised prompt. Questions about drawing, art, photos or the app, descriptions in words, and thanks are \
+answered briefly in plain text without a tool.";
 
-/// The model's decision: the picture to make, if it says one was asked for.
-pub fn parse_classification(answer: &str) -> Option<String> {
-    let answer = answer.trim().trim_matches('`');
-    let prompt = answer.strip_prefix("image:").or_else(|| answer.strip_prefix("Image:"))?.trim();
-    (!prompt.is_empty()).then(|| prompt.chars().take(400).collect())
+pub struct ChatModel {
+    http: reqwest::Client,
+    settings: ChatModelSettings,
 }
 
 impl ChatModel {
@@ -110,72 +194,111 @@ impl ChatModel {
         &self.settings.model
     }
 
-    /// Streams a reply to `conversation` (oldest first): each piece of text goes to `pieces`
-    /// as it arrives; the whole reply is returned at the end.
-    pub async fn reply(
-        &self,
-        conversation: &[(Speaker, String)],
-        pieces: mpsc::Sender<String>,
-    ) -> Result<String, ChatModelError> {
-        tokio::time::timeout(self.settings.timeout, self.stream(conversation, pieces))
-            .await
-            .unwrap_or(Err(ChatModelError::Timeout))
+    pub fn rates(&self) -> TokenRates {
+        self.settings.rates
     }
 
-    /// Asks the model whether `conversation`'s last message wants a picture; `None` for no
-    /// (or when the model cannot answer: the message is then treated as text).
-    pub async fn classify(&self, conversation: &[(Speaker, String)]) -> Option<String> {
-        let mut asked = vec![(Speaker::System, CLASSIFY_PROMPT.to_string())];
-        asked.extend(conversation.iter().filter(|(who, _)| *who != Speaker::System).cloned());
-        let (tx, _rx) = mpsc::channel(64);
-        match self.reply(&asked, tx).await {
-            Ok(answer) => parse_classification(&answer),
-            Err(e) => {
-                tracing::warn!(model = self.model(), error = %e, "the chat model could not classify a message");
-                None
-            }
+    /// Streams a reply to `conversation` (oldest first), with the image tools when `tools`:
+    /// each piece of text goes to `pieces` as it arrives. Returns what arrived, with the error
+    /// that ended it early, if any.
+    pub async fn turn(
+        &self,
+        conversation: &[(Speaker, String)],
+        tools: bool,
+        pieces: mpsc::Sender<String>,
+    ) -> ModelReply {
+        let mut reply = ModelReply::default();
+        if let Err(e) = self.stream(conversation, tools, pieces, &mut reply).await {
+            reply.error = Some(e);
         }
+        reply
     }
 
     async fn stream(
         &self,
         conversation: &[(Speaker, String)],
+        tools: bool,
         pieces: mpsc::Sender<String>,
-    ) -> Result<String, ChatModelError> {
-        let messages: Vec<serde_json::Value> = conversation
-            .iter()
-            .map(|(who, text)| serde_json::json!({ "role": who.as_str(), "content": text }))
-            .collect();
-        let body = serde_json::json!({ "model": self.settings.model, "messages": messages, "stream": true });
+        reply: &mut ModelReply,
+    ) -> Result<(), ChatModelError> {
+        let started = Instant::now();
+        let end = started + self.settings.timeout;
+        let first = (started + self.settings.first_token_timeout).min(end);
+        let body = wire::request_body(
+            &self.settings.model,
+            conversation,
+            tools.then(tools::definitions),
+            self.settings.max_reply_tokens,
+        );
         let url = format!("{}/chat/completions", self.settings.base_url.trim_end_matches('/'));
         let mut request = self.http.post(url).json(&body);
         if !self.settings.api_key.is_empty() {
             request = request.bearer_auth(&self.settings.api_key);
         }
-        let response = request.send().await.map_err(|e| ChatModelError::Network(e.to_string()))?;
+        let mut response = tokio::time::timeout_at(first, request.send())
+            .await
+            .map_err(|_| ChatModelError::Timeout)?
+            .map_err(|e| ChatModelError::Network(e.to_string()))?;
         if !response.status().is_success() {
             return Err(ChatModelError::Status(response.status().as_u16()));
         }
-        let mut response = response;
         let mut parser = SseParser::default();
-        let mut whole = String::new();
-        while let Some(chunk) = response.chunk().await.map_err(|e| ChatModelError::Network(e.to_string()))? {
+        let mut calls = wire::CallAssembler::default();
+        let mut read = 0usize;
+        let mut answered = false;
+        let result = loop {
+            let deadline = if answered { end } else { first };
+            let chunk = match tokio::time::timeout_at(deadline, response.chunk()).await {
+                Err(_) => break Err(ChatModelError::Timeout),
+                Ok(Err(e)) => break Err(ChatModelError::Network(e.to_string())),
+                Ok(Ok(None)) => break Ok(()),
+                Ok(Ok(Some(chunk))) => chunk,
+            };
+            read += chunk.len();
+            if read > MAX_STREAM_BYTES {
+                break Err(ChatModelError::BadResponse("the reply is too long".into()));
+            }
+            let mut done = false;
             for event in parser.push(&chunk) {
                 if event.data.trim() == "[DONE]" {
-                    return Ok(whole);
+                    done = true;
+                    break;
                 }
-                let parsed: Chunk =
-                    serde_json::from_str(&event.data).map_err(|e| ChatModelError::BadResponse(e.to_string()))?;
-                let piece: String = parsed.choices.into_iter().filter_map(|c| c.delta.content).collect();
-                if !piece.is_empty() {
-                    whole.push_str(&piece);
-                    // A reader that went away does not stop the reply from being stored.
-                    let _ = pieces.send(piece).await;
+                let parsed: wire::Chunk = match serde_json::from_str(&event.data) {
+                    Ok(parsed) => parsed,
+                    Err(e) => return finish(reply, calls, Err(ChatModelError::BadResponse(e.to_string()))),
+                };
+                if parsed.usage.is_some() {
+                    reply.usage = parsed.usage;
+                }
+                for choice in parsed.choices {
+                    if let Some(piece) = choice.delta.content.filter(|p| !p.is_empty()) {
+                        answered = true;
+                        reply.text.push_str(&piece);
+                        // A reader that went away does not stop the reply from being stored.
+                        let _ = pieces.send(piece).await;
+                    }
+                    for delta in choice.delta.tool_calls.into_iter().flatten() {
+                        answered = true;
+                        calls.push(delta);
+                    }
                 }
             }
-        }
-        Ok(whole)
+            if done {
+                break Ok(());
+            }
+        };
+        finish(reply, calls, result)
     }
+}
+
+fn finish(
+    reply: &mut ModelReply,
+    calls: wire::CallAssembler,
+    result: Result<(), ChatModelError>,
+) -> Result<(), ChatModelError> {
+    reply.calls = calls.finish();
+    result
 }
 
 #[cfg(test)]
@@ -183,11 +306,34 @@ mod tests {
     use super::*;
 
     #[test]
-    fn classifications_are_read_leniently_and_bounded() {
-        assert_eq!(parse_classification("image: a shark in a bathtub").as_deref(), Some("a shark in a bathtub"));
-        assert_eq!(parse_classification(" `Image: a fox` ").as_deref(), Some("a fox"));
-        assert_eq!(parse_classification("none"), None);
-        assert_eq!(parse_classification("image:   "), None);
-        assert_eq!(parse_classification(&format!("image: {}", "x".repeat(1000))).map(|p| p.len()), Some(400));
+    fn prices_are_read_and_applied_with_rounding_up() {
+        let rates = TokenRates::parse("input=0.15, output=0.6").expect("prices");
+        assert_eq!(rates, TokenRates { input: 150_000, output: 600_000 });
+        let usage = TokenUsage { prompt_tokens: 1_000, completion_tokens: 100 };
+        assert_eq!(rates.cost_micros(usage), 150 + 60);
+        assert_eq!(
+            rates.cost_micros(TokenUsage { prompt_tokens: 1, completion_tokens: 0 }),
+            1,
+            "a part of a micro-dollar rounds up"
+        );
+        let huge = TokenUsage { prompt_tokens: u64::MAX, completion_tokens: u64::MAX };
+        assert_eq!(rates.cost_micros(huge), i64::MAX);
+        assert!(TokenRates::parse("input=-1").is_err());
+        assert!(TokenRates::parse("inputs=1").is_err());
+        assert!(TokenRates::parse("input=NaN").is_err());
+    }
+
+    #[test]
+    fn an_unmetered_reply_is_estimated() {
+        let reply = ModelReply { text: "12345678".into(), ..ModelReply::default() };
+        let conversation = [(Speaker::User, "x".repeat(40))];
+        let (usage, estimated) = reply.usage_or_estimate(&conversation, false);
+        assert!(estimated);
+        assert_eq!(usage, TokenUsage { prompt_tokens: 11, completion_tokens: 2 });
+        let metered = ModelReply { usage: Some(TokenUsage { prompt_tokens: 5, completion_tokens: 1 }), ..reply };
+        assert_eq!(
+            metered.usage_or_estimate(&conversation, true),
+            (TokenUsage { prompt_tokens: 5, completion_tokens: 1 }, false)
+        );
     }
 }

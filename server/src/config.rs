@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use leptos::config::LeptosOptions;
 
-use crate::chat_model::ChatModelSettings;
+use crate::chat_model::{ChatModelSettings, TokenRates};
 use crate::limits::{Limits, Policies};
 use crate::providers::a1111::A1111Settings;
 use crate::providers::comfyui::ComfyUiSettings;
@@ -151,6 +151,10 @@ pub enum ConfigError {
     TokenPrices(String),
     #[error("{0}")]
     Provider(String),
+    #[error("CHAT_TOKEN_PRICES: {0}")]
+    ChatPrices(String),
+    #[error("CHAT_MAX_REPLY_TOKENS must be a whole number from 16 to 100000")]
+    ChatReplyTokens,
     #[error("{0}: {1:?} is not a provider (builtin, openai, comfyui, a1111)")]
     UnknownProvider(&'static str, String),
     #[error("{0}: {1} is not configured (set its URL or key)")]
@@ -215,7 +219,7 @@ impl Settings {
             redis_url: var("REDIS_URL"),
             redis_prefix: var("EASEL_REDIS_PREFIX").unwrap_or_else(|| "easel".to_string()),
             quotas: quotas_from_env(&var)?,
-            chat_model: chat_model_from_env(&var),
+            chat_model: chat_model_from_env(&var)?,
             leptos,
         })
     }
@@ -223,16 +227,26 @@ impl Settings {
 
 /// `CHAT_MODEL` turns the chat model on; it is reached at `CHAT_BASE_URL` (else
 /// `OPENAI_BASE_URL`, else OpenAI) with `CHAT_API_KEY` (else `OPENAI_API_KEY`).
-fn chat_model_from_env(var: &dyn Fn(&str) -> Option<String>) -> Option<ChatModelSettings> {
-    let model = var("CHAT_MODEL")?;
-    Some(ChatModelSettings {
-        api_key: var("CHAT_API_KEY").or_else(|| var("OPENAI_API_KEY")).unwrap_or_default(),
-        base_url: var("CHAT_BASE_URL")
-            .or_else(|| var("OPENAI_BASE_URL"))
-            .unwrap_or_else(|| "https://api.openai.com/v1".to_string()),
-        model,
-        timeout: Duration::from_secs(60),
-    })
+fn chat_model_from_env(var: &dyn Fn(&str) -> Option<String>) -> Result<Option<ChatModelSettings>, ConfigError> {
+    let Some(model) = var("CHAT_MODEL") else { return Ok(None) };
+    let base_url = var("CHAT_BASE_URL")
+        .or_else(|| var("OPENAI_BASE_URL"))
+        .unwrap_or_else(|| "https://api.openai.com/v1".to_string());
+    let api_key = var("CHAT_API_KEY").or_else(|| var("OPENAI_API_KEY")).unwrap_or_default();
+    let mut settings = ChatModelSettings::new(base_url, api_key, model);
+    if var("CHAT_TIMEOUT_SECS").is_some() {
+        settings.timeout = deadline_secs(var, "CHAT_TIMEOUT_SECS")?;
+    }
+    if var("CHAT_FIRST_TOKEN_SECS").is_some() {
+        settings.first_token_timeout = deadline_secs(var, "CHAT_FIRST_TOKEN_SECS")?;
+    }
+    if let Some(v) = var("CHAT_MAX_REPLY_TOKENS") {
+        settings.max_reply_tokens =
+            v.trim().parse().ok().filter(|n| (16..=100_000).contains(n)).ok_or(ConfigError::ChatReplyTokens)?;
+    }
+    settings.rates =
+        TokenRates::parse(&var("CHAT_TOKEN_PRICES").unwrap_or_default()).map_err(ConfigError::ChatPrices)?;
+    Ok(Some(settings))
 }
 
 fn quotas_from_env(var: &dyn Fn(&str) -> Option<String>) -> Result<QuotaSettings, ConfigError> {

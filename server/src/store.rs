@@ -6,6 +6,7 @@
 mod images;
 mod jobs;
 mod messages;
+mod model_usage;
 mod quota;
 mod spend;
 mod threads;
@@ -19,6 +20,7 @@ use sqlx::AnyPool;
 pub use images::{StoredVariant, VariantBytes};
 pub use jobs::{job_text, JobOutcome, JobPlace, NewJob};
 pub use messages::{NewMessage, RecentJob, RecentMessage};
+pub use model_usage::ModelUsage;
 pub use quota::Plan;
 pub use spend::{DayRow, UserSpendRow};
 

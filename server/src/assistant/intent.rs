@@ -282,14 +282,6 @@ fn show_me_request(text: &str) -> Option<String> {
     (subject.split_whitespace().count() >= 2).then_some(subject)
 }
 
-/// Whether a message the rules took as no request still talks about pictures, so a chat model
-/// (when there is one) is asked to decide ("could you put together an image of …").
-pub fn maybe_image(message: &str) -> bool {
-    let text = normalise(message);
-    let words = ["see", "look like", "show", "visual", "visualize", "visualise"];
-    PICTURE_NOUNS.iter().chain(PICTURE_VERBS).chain(words.iter()).any(|w| find_word(&text, w).is_some())
-}
-
 /// After a context phrase only a few courtesy words may follow ("let's see it, please").
 fn context_tail_ok(tail: &str) -> bool {
     let tail = tail.trim_matches([' ', ',', '!', '?', '.']);

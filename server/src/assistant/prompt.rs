@@ -52,6 +52,9 @@ pub struct Plan {
     pub prompt: String,
     pub aspect: Aspect,
     pub raw: bool,
+    /// The decision needs no second opinion: a command, a clear negative, or the rules and a
+    /// confident classifier agreeing. A chat model decides the rest when there is one.
+    pub certain: bool,
 }
 
 impl Plan {
@@ -62,6 +65,7 @@ impl Plan {
             prompt: String::new(),
             aspect: Aspect::Square,
             raw: false,
+            certain: false,
         }
     }
 }
@@ -147,20 +151,34 @@ pub fn plan_with(classifier: &Classifier<'_>, history: &[Turn], message: &str) -
     if let Some(prompt) = image_command(&message) {
         let prompt = prompt.to_string();
         let enhanced = if raw { prompt.clone() } else { memory.apply(&prompt) };
-        return Plan { decision: Decision::Image, original: prompt, prompt: enhanced, aspect: memory.aspect, raw };
+        return Plan {
+            decision: Decision::Image,
+            original: prompt,
+            prompt: enhanced,
+            aspect: memory.aspect,
+            raw,
+            certain: true,
+        };
     }
     let rules = classify(&message, context.has_conversation, context.has_image);
     context.rule = rules.label(&message);
     let learned = classifier.classify(&message, &context);
+    let certain = match (&rules, learned) {
+        (Intent::None, _) => ruled_out(&message),
+        (Intent::Image { .. } | Intent::Context, (Class::Image, p)) | (Intent::Refine { .. }, (Class::Refine, p)) => {
+            p >= SURE
+        }
+        _ => false,
+    };
     let intent = combine(classifier, rules, learned, &context, &message);
     let original = message.trim().to_string();
     let (decision, prompt) = match intent {
-        Intent::None => return Plan::none(&message),
+        Intent::None => return Plan { certain, ..Plan::none(&message) },
         Intent::Image { subject } => (Decision::Image, if raw { original.clone() } else { memory.apply(&subject) }),
         Intent::Context => {
             let subject = conversation_subject(since_image);
             if subject.is_empty() {
-                return Plan::none(&message);
+                return Plan { certain, ..Plan::none(&message) };
             }
             (Decision::Image, if raw { original.clone() } else { memory.apply(&subject) })
         }
@@ -170,15 +188,30 @@ pub fn plan_with(classifier: &Classifier<'_>, history: &[Turn], message: &str) -
             (Decision::Refine, if raw { original.clone() } else { memory.apply(&changed) })
         }
     };
-    Plan { decision, original, prompt, aspect: memory.aspect, raw }
+    Plan { decision, original, prompt, aspect: memory.aspect, raw, certain }
 }
 
-/// `prompt` (written elsewhere, e.g. by a chat model) with the thread's style and shape.
-pub fn styled(history: &[Turn], message: &str, prompt: &str) -> String {
+/// `prompt` (written by a chat model's tool call) with the thread's style and shape, unless
+/// the call named its own: a style the assistant knows replaces the remembered one, another
+/// is added as it was written.
+pub fn styled(history: &[Turn], message: &str, prompt: &str, style: Option<&str>, aspect: Option<Aspect>) -> String {
     let mut memory =
         StyleMemory::from_messages(history.iter().filter(|t| t.role == Role::User).map(|t| t.text.as_str()));
     memory.update(message);
-    memory.apply(prompt)
+    let mut prompt = prompt.trim().trim_end_matches(['.', '!', '?']).to_string();
+    if let Some(style) = style {
+        match style_in(style) {
+            Some(known) => memory.style = Some(known),
+            None if !prompt.to_lowercase().contains(&style.to_lowercase()) => {
+                prompt.push_str(&format!(", in {style} style"));
+            }
+            None => {}
+        }
+    }
+    if let Some(aspect) = aspect {
+        memory.aspect = aspect;
+    }
+    memory.apply(&prompt)
 }
 
 /// Leads that carry no content when a turn is reused as a prompt.
@@ -362,6 +395,29 @@ mod tests {
         let p = plan(&history, "let's see it");
         assert!(p.prompt.chars().count() <= CONTEXT_BUDGET + 40, "{}", p.prompt.len());
         assert!(p.prompt.starts_with("and then there are lanterns number 49"), "newest first: {}", p.prompt);
+    }
+
+    #[test]
+    fn a_tool_call_keeps_the_threads_style_unless_it_names_its_own() {
+        let history = [user("everything in watercolor please")];
+        assert_eq!(
+            styled(&history, "a fox?", "a fox in the snow.", None, None),
+            "a fox in the snow, in watercolor style"
+        );
+        assert_eq!(
+            styled(&history, "a fox?", "a fox", Some("pixel art"), Some(Aspect::Wide)),
+            "a fox, in pixel art style, wide composition"
+        );
+        assert_eq!(styled(&[], "x", "a fox", Some("paper cut-out"), None), "a fox, in paper cut-out style");
+        assert_eq!(styled(&[], "x", "a paper cut-out fox", Some("paper cut-out"), None), "a paper cut-out fox");
+    }
+
+    #[test]
+    fn only_commands_clear_negatives_and_agreement_are_certain() {
+        assert!(plan(&[], "/imagine a cat").certain);
+        assert!(plan(&[], "how do I draw better hands?").certain);
+        assert!(plan(&[], "draw me a red fox in the snow").certain);
+        assert!(!plan(&[], "I keep wondering what a shark in a bathtub would look like").certain);
     }
 
     #[test]

@@ -88,3 +88,24 @@ fn token_prices_can_be_overridden() {
     assert_eq!(settings.images.prices.cost_micros("gpt-image-2", Some(usage)), Some(3_000_000));
     assert!(read(&[("EASEL_TOKEN_PRICES", "gpt-image-2=free")]).is_err());
 }
+
+#[test]
+fn the_chat_model_is_configured_with_its_limits_and_prices() {
+    assert!(read(&[]).expect("settings").chat_model.is_none());
+    let s = read(&[
+        ("CHAT_MODEL", "gpt-5-mini"),
+        ("OPENAI_API_KEY", "sk"),
+        ("CHAT_TIMEOUT_SECS", "30"),
+        ("CHAT_FIRST_TOKEN_SECS", "5"),
+        ("CHAT_MAX_REPLY_TOKENS", "400"),
+        ("CHAT_TOKEN_PRICES", "input=0.25,output=2"),
+    ])
+    .expect("settings");
+    let chat = s.chat_model.expect("a chat model");
+    assert_eq!((chat.model.as_str(), chat.api_key.as_str()), ("gpt-5-mini", "sk"));
+    assert_eq!((chat.timeout.as_secs(), chat.first_token_timeout.as_secs(), chat.max_reply_tokens), (30, 5, 400));
+    assert_eq!((chat.rates.input, chat.rates.output), (250_000, 2_000_000));
+    for bad in [("CHAT_MAX_REPLY_TOKENS", "0"), ("CHAT_TOKEN_PRICES", "input=cheap"), ("CHAT_FIRST_TOKEN_SECS", "0")] {
+        assert!(read(&[("CHAT_MODEL", "m"), bad]).is_err(), "{bad:?}");
+    }
+}

@@ -6,7 +6,7 @@ use app::protocol::*;
 use super::slots::{Claim, Held};
 use super::{Finished, JobError, Jobs};
 use crate::limits::policy::quota_view;
-use crate::limits::Usage;
+use crate::limits::{Limits, Usage, WindowIds};
 use crate::store::{now_ms, StoreError};
 
 impl Jobs {
@@ -30,6 +30,30 @@ impl Jobs {
         self.hub.publish(user, ServerMsg::Quota(QuotaUpdated { quota: view }));
         let exempt = plan.test_account || self.admins.contains(&plan.username);
         Ok((claim, exempt))
+    }
+
+    /// `user`'s tier limits, and whether their use is exempt from spend totals (an admin's or
+    /// a test account's); `None` when there is no such account.
+    pub async fn limits_of(&self, user: UserId) -> Result<Option<(Limits, bool)>, StoreError> {
+        let Some(plan) = self.store.plan(user).await? else { return Ok(None) };
+        let exempt = plan.test_account || self.admins.contains(&plan.username);
+        Ok(Some((*self.slots.policies().of(plan.tier), exempt)))
+    }
+
+    /// Adds the cost of a chat model call (already in the ledger) to the month's spend the gate
+    /// counts, so the same cap stops images and replies; every tab sees the new total.
+    pub async fn charge_spend(&self, user: UserId, micros: i64) -> Result<(), StoreError> {
+        if micros <= 0 {
+            return Ok(());
+        }
+        let now = now_ms();
+        let baseline = self.store.baseline(user, now).await?;
+        if let Err(e) = self.slots.gate().charge(user, &baseline, WindowIds::at(now).month, micros).await {
+            tracing::warn!(%user, error = %e, "a chat model cost could not be added to the gate");
+        }
+        self.check_spend_alert(micros).await?;
+        self.publish_quota(user).await;
+        Ok(())
     }
 
     /// The numbers a tab shows for `usage` under `tier`'s limits.
@@ -100,13 +124,14 @@ impl Jobs {
     async fn check_spend_alert(&self, micros: i64) -> Result<(), StoreError> {
         let Some(threshold) = self.spend_alert_micros else { return Ok(()) };
         let month = Window::Month.start_of(Window::Month.id_at(now_ms()));
-        let total = self.store.spend_since(month, false).await?;
+        let (_, _, chat) = self.store.model_spend_since(month, false).await?;
+        let total = self.store.spend_since(month, false).await?.saturating_add(chat);
         if total >= threshold && total - micros < threshold {
             tracing::warn!(
                 target: "easel::spend",
                 total = %dollars(total),
                 threshold = %dollars(threshold),
-                "this month's image spend crossed the alert threshold"
+                "this month's spend (images and chat model) crossed the alert threshold"
             );
         }
         Ok(())

@@ -16,8 +16,11 @@ pub struct Limits {
     pub monthly: u32,
     /// Pause required after a generation starts before the next may start.
     pub cooldown: Duration,
-    /// Monthly spend cap, in millionths of a US dollar.
+    /// Monthly spend cap, in millionths of a US dollar (images and chat model together).
     pub spend_cap_micros: i64,
+    /// Chat model tokens (in and out) a user may use per hour and per day.
+    pub tokens_hour: u64,
+    pub tokens_day: u64,
 }
 
 impl Limits {
@@ -28,6 +31,8 @@ impl Limits {
         monthly: 200,
         cooldown: Duration::from_secs(30),
         spend_cap_micros: 5_000_000,
+        tokens_hour: 20_000,
+        tokens_day: 100_000,
     };
     pub const PREMIUM: Limits = Limits {
         max_running: 2,
@@ -36,6 +41,8 @@ impl Limits {
         monthly: 1_000,
         cooldown: Duration::from_secs(5),
         spend_cap_micros: 50_000_000,
+        tokens_hour: 100_000,
+        tokens_day: 1_000_000,
     };
 
     pub fn of(&self, window: Window) -> u32 {
@@ -46,8 +53,9 @@ impl Limits {
         }
     }
 
-    /// Reads `running=1,hour=10,day=50,month=200,cooldown=30,spend=5` (cooldown in seconds,
-    /// spend in dollars); names left out keep `self`'s values.
+    /// Reads `running=1,hour=10,day=50,month=200,cooldown=30,spend=5,tokens_hour=20000,
+    /// tokens_day=100000` (cooldown in seconds, spend in dollars, tokens of the chat model);
+    /// names left out keep `self`'s values.
     pub fn with_spec(mut self, spec: &str) -> Result<Self, String> {
         for part in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
             let (name, value) = part.split_once('=').ok_or_else(|| format!("`{part}` is not name=value"))?;
@@ -58,6 +66,15 @@ impl Limits {
                 "hour" => self.hourly = count()?,
                 "day" => self.daily = count()?,
                 "month" => self.monthly = count()?,
+                "tokens_hour" | "tokens_day" => {
+                    let tokens =
+                        value.parse::<u64>().map_err(|_| format!("{name} must be a whole number, not `{value}`"))?;
+                    if name.trim() == "tokens_hour" {
+                        self.tokens_hour = tokens;
+                    } else {
+                        self.tokens_day = tokens;
+                    }
+                }
                 "cooldown" => self.cooldown = Duration::from_secs(count()?.into()),
                 "cooldown_ms" => self.cooldown = Duration::from_millis(count()?.into()),
                 "spend" => {
@@ -68,7 +85,11 @@ impl Limits {
                         .ok_or_else(|| format!("spend must be dollars, not `{value}`"))?;
                     self.spend_cap_micros = (d * 1e6).round() as i64;
                 }
-                other => return Err(format!("unknown limit `{other}` (running, hour, day, month, cooldown, spend)")),
+                other => {
+                    return Err(format!(
+                        "unknown limit `{other}` (running, hour, day, month, cooldown, spend, tokens_hour, tokens_day)"
+                    ))
+                }
             }
         }
         Ok(self)
@@ -183,6 +204,9 @@ mod tests {
         assert!(Limits::FREE.with_spec("hours=3").is_err());
         assert!(Limits::FREE.with_spec("hour=-1").is_err());
         assert!(Limits::FREE.with_spec("spend=lots").is_err());
+        let t = Limits::FREE.with_spec("tokens_hour=500,tokens_day=9000").unwrap_or(Limits::FREE);
+        assert_eq!((t.tokens_hour, t.tokens_day, t.hourly), (500, 9_000, 10));
+        assert!(Limits::FREE.with_spec("tokens_day=many").is_err());
     }
 
     #[test]

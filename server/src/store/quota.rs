@@ -43,7 +43,8 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
-    /// Generations counted in the hour, day and month around `now_ms`, and the month's cost.
+    /// Generations counted in the hour, day and month around `now_ms`, and the month's cost
+    /// (images and chat model).
     pub async fn baseline(&self, user: UserId, now_ms: i64) -> Result<Baseline, StoreError> {
         let ids = WindowIds::at(now_ms);
         let start = |w: Window| w.start_of(ids.of(w));
@@ -51,7 +52,9 @@ impl Store {
             "SELECT CAST(COALESCE(SUM(CASE WHEN counted_at >= $2 THEN 1 ELSE 0 END), 0) AS BIGINT) AS hour, \
              CAST(COALESCE(SUM(CASE WHEN counted_at >= $3 THEN 1 ELSE 0 END), 0) AS BIGINT) AS day, \
              CAST(COUNT(*) AS BIGINT) AS month, \
-             CAST(COALESCE(SUM(cost_usd_micros), 0) AS BIGINT) AS spent \
+             CAST(COALESCE(SUM(cost_usd_micros), 0) AS BIGINT) AS spent, \
+             (SELECT CAST(COALESCE(SUM(cost_usd_micros), 0) AS BIGINT) FROM model_usage \
+              WHERE user_id = $1 AND at_ms >= $4) AS chat_spent \
              FROM jobs WHERE user_id = $1 AND counted_at >= $4",
         )
         .bind(user.0)
@@ -64,7 +67,8 @@ impl Store {
         Ok(Baseline {
             ids,
             used: [count("hour")?, count("day")?, count("month")?],
-            spent_micros: row.try_get("spent")?,
+            // The chat model's cost counts against the same monthly cap.
+            spent_micros: row.try_get::<i64, _>("spent")?.saturating_add(row.try_get("chat_spent")?),
         })
     }
 

@@ -1,89 +1,55 @@
 //! With a chat model configured (a loopback server speaking chat completions, streaming
-//! SSE), ordinary messages are answered in text that grows in every tab as it streams.
+//! SSE): ordinary messages are answered in text that grows in every tab as it streams; what
+//! the rules are not certain of is decided by the model's tool calls, which start jobs
+//! through the same gate; a model that fails or stalls leaves the local classifier to decide;
+//! every call is metered against the user's token allowance.
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use app::protocol::*;
-use axum::body::Body;
-use axum::extract::State;
-use axum::http::{header, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::routing::post;
-use axum::{Json, Router};
 use server::chat_model::ChatModelSettings;
+use server::config::Settings;
 
-use crate::helpers::{spawn_app_with, test_db};
+use crate::fake_chat::{self, COMPLETION_TOKENS, PROMPT_TOKENS};
+use crate::helpers::{finished_job, spawn_app_with, test_db, TestApp};
 
-#[derive(Clone, Default)]
-struct Fake {
-    requests: Arc<Mutex<Vec<serde_json::Value>>>,
-    fail: bool,
-}
-
-/// Streams "Paris is the capital" in pieces, 30 ms apart, like a model writing.
-async fn completions(State(fake): State<Fake>, Json(body): Json<serde_json::Value>) -> Response {
-    fake.requests.lock().expect("lock").push(body.clone());
-    if fake.fail {
-        return (StatusCode::INTERNAL_SERVER_ERROR, "down").into_response();
-    }
-    let messages = body["messages"].as_array().cloned().unwrap_or_default();
-    let system = messages.first().and_then(|m| m["content"].as_str()).unwrap_or_default().to_string();
-    let last = messages.last().and_then(|m| m["content"].as_str()).unwrap_or_default().to_string();
-    // Asked to classify: a shark is a picture, anything else is not.
-    let pieces: Vec<String> = if system.starts_with("Decide whether") {
-        vec![if last.contains("shark") { "image: a shark in a bathtub".into() } else { "none".into() }]
-    } else {
-        ["Paris", " is", " the", " capital", "."].iter().map(|p| p.to_string()).collect()
-    };
-    let stream = async_stream(pieces);
-    Response::builder()
-        .header(header::CONTENT_TYPE, "text/event-stream")
-        .body(Body::from_stream(stream))
-        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
-}
-
-fn async_stream(pieces: Vec<String>) -> impl futures::Stream<Item = Result<String, std::io::Error>> {
-    futures::stream::unfold((pieces.into_iter(), false), |(mut it, done)| async move {
-        if done {
-            return None;
-        }
-        tokio::time::sleep(Duration::from_millis(30)).await;
-        match it.next() {
-            Some(p) => {
-                let chunk = serde_json::json!({ "choices": [{ "index": 0, "delta": { "content": p } }] });
-                Some((Ok(format!("data: {chunk}\n\n")), (it, false)))
-            }
-            None => Some((Ok("data: [DONE]\n\n".to_string()), (it, true))),
-        }
-    })
-}
-
-async fn start_fake(fail: bool) -> (String, Fake) {
-    let fake = Fake { fail, ..Fake::default() };
-    let app = Router::new().route("/v1/chat/completions", post(completions)).with_state(fake.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let base = format!("http://{}/v1", listener.local_addr().expect("addr"));
-    tokio::spawn(async move { axum::serve(listener, app).await.expect("fake serves") });
-    (base, fake)
-}
-
-async fn app_with_model(base: String) -> crate::helpers::TestApp {
+async fn app_with_model(base: String, adjust: impl FnOnce(&mut Settings)) -> TestApp {
     spawn_app_with(test_db().await, move |s| {
-        s.chat_model = Some(ChatModelSettings {
-            api_key: "sk-test".into(),
-            base_url: base,
-            model: "fake-chat".into(),
-            timeout: Duration::from_secs(10),
-        });
+        let mut chat = ChatModelSettings::new(base, "sk-test", "fake-chat");
+        chat.first_token_timeout = Duration::from_secs(2);
+        chat.timeout = Duration::from_secs(10);
+        s.chat_model = Some(chat);
+        adjust(s);
     })
     .await
 }
 
+fn deltas(frames: &[ServerMsg]) -> Vec<&str> {
+    frames
+        .iter()
+        .filter_map(|f| match f {
+            ServerMsg::AssistantDelta(d) => Some(d.delta.as_str()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn said(frames: &[ServerMsg]) -> Vec<String> {
+    frames
+        .iter()
+        .filter_map(|f| match f {
+            ServerMsg::MessageAdded(a) if a.message.role == Role::Assistant && a.message.job.is_none() => {
+                Some(a.message.text.clone())
+            }
+            _ => None,
+        })
+        .collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn text_replies_stream_to_every_tab_and_are_stored_whole() {
-    let (base, fake) = start_fake(false).await;
-    let app = app_with_model(base).await;
+    let (base, fake) = fake_chat::start(false).await;
+    let app = app_with_model(base, |_| {}).await;
     let cookie = app.signup("ada").await;
     let mut tab1 = app.connect(&cookie).await;
     let mut tab2 = app.connect(&cookie).await;
@@ -93,39 +59,126 @@ async fn text_replies_stream_to_every_tab_and_are_stored_whole() {
 
     for tab in [&mut tab1, &mut tab2] {
         let frames = tab.read_until(|m| matches!(m, ServerMsg::MessageUpdated(_))).await;
-        let deltas: Vec<&str> = frames
-            .iter()
-            .filter_map(|f| match f {
-                ServerMsg::AssistantDelta(d) => Some(d.delta.as_str()),
-                _ => None,
-            })
-            .collect();
-        assert_eq!(deltas, ["Paris", " is", " the", " capital", "."], "token by token");
+        assert_eq!(deltas(&frames), ["Paris", " is", " the", " capital", "."], "token by token");
         let Some(ServerMsg::MessageUpdated(u)) = frames.last() else { panic!("update") };
         assert_eq!((u.message.role, u.message.text.as_str()), (Role::Assistant, "Paris is the capital."));
     }
-    let sent = fake.requests.lock().expect("lock").clone();
+    let sent = fake.sent();
     assert_eq!(sent.len(), 1);
-    assert_eq!(sent[0]["stream"], true);
-    assert_eq!(sent[0]["model"], "fake-chat");
+    assert_eq!((sent[0]["stream"].as_bool(), sent[0]["model"].as_str()), (Some(true), Some("fake-chat")));
+    assert_eq!(sent[0]["stream_options"]["include_usage"], true, "asks for the token count");
     let messages = sent[0]["messages"].as_array().cloned().unwrap_or_default();
     assert_eq!(messages.first().map(|m| m["role"].clone()), Some("system".into()));
     assert_eq!(messages.last().map(|m| m["content"].clone()), Some("what is the capital of France?".into()));
 
-    // Image requests still go to the image provider, not the model.
-    tab1.say(thread.id, "m-2", "draw me a red fox").await;
-    tab1.read_until(|m| matches!(m, ServerMsg::JobUpdated(u) if u.job.status.is_finished())).await;
-    assert_eq!(fake.requests.lock().expect("lock").len(), 1);
+    // A request the rules are certain of goes straight to the image provider.
+    tab1.say(thread.id, "m-2", "draw me a red fox in the snow").await;
+    tab1.read_until(|m| finished_job(m).is_some()).await;
+    assert_eq!(fake.sent().len(), 1, "the model was not asked");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_model_that_fails_leaves_a_plain_sentence_not_an_empty_message() {
-    let (base, _) = start_fake(true).await;
-    let app = app_with_model(base).await;
-    let (mut tab, _) = app.new_user_says("ada", "tell me a joke").await;
-    let frames = tab.read_until(|m| matches!(m, ServerMsg::MessageUpdated(_))).await;
-    let Some(ServerMsg::MessageUpdated(u)) = frames.last() else { panic!("update") };
-    assert!(u.message.text.starts_with("I couldn't answer just now"), "{}", u.message.text);
+async fn a_tool_call_starts_a_job_in_every_tab_and_an_edit_refines_the_last_image() {
+    let (base, fake) = fake_chat::start(false).await;
+    let app = app_with_model(base, |_| {}).await;
+    let cookie = app.signup("ada").await;
+    let mut tab1 = app.connect(&cookie).await;
+    let mut tab2 = app.connect(&cookie).await;
+    let thread = tab1.create_thread("t").await;
+    tab2.recv().await;
+    // Neither the rules nor the classifier are sure of this one: the model decides.
+    let words = "I keep wondering what a shark in a bathtub would look like";
+    tab1.say(thread.id, "m-1", words).await;
+    let mut first = None;
+    for tab in [&mut tab1, &mut tab2] {
+        let frames = tab.read_until(|m| finished_job(m).is_some()).await;
+        let job = frames.last().and_then(finished_job).expect("a job");
+        assert_eq!(job.status, JobStatus::Complete);
+        assert_eq!(job.prompt, words, "the user's words stay the original prompt");
+        assert_eq!(job.enhanced_prompt, "a shark in a bathtub, wide composition", "the model's prompt and shape");
+        assert!(deltas(&frames).is_empty() && said(&frames).is_empty(), "a tool call writes no text");
+        first = Some(job.id);
+    }
+    let sent = fake.sent();
+    let tools: Vec<&str> =
+        sent[0]["tools"].as_array().into_iter().flatten().filter_map(|t| t["function"]["name"].as_str()).collect();
+    assert_eq!(tools, ["generate_image", "edit_last_image"]);
+
+    tab1.say(thread.id, "m-2", "hmm, maybe make it darker").await;
+    let frames = tab1.read_until(|m| finished_job(m).is_some()).await;
+    let job = frames.last().and_then(finished_job).expect("a refinement");
+    assert_eq!(job.refines, first, "linked to the image it changes");
+    assert_eq!(job.enhanced_prompt, "a shark in a bathtub, wide composition, darker", "the model's revised prompt");
+    let history = fake.sent()[1]["messages"].as_array().cloned().unwrap_or_default();
+    assert!(
+        history.iter().any(|m| m["content"] == "[image: a shark in a bathtub, wide composition]"),
+        "the model sees the thread's image: {history:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_model_leaves_the_decision_to_the_classifier() {
+    let (base, fake) = fake_chat::start(true).await;
+    let app = app_with_model(base, |_| {}).await;
+    let (mut tab, thread) = app.new_user_says("ada", "cna u drwa a lighthouse in a storm plz").await;
+    let frames = tab.read_until(|m| finished_job(m).is_some()).await;
+    let job = frames.last().and_then(finished_job).expect("the classifier's job");
+    assert_eq!(job.status, JobStatus::Complete);
+    assert!(job.enhanced_prompt.contains("lighthouse"), "{}", job.enhanced_prompt);
+    assert_eq!(fake.sent().len(), 1, "the model was asked first");
+
+    // A message asking for no image gets a plain sentence, not an empty message.
+    tab.say(thread.id, "m-2", "tell me a joke").await;
+    let frames = tab.read_until(|m| matches!(m, ServerMsg::MessageAdded(a) if a.message.role == Role::Assistant)).await;
+    assert_eq!(said(&frames), ["I couldn't answer just now. Please try again in a moment."]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_model_that_stalls_is_given_up_on_and_the_classifier_decides() {
+    let (base, fake) = fake_chat::start(false).await;
+    let app = app_with_model(base, |_| {}).await;
+    let cookie = app.signup("ada").await;
+    let mut tab = app.connect(&cookie).await;
+    let thread = tab.create_thread("t").await;
+    let started = std::time::Instant::now();
+    tab.say(thread.id, "m-1", "hang on, cna u drwa a lighthouse in a storm plz").await;
+    let frames = tab.read_until(|m| finished_job(m).is_some()).await;
+    assert_eq!(frames.last().and_then(finished_job).map(|j| j.status), Some(JobStatus::Complete));
+    assert!(started.elapsed() >= Duration::from_secs(2), "after the first-token deadline");
+    assert_eq!(fake.sent().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn model_tokens_count_against_the_users_allowance_and_cost() {
+    let (base, fake) = fake_chat::start(false).await;
+    let app = app_with_model(base, |s| {
+        s.quotas.policies.free.tokens_hour = PROMPT_TOKENS + COMPLETION_TOKENS;
+        if let Some(chat) = s.chat_model.as_mut() {
+            chat.rates = server::chat_model::TokenRates::parse("input=1,output=2").expect("prices");
+        }
+    })
+    .await;
+    let (mut tab, thread) = app.new_user_says("ada", "what is the capital of France?").await;
+    tab.read_until(|m| matches!(m, ServerMsg::MessageUpdated(_))).await;
+    let user = app.store.credentials("ada").await.expect("db").expect("ada").user.id;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+    let [hour, day] = app.store.model_tokens_since(user, [now - 3_600_000, now - 86_400_000]).await.expect("db");
+    assert_eq!((hour, day), (PROMPT_TOKENS + COMPLETION_TOKENS, PROMPT_TOKENS + COMPLETION_TOKENS));
+    let (calls, _, micros) = app.store.model_spend_since(0, true).await.expect("db");
+    // $1 and $2 per million tokens: 40 in and 10 out cost 40 + 20 micro-dollars.
+    assert_eq!((calls, micros), (1, 60));
+    assert_eq!(app.store.baseline(user, now).await.expect("db").spent_micros, 60, "it joins the month's spend");
+
+    // The hour's allowance is spent: the model is not asked, the user is told once, and
+    // images still work through the classifier.
+    tab.say(thread.id, "m-2", "what is the population of Paris?").await;
+    let frames = tab.read_until(|m| matches!(m, ServerMsg::MessageAdded(a) if a.message.role == Role::Assistant)).await;
+    let told = said(&frames);
+    assert!(told[0].starts_with("You have used this hour's allowance of the chat model"), "{told:?}");
+    tab.say(thread.id, "m-3", "cna u drwa a lighthouse in a storm plz").await;
+    let frames = tab.read_until(|m| finished_job(m).is_some()).await;
+    assert_eq!(frames.last().and_then(finished_job).map(|j| j.status), Some(JobStatus::Complete));
+    assert_eq!(fake.sent().len(), 1, "only the first message reached the model");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -142,28 +195,4 @@ async fn a_reply_cut_off_by_a_restart_says_so_instead_of_staying_empty() {
     let app = crate::helpers::spawn_app_on(db).await;
     let history = app.store.history(user, thread.id, None).await.expect("db").expect("thread");
     assert_eq!(history.messages[0].text, "The answer was interrupted by a server restart.");
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_model_decides_what_the_rules_find_ambiguous() {
-    let (base, fake) = start_fake(false).await;
-    let app = app_with_model(base).await;
-    // Neither the rules nor the classifier take this as a request; it talks about looks.
-    let (mut tab, thread) =
-        app.new_user_says("ada", "I keep wondering what a shark in a bathtub would look like").await;
-    let frames = tab.read_until(|m| crate::helpers::finished_job(m).is_some()).await;
-    let job = frames.last().and_then(crate::helpers::finished_job).expect("a job");
-    assert_eq!((job.status, job.enhanced_prompt.as_str()), (JobStatus::Complete, "a shark in a bathtub"));
-    assert_eq!(job.prompt, "I keep wondering what a shark in a bathtub would look like");
-
-    // Talking about paintings is put to the model too; it says no, so it answers in text.
-    tab.say(thread.id, "m-2", "which paintings are in the Louvre?").await;
-    let frames = tab.read_until(|m| matches!(m, ServerMsg::MessageUpdated(_))).await;
-    assert!(!frames.iter().any(|f| matches!(f, ServerMsg::JobUpdated(_))), "no image");
-    let sent = fake.requests.lock().expect("lock").clone();
-    let classified = sent
-        .iter()
-        .filter(|r| r["messages"][0]["content"].as_str().is_some_and(|c| c.starts_with("Decide whether")))
-        .count();
-    assert_eq!((sent.len(), classified), (3, 2), "two classifications, one text reply");
 }

@@ -12,6 +12,7 @@ mod comfyui;
 mod comfyui_app;
 mod comfyui_cancel;
 mod fake_a1111;
+mod fake_chat;
 mod fake_comfyui;
 mod fake_openai;
 mod gate;

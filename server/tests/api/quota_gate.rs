@@ -21,6 +21,8 @@ fn limits(spec: &str) -> Limits {
         monthly: 1_000,
         cooldown: Duration::ZERO,
         spend_cap_micros: i64::MAX / 2,
+        tokens_hour: u64::MAX,
+        tokens_day: u64::MAX,
     };
     open.with_spec(spec).expect("spec")
 }
