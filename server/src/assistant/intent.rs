@@ -247,10 +247,39 @@ pub fn classify(message: &str, has_conversation: bool, has_image: bool) -> Inten
 /// Questions about drawing and text requests ("how do I draw…", "describe a sunset"): the
 /// negatives the rules are certain of, which no learned guess overrides.
 fn is_ruled_out(text: &str, asked: &str) -> bool {
+    // "how about red instead?", "how would it look at night?": wishes, not questions.
+    const WISHES: &[&str] = &[
+        "how about",
+        "how would it look",
+        "how would that look",
+        "how would this look",
+        "how would they look",
+        "is there a way to make",
+    ];
+    if starts_with_any(text, WISHES).is_some() || starts_with_any(asked, WISHES).is_some() {
+        return false;
+    }
+    // "oh my god, please make a picture of two otters", "i like it, draw it": a remark first,
+    // then a request of its own.
+    if text.split([',', '.', '!', ':', ';', '?', '—']).skip(1).any(later_request) {
+        return false;
+    }
     starts_with_any(asked, NOT_REQUESTS).is_some()
         || has_phrase(text, "how to")
         || has_phrase(text, "learn to")
         || has_phrase(text, "tips")
+}
+
+/// A clause after the first that asks for a picture by itself ("draw it", "sketch it out",
+/// "please make a picture of …").
+fn later_request(clause: &str) -> bool {
+    let clause = strip_asks(strip_openers(clause.trim()));
+    let verb = PICTURE_VERBS.iter().find(|v| clause.starts_with(*v) && boundary_after(clause, v.len()));
+    let deictic = verb.is_some_and(|v| {
+        let rest = clause[v.len()..].trim_start();
+        ["it", "that", "this", "one", "them"].iter().any(|d| rest.starts_with(d) && boundary_after(rest, d.len()))
+    });
+    deictic || picture_verb_request(clause).is_some() || picture_noun_request(clause).is_some()
 }
 
 /// Whether the rules are certain `message` asks for no image (see [`is_ruled_out`]).
@@ -338,51 +367,4 @@ fn refinement(text: &str) -> Option<String> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn image(s: &str) -> Intent {
-        Intent::Image { subject: s.into() }
-    }
-
-    #[test]
-    fn plain_requests_name_their_subject() {
-        assert_eq!(classify("Can you create an image of a cat?", false, false), image("a cat"));
-        assert_eq!(classify("draw me a spaceship", false, false), image("a spaceship"));
-        assert_eq!(classify("I'd love a picture of a foggy harbor", false, false), image("a foggy harbor"));
-        assert_eq!(classify("make me a logo for my bakery", false, false), image("a logo for my bakery"));
-        assert_eq!(
-            classify("Hey, could you please paint a sunset over the sea for me?", false, false),
-            image("a sunset over the sea")
-        );
-    }
-
-    #[test]
-    fn questions_text_and_figures_of_speech_are_not_requests() {
-        for text in [
-            "how do I draw better hands?",
-            "what is an image format?",
-            "describe a sunset to me",
-            "let's draw a conclusion",
-            "can you make images?",
-            "I took a picture of my cat",
-            "give me an idea for a painting",
-            "I want to paint my room blue",
-        ] {
-            assert_eq!(classify(text, false, false), Intent::None, "{text}");
-        }
-    }
-
-    #[test]
-    fn context_and_refinement_depend_on_the_thread() {
-        assert_eq!(classify("show me what that would look like", true, false), Intent::Context);
-        assert_eq!(classify("show me what that would look like", false, false), Intent::None);
-        assert_eq!(classify("make it more vibrant", false, true), Intent::Refine { change: "more vibrant".into() });
-        assert_eq!(classify("make it more vibrant", false, false), Intent::None);
-        assert_eq!(
-            classify("change the sky to purple", false, true),
-            Intent::Refine { change: "the sky to purple".into() }
-        );
-        assert_eq!(classify("thanks, I love it!", false, true), Intent::None);
-    }
-}
+mod tests;

@@ -6,12 +6,14 @@
 //! refinements. When it asks for an image the rules found no subject for, the words around
 //! the request are trimmed off (`request`).
 
+mod change;
 pub mod features;
 pub mod model;
 mod request;
 
+pub use change::has_change_cue;
 use features::Context;
-pub use request::{change_of_request, has_cue, subject_of_request};
+pub use request::{asks_for_text, change_of_request, has_cue, subject_of_request};
 
 /// The weights `build.rs` trained from the corpus.
 static WEIGHTS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/intent_weights.bin"));

@@ -10,8 +10,11 @@ use app::protocol::Role;
 use super::image_command;
 use super::intent::{classify, normalise, ruled_out, Intent};
 use super::learned::features::Context;
-use super::learned::{change_of_request, has_cue, subject_of_request, Class, Classifier};
-use super::style::{has_phrase, style_in, Aspect, StyleMemory};
+use super::learned::{
+    asks_for_text, change_of_request, has_change_cue, has_cue, subject_of_request, Class, Classifier,
+};
+use super::rewrite::apply_change;
+use super::style::{style_in, Aspect, StyleMemory};
 
 /// Characters of conversation a context prompt may use; older turns go first when it is full.
 pub const CONTEXT_BUDGET: usize = 300;
@@ -108,7 +111,11 @@ fn combine(
         (rules @ Intent::Refine { .. }, (Class::Refine, _)) => rules,
         // Without a picture word, only a confident guess is acted on ("next: a bear doing
         // yoga" after an image is; "two" or a described idea is not).
-        (_, (Class::Image, p)) if p >= accept && (p >= SURE || has_cue(message, context)) => {
+        // After an answer in words, "shorter pls" or "make it rhyme" edits the answer: a
+        // picture needs a picture word.
+        (_, (Class::Image, p))
+            if p >= accept && ((p >= SURE && !answer_edit(message, context)) || has_cue(message, context)) =>
+        {
             let subject = subject_of_request(message);
             match (subject.is_empty(), has_conversation, has_image) {
                 (false, _, _) => Intent::Image { subject },
@@ -117,10 +124,18 @@ fn combine(
                 (true, false, false) => Intent::None,
             }
         }
-        (_, (Class::Refine, p)) if p >= accept => Intent::Refine { change: change_of_request(message) },
+        // After an image most messages are reactions: a change needs a sign of one.
+        (_, (Class::Refine, p)) if p >= accept && (p >= SURE || has_change_cue(message, context)) => {
+            Intent::Refine { change: change_of_request(message) }
+        }
         (_, (Class::None, p)) if p >= veto => Intent::None,
         (rules, _) => rules,
     }
+}
+
+/// After an answer in words, a message that asks for a task done in words changes the answer.
+fn answer_edit(message: &str, context: &Context) -> bool {
+    context.answered && asks_for_text(&super::learned::features::tokens(message))
 }
 
 /// The thread's state as the classifier sees it.
@@ -282,77 +297,6 @@ pub fn conversation_subject(turns: &[Turn]) -> String {
         parts.push(piece);
     }
     parts.join(", ")
-}
-
-/// Times and seasons replace each other instead of piling up.
-const TIMES: &[&str] = &[
-    "at night",
-    "at midnight",
-    "at sunset",
-    "at sunrise",
-    "at dawn",
-    "at dusk",
-    "at noon",
-    "in the morning",
-    "in the evening",
-    "in the afternoon",
-    "during the day",
-    "in daylight",
-    "at golden hour",
-    "by day",
-];
-const SEASONS: &[&str] = &["in winter", "in summer", "in autumn", "in the fall", "in spring"];
-
-/// The last prompt with `change` applied: a new style, time or season replaces the old one.
-pub fn apply_change(last: &str, change: &str) -> String {
-    let mut base = last.trim().to_string();
-    let change = change.trim();
-    if change.is_empty() {
-        return base;
-    }
-    if style_in(change).is_some() {
-        if let Some(old) = style_in(&base) {
-            base = remove_phrase(&base, &format!(", in {old} style"));
-            base = remove_phrase(&base, &format!(" in {old} style"));
-            base = remove_phrase(&base, &format!(" in {old}"));
-            base = remove_phrase(&base, old);
-        }
-    }
-    for group in [TIMES, SEASONS] {
-        if group.iter().any(|t| has_phrase(change, t)) {
-            for t in group {
-                base = remove_phrase(&base, t);
-            }
-        }
-    }
-    let base = base.trim().trim_end_matches([',', ' ']).to_string();
-    format!("{base}, {}", rewrite_change(change))
-}
-
-/// "the sky to purple" → "purple sky"; other changes are used as they are.
-fn rewrite_change(change: &str) -> String {
-    let c = change.trim_end_matches([' ', ',']);
-    for joint in [" to ", " into "] {
-        if let Some((what, to)) = c.split_once(joint) {
-            let what = what.trim_start_matches("the ").trim_start_matches("its ").trim();
-            if (1..=3).contains(&what.split_whitespace().count()) && !to.trim().is_empty() {
-                return format!("{} {what}", to.trim());
-            }
-        }
-    }
-    c.to_string()
-}
-
-fn remove_phrase(text: &str, phrase: &str) -> String {
-    let lower = text.to_lowercase();
-    match lower.find(&phrase.to_lowercase()) {
-        Some(i) if has_phrase(&lower, &phrase.to_lowercase()) => {
-            let mut out = text[..i].to_string();
-            out.push_str(&text[i + phrase.len()..]);
-            out.split_whitespace().collect::<Vec<_>>().join(" ").replace(" ,", ",")
-        }
-        _ => text.to_string(),
-    }
 }
 
 #[cfg(test)]

@@ -23,6 +23,10 @@ pub struct Context {
     /// The assistant's last turn asked or offered something ("Want me to draw it?", "the
     /// night one or the day one?"): a bare "yes please" or "the second" answers it.
     pub offered: bool,
+    /// The assistant's last turn answered in words (a chat model's reply, not an image nor an
+    /// offer): the next message is most often a follow-up ("and of Spain?", "thanks, that
+    /// helps"), which describes nothing to draw.
+    pub answered: bool,
     /// What the hand-written rules said (`image`, `context`, `refine`, `none`, `ruled-out`):
     /// the classifier learns how far to trust them, phrasing by phrasing.
     pub rule: &'static str,
@@ -48,9 +52,14 @@ impl Context {
                         .iter()
                         .any(|p| t.contains(p)))
         });
+        let answered = !offered
+            && turns.last().is_some_and(|(user, text)| {
+                !user && image_marker(text).is_none() && text.split_whitespace().count() >= 3
+            });
         Context {
             rule: "",
             offered,
+            answered,
             has_image: last_image.is_some(),
             last_is_image: turns.iter().rev().find(|(user, _)| !user).is_some_and(is_image),
             has_conversation: since.iter().any(|(_, t)| image_marker(t).is_none() && t.split_whitespace().count() >= 2),
@@ -130,6 +139,9 @@ pub fn features(message: &str, context: &Context) -> Vec<u32> {
     f.push(hash(&["ctx", image, conv]));
     let offered = if context.offered { "offered" } else { "notoffered" };
     f.push(hash(&["ctx", offered]));
+    let answered = if context.answered { "answered" } else { "notanswered" };
+    f.push(hash(&["ctx", answered]));
+    f.push(hash(&["ctx", answered, image]));
     // Only what the rules found: their "none" is mostly "did not recognise", and as a feature
     // it drowns the words that should decide those messages.
     if !context.rule.is_empty() && context.rule != "none" {
@@ -142,6 +154,7 @@ pub fn features(message: &str, context: &Context) -> Vec<u32> {
     f.push(hash(&["len", len, image]));
     f.push(hash(&["len", len, conv]));
     f.push(hash(&["len", len, offered]));
+    f.push(hash(&["len", len, answered]));
     if tokens.last().is_some_and(|t| t == "?") {
         f.push(hash(&["ends?"]));
         f.push(hash(&["ends?", image]));
@@ -151,6 +164,7 @@ pub fn features(message: &str, context: &Context) -> Vec<u32> {
         f.push(hash(&["first", first, image]));
         f.push(hash(&["first", first, conv]));
         f.push(hash(&["first", first, offered]));
+        f.push(hash(&["first", first, answered]));
     }
     if words.len() >= 2 {
         f.push(hash(&["first2", words[0], words[1]]));
@@ -162,6 +176,9 @@ pub fn features(message: &str, context: &Context) -> Vec<u32> {
         f.push(hash(&["w", token]));
         f.push(hash(&["w", token, image]));
         f.push(hash(&["w", token, conv]));
+        if context.answered {
+            f.push(hash(&["w", token, answered]));
+        }
     }
     for pair in words.windows(2) {
         f.push(hash(&["b", pair[0], pair[1]]));
@@ -213,7 +230,11 @@ mod tests {
         let c = Context::of(thread);
         assert!(c.has_image && c.last_is_image && !c.has_conversation);
         let c = Context::of([(true, "I'm planning a poster for a jazz night"), (false, "Sounds fun!")]);
-        assert!(!c.has_image && !c.last_is_image && c.has_conversation);
+        assert!(!c.has_image && !c.last_is_image && c.has_conversation && !c.answered);
+        let c = Context::of([(true, "capital of France?"), (false, "Paris is the capital.")]);
+        assert!(c.answered && !c.offered);
+        let c = Context::of([(true, "a fox"), (false, "Want me to draw it in the snow?")]);
+        assert!(c.offered && !c.answered);
         assert_eq!(Context::of([]), Context::default());
     }
 

@@ -134,6 +134,13 @@ const ASKING: &[&str] = &[
 
 /// Words that name or ask for a picture, in the languages the corpus covers.
 const CUES: &[&str] = &[
+    "🎨",
+    "🖼",
+    "fais",
+    "drw",
+    "darw",
+    "dwar",
+    "shw",
     "draw",
     "paint",
     "sketch",
@@ -205,12 +212,78 @@ const DEICTIC: &[&str] = &["it", "that", "this", "one", "her", "him", "them", "t
 /// (misspelt by one letter at most), or a pointer at an idea just described. A learned guess
 /// without such a sign ("two", "I'm thinking of a treehouse village") is not acted on.
 pub fn has_cue(message: &str, context: &Context) -> bool {
-    features::tokens(message).iter().any(|t| {
+    let tokens = features::tokens(message);
+    let asks_for_text = context.answered && asks_for_text(&tokens);
+    // "now a knight guarding a bridge", "next: a bear doing yoga": the next picture.
+    let next = tokens.windows(2).any(|w| {
+        matches!(w[0].as_str(), "now" | "next" | "nxt" | "ahora" | "maintenant" | "jetzt" | "adesso" | "agora" | "nu")
+            && matches!(
+                w[1].as_str(),
+                "a" | "an"
+                    | "the"
+                    | "one"
+                    | "my"
+                    | "his"
+                    | "her"
+                    | "do"
+                    | "un"
+                    | "una"
+                    | "ein"
+                    | "eine"
+                    | "een"
+                    | "um"
+                    | "uma"
+                    | "le"
+                    | "la"
+            )
+    });
+    next || tokens.iter().any(|t| {
         CUES.contains(&t.as_str())
+            || (t.chars().count() >= 5 && STEMS.iter().any(|s| t.starts_with(s)))
             || (t.chars().count() >= 4 && CUES.iter().any(|c| c.len() >= 4 && edit_distance_at_most_one(t, c)))
-            || (context.has_conversation && DEICTIC.contains(&t.as_str()))
+            // After an answer in words that asked for more words, "that" is the answer ("put
+            // that in a table").
+            || (context.has_conversation && !asks_for_text && DEICTIC.contains(&t.as_str()))
     })
 }
+
+/// Words of a task done in words: after an answer, "shorter pls", "make it rhyme" or "put that
+/// in a table" changes the answer, not a picture.
+#[rustfmt::skip]
+const TEXT_TASKS: &[&str] = &[
+    "shorter", "longer", "rhyme", "table", "list", "tweet", "code", "version", "summary", "summarize",
+    "summarise", "bullet", "bullets", "paragraph", "essay", "poem", "email", "translate", "quiz", "explain",
+    "rewrite", "simpler", "formal", "casual", "funnier", "words", "sentence", "story", "joke", "recipe", "plan",
+    "script", "song", "lyrics", "bio", "title", "names", "spell", "pronounce", "example", "steps",
+];
+
+/// Whether the message asks for something written (see [`TEXT_TASKS`]).
+pub fn asks_for_text(tokens: &[String]) -> bool {
+    tokens.iter().any(|t| TEXT_TASKS.contains(&t.as_str()))
+}
+
+/// Beginnings of picture verbs and nouns in the corpus's other languages, whatever their
+/// ending ("dibújame", "generiere", "plaatje", "ilustração").
+const STEMS: &[&str] = &[
+    "dibuj",
+    "dibúj",
+    "dessin",
+    "desenh",
+    "disegn",
+    "zeichn",
+    "tekenin",
+    "generier",
+    "erstell",
+    "ilustr",
+    "illustr",
+    "plaatj",
+    "montre",
+    "mostr",
+    "muestr",
+    "hintergrund",
+    "fondo",
+    "pintur",
+];
 
 /// Words at the end that only thank or soften.
 const TAIL: &[&str] = &[
@@ -222,7 +295,7 @@ const TAIL: &[&str] = &[
 const POINTERS: &[&str] =
     &["it", "that", "this", "those", "these", "them", "her", "him", "one", "the", "thing", "idea", "same", "lol"];
 
-fn edit_distance_at_most_one(a: &str, b: &str) -> bool {
+pub(super) fn edit_distance_at_most_one(a: &str, b: &str) -> bool {
     let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
     if a.len().abs_diff(b.len()) > 1 {
         return false;
@@ -322,34 +395,4 @@ pub fn change_of_request(message: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn requests_lose_their_asking_words_even_misspelt() {
-        assert_eq!(subject_of_request("cna u drwa a lighthouse in a storm plz"), "a lighthouse in a storm");
-        assert_eq!(subject_of_request("pls generat a pictuer of a red fox"), "a red fox");
-        assert_eq!(subject_of_request("ok so /imagine a cat"), "a cat");
-        assert_eq!(subject_of_request("lighthouse, storm, oil painting. image."), "lighthouse storm oil painting");
-        assert_eq!(
-            subject_of_request("could you put together an image of a shark in a bathtub?"),
-            "a shark in a bathtub"
-        );
-        assert_eq!(subject_of_request("draw that one!"), "");
-        assert_eq!(subject_of_request("do it"), "");
-    }
-
-    #[test]
-    fn refinements_keep_only_the_change() {
-        assert_eq!(change_of_request("could you make it a bit darker?"), "a bit darker");
-        assert_eq!(change_of_request("what if it were winter?"), "winter");
-        assert_eq!(change_of_request("darker"), "darker");
-        assert_eq!(change_of_request("how about red instead?"), "red instead");
-    }
-
-    #[test]
-    fn misspellings_within_one_edit_are_asking_words() {
-        assert!(is_asking("drwa") && is_asking("pictuer") && is_asking("generat"));
-        assert!(!is_asking("lighthouse") && !is_asking("drawer"));
-    }
-}
+mod tests;
