@@ -229,6 +229,8 @@ impl Chat {
                 // refusals are not conversation.
                 // With a chat model its answers are conversation too.
                 (Role::Assistant, None) if self.model.is_none() && !assistant::reply::is_canned(&m.text) => {}
+                // A reply still being written (or left empty) is not conversation yet.
+                (_, None) if m.text.trim().is_empty() => {}
                 (role, None) => turns.push(Turn { role: *role, text: m.text }),
             }
         }

@@ -140,6 +140,10 @@ pub struct ModelReply {
     pub calls: Vec<RawCall>,
     /// As the server reported it (`None`: it did not, or the stream broke before the end).
     pub usage: Option<TokenUsage>,
+    /// The server accepted the request (a 2xx answer): only then can it have billed.
+    pub accepted: bool,
+    /// The reply stopped at `max_completion_tokens` (`finish_reason: length`).
+    pub truncated: bool,
     pub error: Option<ChatModelError>,
 }
 
@@ -149,6 +153,10 @@ impl ModelReply {
     pub fn usage_or_estimate(&self, conversation: &[(Speaker, String)], tools_offered: bool) -> (TokenUsage, bool) {
         if let Some(usage) = self.usage {
             return (usage, false);
+        }
+        // Refused or never reached: nothing was used.
+        if !self.accepted {
+            return (TokenUsage::default(), false);
         }
         let tokens = |chars: usize| (chars as u64).div_ceil(4);
         let sent: usize = conversation.iter().map(|(_, t)| t.chars().count() + 4).sum::<usize>()
@@ -198,6 +206,10 @@ impl ChatModel {
         self.settings.rates
     }
 
+    pub fn max_reply_tokens(&self) -> u32 {
+        self.settings.max_reply_tokens
+    }
+
     /// Streams a reply to `conversation` (oldest first), with the image tools when `tools`:
     /// each piece of text goes to `pieces` as it arrives. Returns what arrived, with the error
     /// that ended it early, if any.
@@ -242,15 +254,19 @@ impl ChatModel {
         if !response.status().is_success() {
             return Err(ChatModelError::Status(response.status().as_u16()));
         }
+        reply.accepted = true;
         let mut parser = SseParser::default();
         let mut calls = wire::CallAssembler::default();
         let mut read = 0usize;
         let mut answered = false;
+        let mut finished = false;
         let result = loop {
             let deadline = if answered { end } else { first };
             let chunk = match tokio::time::timeout_at(deadline, response.chunk()).await {
                 Err(_) => break Err(ChatModelError::Timeout),
                 Ok(Err(e)) => break Err(ChatModelError::Network(e.to_string())),
+                // Ended without `[DONE]` or a finish reason: the connection was cut.
+                Ok(Ok(None)) if !finished => break Err(ChatModelError::BadResponse("the stream ended early".into())),
                 Ok(Ok(None)) => break Ok(()),
                 Ok(Ok(Some(chunk))) => chunk,
             };
@@ -262,16 +278,29 @@ impl ChatModel {
             for event in parser.push(&chunk) {
                 if event.data.trim() == "[DONE]" {
                     done = true;
+                    finished = true;
                     break;
                 }
                 let parsed: wire::Chunk = match serde_json::from_str(&event.data) {
                     Ok(parsed) => parsed,
                     Err(e) => return finish(reply, calls, Err(ChatModelError::BadResponse(e.to_string()))),
                 };
-                if parsed.usage.is_some() {
-                    reply.usage = parsed.usage;
+                if let Some(error) = parsed.error {
+                    let text: String = error.to_string().chars().take(200).collect();
+                    return finish(
+                        reply,
+                        calls,
+                        Err(ChatModelError::BadResponse(format!("error in the stream: {text}"))),
+                    );
+                }
+                if let Some(usage) = parsed.usage {
+                    reply.usage = Some(usage.tokens());
                 }
                 for choice in parsed.choices {
+                    if let Some(reason) = choice.finish_reason.as_deref() {
+                        finished = true;
+                        reply.truncated |= reason == "length";
+                    }
                     if let Some(piece) = choice.delta.content.filter(|p| !p.is_empty()) {
                         answered = true;
                         reply.text.push_str(&piece);
@@ -325,11 +354,17 @@ mod tests {
 
     #[test]
     fn an_unmetered_reply_is_estimated() {
-        let reply = ModelReply { text: "12345678".into(), ..ModelReply::default() };
+        let reply = ModelReply { text: "12345678".into(), accepted: true, ..ModelReply::default() };
         let conversation = [(Speaker::User, "x".repeat(40))];
         let (usage, estimated) = reply.usage_or_estimate(&conversation, false);
         assert!(estimated);
         assert_eq!(usage, TokenUsage { prompt_tokens: 11, completion_tokens: 2 });
+        let refused = ModelReply { accepted: false, ..ModelReply::default() };
+        assert_eq!(
+            refused.usage_or_estimate(&conversation, true),
+            (TokenUsage::default(), false),
+            "a refusal costs nothing"
+        );
         let metered = ModelReply { usage: Some(TokenUsage { prompt_tokens: 5, completion_tokens: 1 }), ..reply };
         assert_eq!(
             metered.usage_or_estimate(&conversation, true),

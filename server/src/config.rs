@@ -161,7 +161,7 @@ pub enum ConfigError {
     ProviderNotConfigured(&'static str, &'static str),
     #[error("{0} must be a whole number of seconds above zero")]
     Deadline(&'static str),
-    #[error("{0} must not carry a user name or password (they would be logged): use COMFYUI_API_KEY, A1111_AUTH or OPENAI_API_KEY")]
+    #[error("{0} must not carry a user name or password (they would be logged): use COMFYUI_API_KEY, A1111_AUTH, OPENAI_API_KEY or CHAT_API_KEY")]
     CredentialsInUrl(&'static str),
 }
 
@@ -295,7 +295,7 @@ fn check_no_credentials(var: &dyn Fn(&str) -> Option<String>, name: &'static str
 
 /// Every configured provider, then `EASEL_PROVIDERS` picks and orders those offered.
 fn providers_from_env(var: &dyn Fn(&str) -> Option<String>) -> Result<Vec<ProviderChoice>, ConfigError> {
-    for name in ["OPENAI_BASE_URL", "COMFYUI_URL", "A1111_URL"] {
+    for name in ["OPENAI_BASE_URL", "COMFYUI_URL", "A1111_URL", "CHAT_BASE_URL"] {
         check_no_credentials(var, name)?;
     }
     let mut configured = Vec::new();

@@ -9,6 +9,7 @@
 //! happen (cancelled before the provider was called, failed, blocked); a completed one counts
 //! and its cost is charged to the month.
 
+mod abandon;
 mod live;
 mod quota;
 mod recovery;
@@ -28,7 +29,8 @@ use crate::providers::pricing::PriceTable;
 use crate::providers::registry::Providers;
 use crate::providers::{GeneratedImage, ImageProvider, ImageRequest, ProviderError, ProviderEvent, MAX_DEADLINE};
 use crate::relay::Relay;
-use crate::store::{job_text, JobOutcome, NewJob, Store, StoreError};
+use crate::store::{job_text, JobOutcome, JobRun, NewJob, Store, StoreError};
+use abandon::Outcome;
 use live::Live;
 use slots::{Held, Slots};
 pub use text::friendly;
@@ -126,21 +128,25 @@ impl Jobs {
         let job = message.job.clone().ok_or(JobError::NotFound)?;
         let held = claim.keep(job.id);
         self.hub.publish(user, ServerMsg::MessageAdded(MessageAdded { message: message.clone() }));
-        self.spawn(thread, job, held);
+        self.spawn(JobRun::first(job.id), thread, message.id, job, held);
         Ok(message)
     }
 
     /// Starts a failed, cancelled or interrupted job again (a new reservation).
     pub async fn retry(&self, user: UserId, id: JobId) -> Result<(), JobError> {
         let (claim, _) = self.admit(user).await?;
-        if !self.store.restart_job(user, id, crate::store::now_ms()).await? {
-            return Err(JobError::NotFound);
+        let before = self.store.job_counted_at(user, id).await?;
+        let run = self.store.restart_job(user, id, crate::store::now_ms()).await?.ok_or(JobError::NotFound)?;
+        // The attempt before still held its place (interrupted, or cancelled after the provider
+        // was called): the new one replaces it, in the gate as in the database.
+        if let Some(at) = before {
+            self.slots.forget(user, id, crate::limits::WindowIds::at(at)).await;
         }
         let (job, place) = self.store.job(user, id).await?.ok_or(JobError::NotFound)?;
         let held = claim.keep(id);
         let updated = JobUpdated { thread_id: place.thread, message_id: place.message, job: job.clone() };
         self.hub.publish(user, ServerMsg::JobUpdated(updated));
-        self.spawn(place.thread, job, held);
+        self.spawn(run, place.thread, place.message, job, held);
         Ok(())
     }
 
@@ -177,39 +183,75 @@ impl Jobs {
         relay.preview(id).await.map(Arc::new)
     }
 
-    fn spawn(&self, thread: ThreadId, job: JobView, held: Held) {
+    /// Runs one attempt of a job in its own task. Whatever way it ends (an outcome, a store
+    /// error, a panic), exactly one final state is written and announced, and the slot is
+    /// given back ([`abandon`] for the last two).
+    fn spawn(&self, run: JobRun, thread: ThreadId, message: MessageId, job: JobView, held: Held) {
         let jobs = self.clone();
         tokio::spawn(async move {
-            let id = job.id;
-            let heartbeat = async {
-                let mut tick = tokio::time::interval(jobs.slots.lease() / 3);
-                loop {
-                    tick.tick().await;
-                    if let Err(e) = jobs.store.touch_job(id).await {
-                        tracing::warn!(job = %id, error = %e, "job heartbeat could not be written");
+            let outcome = Arc::new(Outcome::default());
+            let work = async {
+                // Its own task, so a panic in a provider's parser or in our code ends here as an
+                // error instead of taking the slot and the row with it.
+                let runner = {
+                    let (jobs, held, job, outcome) = (jobs.clone(), held.clone(), job.clone(), outcome.clone());
+                    tokio::spawn(async move { jobs.run_beating(run, &held, thread, job, &outcome).await })
+                };
+                match runner.await {
+                    Ok(Ok(ended)) => ended,
+                    Ok(Err(e)) => {
+                        tracing::error!(job = %run.id, error = %e, "a job's record failed mid-way; closing it");
+                        jobs.abandon(run, &held, (thread, message), &job, &outcome).await
+                    }
+                    Err(e) => {
+                        tracing::error!(job = %run.id, error = %e, "a job's task panicked; closing it");
+                        jobs.abandon(run, &held, (thread, message), &job, &outcome).await
                     }
                 }
             };
-            let work = async {
-                tokio::select! {
-                    out = jobs.run(&held, thread, job) => out,
-                    // The heartbeat never ends by itself; the job ending ends it.
-                    () = heartbeat => Ok(None),
-                }
-            };
-            match jobs.slots.hold(&held, work).await {
-                // Announced once the slot is back: a tab that sees the job end can start the next.
-                Ok(Some(ended)) => drop(jobs.hub.publish(held.user, ended)),
-                Ok(None) => {}
-                Err(e) => tracing::error!(job = %id, error = %e, "job could not be recorded"),
+            // Announced once the slot is back: a tab that sees the job end can start the next.
+            if let Some(ended) = jobs.slots.hold(&held, work).await {
+                jobs.hub.publish(held.user, ended);
             }
             jobs.publish_quota(held.user).await;
         });
     }
 
-    async fn stage(&self, user: UserId, thread: ThreadId, job: &JobView, stage: JobStage) -> Result<(), StoreError> {
+    /// [`Self::run`] with the row's heartbeat, which tells other instances the job is alive.
+    async fn run_beating(
+        &self,
+        run: JobRun,
+        held: &Held,
+        thread: ThreadId,
+        job: JobView,
+        outcome: &Outcome,
+    ) -> Result<Option<ServerMsg>, StoreError> {
+        let heartbeat = async {
+            let mut tick = tokio::time::interval(self.slots.lease() / 3);
+            loop {
+                tick.tick().await;
+                if let Err(e) = self.store.touch_job(run).await {
+                    tracing::warn!(job = %run.id, error = %e, "job heartbeat could not be written");
+                }
+            }
+        };
+        tokio::select! {
+            out = self.run(run, held, thread, job, outcome) => out,
+            // The heartbeat never ends by itself; the job ending ends it.
+            () = heartbeat => Ok(None),
+        }
+    }
+
+    async fn stage(
+        &self,
+        run: JobRun,
+        user: UserId,
+        thread: ThreadId,
+        job: &JobView,
+        stage: JobStage,
+    ) -> Result<(), StoreError> {
         let detail = stage.describe(&job.subject);
-        self.store.set_job_stage(job.id, stage, &detail).await?;
+        self.store.set_job_stage(run, stage, &detail).await?;
         let mut live = Live::new(job, thread);
         live.stage = stage;
         self.hub.publish(user, live.progress(detail));
@@ -223,10 +265,17 @@ impl Jobs {
     }
 
     /// Runs the job to its end and records it; returns the `JobUpdated` that announces the end.
-    async fn run(&self, held: &Held, thread: ThreadId, job: JobView) -> Result<Option<ServerMsg>, StoreError> {
+    async fn run(
+        &self,
+        run: JobRun,
+        held: &Held,
+        thread: ThreadId,
+        job: JobView,
+        outcome: &Outcome,
+    ) -> Result<Option<ServerMsg>, StoreError> {
         let (user, cancel) = (held.user, held.cancel.clone());
-        self.stage(user, thread, &job, JobStage::Queued).await?;
-        self.stage(user, thread, &job, JobStage::Initializing).await?;
+        self.stage(run, user, thread, &job, JobStage::Queued).await?;
+        self.stage(run, user, thread, &job, JobStage::Initializing).await?;
         // The shape is written into the prompt ("wide composition"), so a retry keeps it.
         let (width, height) = crate::assistant::style::aspect_in(&job.enhanced_prompt).unwrap_or_default().size();
         let provider = self.provider_for(&job);
@@ -234,12 +283,13 @@ impl Jobs {
         let request = ImageRequest { prompt: job.enhanced_prompt.clone(), width, height, source, seed: None };
         // Cancelled before the provider was called: the generation never happened.
         let called = !cancel.is_cancelled();
+        outcome.called(called);
         let result = match called {
-            true => self.generate(held, thread, &job, provider, request).await?,
+            true => self.generate(run, held, thread, &job, provider, request).await?,
             false => Err(ProviderError::Cancelled),
         };
-        let outcome = match result {
-            Ok(image) if !cancel.is_cancelled() => self.save(user, thread, &job, image).await?,
+        let outcome_of = match result {
+            Ok(image) if !cancel.is_cancelled() => self.save(run, user, thread, &job, image).await?,
             Ok(_) | Err(ProviderError::Cancelled) => Finished::Cancelled,
             Err(e) => {
                 // A missing model is a configuration error the provider logs once per model.
@@ -249,13 +299,24 @@ impl Jobs {
                 Finished::Failed(e.kind(), friendly(&e), e.retryable())
             }
         };
-        self.settle(held, job.id, &outcome, called).await?;
-        match &outcome {
-            Finished::Complete(_) => {}
-            Finished::Cancelled => self.store.finish_job(job.id, JobOutcome::Cancelled).await?,
+        let finished = outcome_of;
+        // A completed image was recorded by this attempt; any other ending must still own the row.
+        if !matches!(finished, Finished::Complete(_)) && !self.store.owns_job(run).await? {
+            tracing::warn!(job = %run.id, attempt = run.attempt, "a stale runner stops without settling");
+            return Ok(None);
+        }
+        self.settle(run, held, &finished, called).await?;
+        outcome.settled();
+        let recorded = match &finished {
+            Finished::Complete(_) => true,
+            Finished::Cancelled => self.store.finish_job(run, JobOutcome::Cancelled).await?,
             Finished::Failed(kind, message, retryable) => {
-                self.store.finish_job(job.id, JobOutcome::Failed { kind, message, retryable: *retryable }).await?
+                self.store.finish_job(run, JobOutcome::Failed { kind, message, retryable: *retryable }).await?
             }
+        };
+        if !recorded {
+            tracing::warn!(job = %run.id, attempt = run.attempt, "a stale runner's ending was not recorded");
+            return Ok(None);
         }
         let Some((view, place)) = self.store.job(user, job.id).await? else { return Ok(None) };
         self.store.set_job_message_text(job.id, &job_text(&view)).await?;
@@ -277,6 +338,7 @@ impl Jobs {
     /// Drives the provider, turning its events into progress, within our own deadline.
     async fn generate(
         &self,
+        run: JobRun,
         held: &Held,
         thread: ThreadId,
         job: &JobView,
@@ -312,7 +374,7 @@ impl Jobs {
                         live.stage = JobStage::Generating;
                         live.queue_position = None;
                         let detail = live.describe();
-                        self.store.set_job_stage(job.id, live.stage, &detail).await?;
+                        self.store.set_job_stage(run, live.stage, &detail).await?;
                         self.hub.publish(user, live.progress(detail));
                     }
                     ProviderEvent::Step { step, total } => {
@@ -352,12 +414,13 @@ impl Jobs {
 
     async fn save(
         &self,
+        run: JobRun,
         user: UserId,
         thread: ThreadId,
         job: &JobView,
         image: GeneratedImage,
     ) -> Result<Finished, StoreError> {
-        self.stage(user, thread, job, JobStage::Processing).await?;
+        self.stage(run, user, thread, job, JobStage::Processing).await?;
         let png = image.png;
         let prepared = match tokio::task::spawn_blocking(move || variants::prepare(&png)).await {
             Ok(Ok(prepared)) => prepared,
@@ -370,15 +433,19 @@ impl Jobs {
                 return Ok(Finished::Failed("bad_image", "Generation failed, please try again.".into(), true));
             }
         };
-        self.stage(user, thread, job, JobStage::Saving).await?;
+        self.stage(run, user, thread, job, JobStage::Saving).await?;
         let id = self
             .store
             .store_image(user, &prepared.sha256, (prepared.width, prepared.height), &prepared.variants)
             .await?;
         let revised = image.revised_prompt.as_deref();
         let cost_micros = self.prices.cost_micros(&image.model, image.usage);
-        self.store.finish_job(job.id, JobOutcome::Complete { image: id, revised_prompt: revised, cost_micros }).await?;
-        self.stage(user, thread, job, JobStage::Complete).await?;
+        if !self.store.finish_job(run, JobOutcome::Complete { image: id, revised_prompt: revised, cost_micros }).await?
+        {
+            // A stale runner: the job was closed and retried meanwhile; this image is not its.
+            return Ok(Finished::Cancelled);
+        }
+        self.stage(run, user, thread, job, JobStage::Complete).await?;
         Ok(Finished::Complete(cost_micros))
     }
 }

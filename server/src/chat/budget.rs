@@ -1,9 +1,11 @@
 //! The chat model's allowance: tokens per hour and per day by tier (`tokens_hour`,
 //! `tokens_day` in `EASEL_QUOTA_*`), and the same monthly spending cap as images. Counted from
-//! the ledger in the database, which every instance shares. A check happens before each call
-//! and a reply cannot write more than `max_completion_tokens`, so concurrent replies overrun
-//! a budget by at most one reply each. Every call is metered: the tokens the server reports
-//! (estimated from the text when it reports none), their cost, the month's spend.
+//! the ledger in the database, which every instance shares. Each call is written into the
+//! ledger before it is made, at the most it may use (its prompt, estimated, and
+//! `max_completion_tokens`), so calls running at the same time count against each other;
+//! only calls that check in the same instant can pass together. When the call is over, its
+//! row is settled: the tokens the server reported (estimated from the text when it reported
+//! none; nothing when it refused the request), their cost, and the month's spend.
 
 use app::protocol::{dollars, reset_phrase, UserId, Window};
 
@@ -62,10 +64,42 @@ impl Chat {
         Ok(Budget::Open { exempt })
     }
 
-    /// Writes what a call used into the ledger and its cost into the month's spend. A failure
-    /// is logged: the reply itself has already been given.
+    /// Reserves a call in the ledger at the most it may use; `None` (logged) when the ledger
+    /// cannot be written, and the call goes ahead unreserved.
+    pub(super) async fn reserve(
+        &self,
+        user: UserId,
+        model: &ChatModel,
+        conversation: &[(Speaker, String)],
+        tools: bool,
+        exempt: bool,
+    ) -> Option<i64> {
+        let prompt = ModelReply { accepted: true, ..ModelReply::default() }.usage_or_estimate(conversation, tools).0;
+        let row = ModelUsage {
+            user,
+            model: model.model(),
+            at_ms: now_ms(),
+            input_tokens: prompt.prompt_tokens,
+            output_tokens: u64::from(model.max_reply_tokens()),
+            estimated: true,
+            cost_micros: 0,
+            exempt,
+        };
+        match self.store.reserve_model_usage(&row).await {
+            Ok(id) => Some(id),
+            Err(e) => {
+                tracing::error!(%user, error = %e, "a chat model call could not be reserved");
+                None
+            }
+        }
+    }
+
+    /// Settles a call's row with what it used and adds its cost to the month's spend. A
+    /// failure is logged: the reply itself has already been given.
+    #[allow(clippy::too_many_arguments)]
     pub(super) async fn meter(
         &self,
+        reserved: Option<i64>,
         user: UserId,
         model: &ChatModel,
         conversation: &[(Speaker, String)],
@@ -86,7 +120,10 @@ impl Chat {
             exempt,
         };
         let recorded = async {
-            self.store.record_model_usage(&row).await?;
+            match reserved {
+                Some(id) => self.store.settle_model_usage(id, &row).await?,
+                None => drop(self.store.reserve_model_usage(&row).await?),
+            }
             self.jobs.charge_spend(user, cost_micros).await
         };
         if let Err(e) = recorded.await {

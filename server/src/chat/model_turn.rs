@@ -79,36 +79,71 @@ impl Chat {
         turns: &[Turn],
         local: &LocalDecision,
     ) -> Result<(), ChatError> {
-        let exempt = match self.model_budget(user).await? {
-            Budget::Open { exempt } => exempt,
-            Budget::Spent(sentence) => return self.act_locally(user, message, turns, local, Some(&sentence)).await,
+        let exempt = match self.model_budget(user).await {
+            Ok(Budget::Open { exempt }) => exempt,
+            Ok(Budget::Spent(sentence)) => return self.act_locally(user, message, turns, local, Some(&sentence)).await,
+            Err(e) => {
+                tracing::error!(%user, error = %e, "the chat model's allowance could not be read; deciding locally");
+                return self.act_locally(user, message, turns, local, None).await;
+            }
         };
         let conversation = conversation(turns, &message.text, local.tools);
+        let reserved = self.reserve(user, model, &conversation, local.tools, exempt).await;
         let (reply, written) = self.stream_turn(model, user, message.thread_id, &conversation, local.tools).await;
-        self.meter(user, model, &conversation, &reply, local.tools, exempt).await;
         if let Some(e) = &reply.error {
             tracing::warn!(model = model.model(), error = %e, "the chat model could not answer");
         }
+        // A tool call is acted on only when the tools were offered.
         let call = if local.tools { first_usable_call(&reply) } else { None };
-        if let Some(written) = written {
-            let mut text = reply.text.trim().to_string();
-            if reply.error.is_some() {
-                text = if text.is_empty() { NO_ANSWER.to_string() } else { format!("{text}\n\n{CUT_OFF}") };
-            }
-            match self.store.set_message_text(user, written.id, &text).await? {
-                Some(message) => drop(self.hub.publish(user, ServerMsg::MessageUpdated(MessageUpdated { message }))),
-                None => return Ok(()), // the thread was deleted meanwhile
-            }
-        }
-        match call {
+        let answered = self.finish_text(user, message.thread_id, written, &reply).await;
+        let acted = match call {
             Some(call) => self.start_called_image(user, message, turns, local, &call).await,
-            None if reply.text.trim().is_empty() => self.act_locally(user, message, turns, local, None).await,
+            None if !answered => self.act_locally(user, message, turns, local, None).await,
             None => Ok(()),
-        }
+        };
+        // After the user has their answer: metering reads and writes the ledger and the gate.
+        self.meter(reserved, user, model, &conversation, &reply, local.tools, exempt).await;
+        acted
     }
 
-    /// Streams the model's reply; the assistant message is made at the first word (a reply
-    /// that is only a tool call makes none) and every piece is published as it arrives.
+    /// Makes the streamed text the message's final text (at most `MAX_MESSAGE_CHARS`, with a
+    /// note when it was cut off); `true` when the user got an answer in words.
+    async fn finish_text(
+        &self,
+        user: UserId,
+        thread: ThreadId,
+        written: Option<ChatMessage>,
+        reply: &ModelReply,
+    ) -> bool {
+        let mut text: String = reply.text.trim().chars().take(MAX_MESSAGE_CHARS - CUT_OFF.len() - 2).collect();
+        if text.is_empty() {
+            return false;
+        }
+        if reply.error.is_some() || reply.truncated {
+            text = format!("{text}\n\n{CUT_OFF}");
+        }
+        let Some(written) = written else {
+            // The message could not be made while the text streamed: one more try, whole.
+            return match self.say(user, thread, &text).await {
+                Ok(()) => true,
+                Err(e) => {
+                    tracing::error!(error = %e, "a chat model reply could not be stored");
+                    false
+                }
+            };
+        };
+        match self.store.set_message_text(user, written.id, &text).await {
+            Ok(Some(message)) => drop(self.hub.publish(user, ServerMsg::MessageUpdated(MessageUpdated { message }))),
+            Ok(None) => {} // the thread was deleted meanwhile
+            // The tabs have the text from its deltas; the next start-up closes the empty row.
+            Err(e) => tracing::error!(error = %e, "a chat model reply could not be stored whole"),
+        }
+        true
+    }
+
+    /// Streams the model's reply; the assistant message is made at the first word that is not
+    /// white space (a reply that is only a tool call makes none) and every piece is published
+    /// as it arrives.
     async fn stream_turn(
         &self,
         model: &ChatModel,
@@ -120,35 +155,40 @@ impl Chat {
         let (tx, mut pieces) = mpsc::channel::<String>(64);
         let call = model.turn(conversation, tools, tx);
         tokio::pin!(call);
-        let mut written = None;
+        let mut out = Outgoing::default();
         let reply = loop {
             tokio::select! {
-                Some(piece) = pieces.recv() => self.publish_piece(user, thread, &mut written, piece).await,
+                Some(piece) = pieces.recv() => self.publish_piece(user, thread, &mut out, piece).await,
                 reply = &mut call => break reply,
             }
         };
         while let Ok(piece) = pieces.try_recv() {
-            self.publish_piece(user, thread, &mut written, piece).await;
+            self.publish_piece(user, thread, &mut out, piece).await;
         }
-        (reply, written)
+        (reply, out.written)
     }
 
-    async fn publish_piece(&self, user: UserId, thread: ThreadId, written: &mut Option<ChatMessage>, delta: String) {
-        if written.is_none() {
+    async fn publish_piece(&self, user: UserId, thread: ThreadId, out: &mut Outgoing, piece: String) {
+        out.pending.push_str(&piece);
+        if out.written.is_none() {
+            if out.pending.trim().is_empty() || out.gave_up {
+                return;
+            }
             let new = NewMessage { user, thread, client_id: None, role: Role::Assistant, text: "" };
             match self.store.add_message(new).await {
                 Ok(Some((message, _))) => {
                     self.hub.publish(user, ServerMsg::MessageAdded(MessageAdded { message: message.clone() }));
-                    *written = Some(message);
+                    out.written = Some(message);
                 }
-                Ok(None) => return, // the thread was deleted meanwhile
+                Ok(None) => out.gave_up = true, // the thread was deleted meanwhile
                 Err(e) => {
-                    tracing::error!(error = %e, "a chat model reply could not be stored");
-                    return;
+                    tracing::error!(error = %e, "a chat model reply could not be started; it is stored at the end");
+                    out.gave_up = true;
                 }
             }
         }
-        if let Some(message) = written {
+        if let Some(message) = &out.written {
+            let delta = std::mem::take(&mut out.pending);
             let d = AssistantDelta { thread_id: thread, message_id: message.id, delta };
             self.hub.publish(user, ServerMsg::AssistantDelta(d));
         }
@@ -205,6 +245,16 @@ impl Chat {
             }
         }
     }
+}
+
+/// The reply's message while it streams.
+#[derive(Default)]
+struct Outgoing {
+    written: Option<ChatMessage>,
+    /// Text not yet published: white space before the first word, or all of it when the
+    /// message could not be made.
+    pending: String,
+    gave_up: bool,
 }
 
 /// The first tool call that reads as a picture; the others are logged and left.

@@ -20,13 +20,19 @@ pub struct Chunk {
     #[serde(default)]
     pub choices: Vec<Choice>,
     #[serde(default)]
-    pub usage: Option<TokenUsage>,
+    pub usage: Option<ReportedUsage>,
+    /// A server may report an error in the middle of a stream.
+    #[serde(default)]
+    pub error: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Deserialize)]
 pub struct Choice {
     #[serde(default)]
     pub delta: Delta,
+    /// `stop`, `length`, `tool_calls`, `content_filter`; null until the last chunk.
+    #[serde(default)]
+    pub finish_reason: Option<String>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -55,12 +61,32 @@ pub struct FunctionDelta {
     pub arguments: Option<String>,
 }
 
-/// Tokens a reply used, as the server reports them.
+/// Token counts as the server reports them (either may be missing or null).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+pub struct ReportedUsage {
+    #[serde(default)]
+    pub prompt_tokens: Option<u64>,
+    #[serde(default)]
+    pub completion_tokens: Option<u64>,
+}
+
+/// No reply is counted as more than this many tokens each way, whatever a server reports, so
+/// the ledger's sums cannot overflow.
+pub const MAX_REPORTED_TOKENS: u64 = 10_000_000;
+
+impl ReportedUsage {
+    pub fn tokens(&self) -> TokenUsage {
+        TokenUsage {
+            prompt_tokens: self.prompt_tokens.unwrap_or(0).min(MAX_REPORTED_TOKENS),
+            completion_tokens: self.completion_tokens.unwrap_or(0).min(MAX_REPORTED_TOKENS),
+        }
+    }
+}
+
+/// Tokens a reply used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct TokenUsage {
-    #[serde(default)]
     pub prompt_tokens: u64,
-    #[serde(default)]
     pub completion_tokens: u64,
 }
 
@@ -226,7 +252,15 @@ mod tests {
             r#"{"choices":[],"usage":{"prompt_tokens":120,"completion_tokens":30,"total_tokens":150}}"#,
         )
         .expect("chunk");
-        assert_eq!(chunk.usage.map(|u| u.total()), Some(150));
+        assert_eq!(chunk.usage.map(|u| u.tokens().total()), Some(150));
+        let odd: Chunk = serde_json::from_str(
+            r#"{"choices":[],"usage":{"prompt_tokens":null,"completion_tokens":18446744073709551615}}"#,
+        )
+        .expect("chunk");
+        assert_eq!(
+            odd.usage.map(|u| u.tokens()),
+            Some(TokenUsage { prompt_tokens: 0, completion_tokens: MAX_REPORTED_TOKENS })
+        );
     }
 
     #[test]

@@ -61,7 +61,7 @@ fn unknown_or_unconfigured_providers_are_refused_by_name() {
 
 #[test]
 fn credentials_in_an_engine_url_are_refused_before_they_reach_a_log() {
-    for name in ["COMFYUI_URL", "A1111_URL", "OPENAI_BASE_URL"] {
+    for name in ["COMFYUI_URL", "A1111_URL", "OPENAI_BASE_URL", "CHAT_BASE_URL"] {
         let error = read(&[(name, "https://user:secret@engine.example/")]).map(|_| ()).expect_err("refused");
         assert!(error.to_string().starts_with(name) && !error.to_string().contains("secret"), "{error}");
     }

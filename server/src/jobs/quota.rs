@@ -7,7 +7,7 @@ use super::slots::{Claim, Held};
 use super::{Finished, JobError, Jobs};
 use crate::limits::policy::quota_view;
 use crate::limits::{Limits, Usage, WindowIds};
-use crate::store::{now_ms, StoreError};
+use crate::store::{now_ms, JobRun, StoreError};
 
 impl Jobs {
     /// Admits a generation for `user` under their tier; also says whether it is exempt from
@@ -95,8 +95,8 @@ impl Jobs {
     /// cancelled before the provider was called); charges the cost of one that did.
     pub(super) async fn settle(
         &self,
+        run: JobRun,
         held: &Held,
-        job: JobId,
         outcome: &Finished,
         provider_called: bool,
     ) -> Result<(), StoreError> {
@@ -106,7 +106,7 @@ impl Jobs {
             Finished::Failed(..) => true,
         };
         if refund {
-            self.store.uncount_job(job).await?;
+            self.store.uncount_job(run).await?;
             self.slots.refund(held).await;
         }
         if let Finished::Complete(Some(micros)) = outcome {

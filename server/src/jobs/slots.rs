@@ -44,6 +44,7 @@ pub struct Claim {
 }
 
 /// A slot bound to a running job.
+#[derive(Clone)]
 pub struct Held {
     pub user: UserId,
     pub holder: String,
@@ -112,6 +113,14 @@ impl Slots {
     pub async fn refund(&self, held: &Held) {
         if let Err(e) = self.gate.refund(held.user, &held.holder, held.ids).await {
             tracing::warn!(user = %held.user, error = %e, "a reservation could not be returned");
+        }
+    }
+
+    /// Takes back the place an earlier attempt of `job` holds in the windows `ids` (Retry of a
+    /// job that kept its place: the new attempt's place replaces it).
+    pub async fn forget(&self, user: UserId, job: JobId, ids: WindowIds) {
+        if let Err(e) = self.gate.refund(user, &format!("retry-{job}"), ids).await {
+            tracing::warn!(%user, error = %e, "an earlier attempt's place could not be returned");
         }
     }
 

@@ -170,7 +170,7 @@ pub fn refusal_text(verdict: Verdict, usage: &Usage, tier: Tier, policies: &Poli
             text
         }
         Verdict::Spend => format!(
-            "You have reached this month's {} image budget; more {}.",
+            "You have reached this month's {} spending budget; more {}.",
             dollars(limits.spend_cap_micros),
             reset_phrase(Window::Month, month_end)
         ),
@@ -227,7 +227,7 @@ mod tests {
         );
         assert_eq!(
             text(Verdict::Spend, &usage([1, 1, 1], 0), Tier::Free),
-            "You have reached this month's $5.00 image budget; more on 1 December."
+            "You have reached this month's $5.00 spending budget; more on 1 December."
         );
     }
 

@@ -27,10 +27,26 @@ pub struct NewJob<'a> {
 }
 
 /// How a job ended.
+#[derive(Clone, Copy)]
 pub enum JobOutcome<'a> {
     Complete { image: ImageId, revised_prompt: Option<&'a str>, cost_micros: Option<i64> },
     Failed { kind: &'a str, message: &'a str, retryable: bool },
     Cancelled,
+}
+
+/// One attempt of a job: what its runner owns. Retry starts the next attempt, and the row
+/// is written only for the attempt it is at, while it runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JobRun {
+    pub id: JobId,
+    pub attempt: i64,
+}
+
+impl JobRun {
+    /// A new job's first attempt.
+    pub fn first(id: JobId) -> Self {
+        Self { id, attempt: 1 }
+    }
 }
 
 /// Where a job lives: who owns it and which message shows it.
@@ -191,22 +207,30 @@ impl Store {
         Ok(())
     }
 
-    pub async fn set_job_stage(&self, id: JobId, stage: JobStage, text: &str) -> Result<(), StoreError> {
+    /// Moves a running attempt to `stage`; `false` (nothing written) when the row is no longer
+    /// at that attempt or no longer running.
+    pub async fn set_job_stage(&self, run: JobRun, stage: JobStage, text: &str) -> Result<bool, StoreError> {
         let now = now_ms();
         let mut tx = self.pool().begin().await?;
-        sqlx::query("UPDATE jobs SET stage = $1, updated_at = $2 WHERE id = $3")
-            .bind(stage.as_str())
-            .bind(now)
-            .bind(id.0)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query(SET_JOB_MESSAGE_TEXT).bind(text).bind(id.0).execute(&mut *tx).await?;
+        let done = sqlx::query(
+            "UPDATE jobs SET stage = $1, updated_at = $2 WHERE id = $3 AND attempt = $4 AND status = 'running'",
+        )
+        .bind(stage.as_str())
+        .bind(now)
+        .bind(run.id.0)
+        .bind(run.attempt)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() == 1 {
+            sqlx::query(SET_JOB_MESSAGE_TEXT).bind(text).bind(run.id.0).execute(&mut *tx).await?;
+        }
         tx.commit().await?;
-        Ok(())
+        Ok(done.rows_affected() == 1)
     }
 
-    /// Records how a job ended and updates its message's text.
-    pub async fn finish_job(&self, id: JobId, outcome: JobOutcome<'_>) -> Result<(), StoreError> {
+    /// Records how a running attempt ended; `false` (nothing written) when the row is no longer
+    /// at that attempt or no longer running: a job ends once.
+    pub async fn finish_job(&self, run: JobRun, outcome: JobOutcome<'_>) -> Result<bool, StoreError> {
         let now = now_ms();
         let (status, stage, image, revised, error, retryable, cost, kind) = match outcome {
             JobOutcome::Complete { image, revised_prompt, cost_micros } => {
@@ -219,10 +243,10 @@ impl Store {
             }
             JobOutcome::Cancelled => ("cancelled", None, None, None, None, false, None, None),
         };
-        let mut tx = self.pool().begin().await?;
-        sqlx::query(
+        let done = sqlx::query(
             "UPDATE jobs SET status = $1, stage = COALESCE($2, stage), image_id = $3, \
-             revised_prompt = $4, error_message = $5, retryable = $6, updated_at = $7, cost_usd_micros = $9, error_kind = $10 WHERE id = $8",
+             revised_prompt = $4, error_message = $5, retryable = $6, updated_at = $7, cost_usd_micros = $9, error_kind = $10 \
+             WHERE id = $8 AND attempt = $11 AND status = 'running'",
         )
         .bind(status)
         .bind(stage)
@@ -231,13 +255,13 @@ impl Store {
         .bind(error)
         .bind(i64::from(retryable))
         .bind(now)
-        .bind(id.0)
+        .bind(run.id.0)
         .bind(cost)
         .bind(kind)
-        .execute(&mut *tx)
+        .bind(run.attempt)
+        .execute(self.pool())
         .await?;
-        tx.commit().await?;
-        Ok(())
+        Ok(done.rows_affected() == 1)
     }
 
     /// What a job cost in micro-dollars (`None`: not charged or unknown).
@@ -258,19 +282,39 @@ impl Store {
 
     /// Puts a finished job back to the start, for Retry, counting it again from `counted_at`;
     /// `false` when it is running or not `user`'s.
-    pub async fn restart_job(&self, user: UserId, id: JobId, counted_at: i64) -> Result<bool, StoreError> {
-        let done = sqlx::query(
+    pub async fn restart_job(&self, user: UserId, id: JobId, counted_at: i64) -> Result<Option<JobRun>, StoreError> {
+        let row = sqlx::query(
             "UPDATE jobs SET status = 'running', stage = 'queued', error_message = NULL, error_kind = NULL, retryable = 0, \
-             image_id = NULL, cost_usd_micros = NULL, updated_at = $1, counted_at = $4 \
-             WHERE id = $2 AND user_id = $3 AND status IN ('failed', 'interrupted', 'cancelled')",
+             image_id = NULL, cost_usd_micros = NULL, updated_at = $1, counted_at = $4, attempt = attempt + 1 \
+             WHERE id = $2 AND user_id = $3 AND status IN ('failed', 'interrupted', 'cancelled') RETURNING attempt",
         )
         .bind(now_ms())
         .bind(id.0)
         .bind(user.0)
         .bind(counted_at)
-        .execute(self.pool())
+        .fetch_optional(self.pool())
         .await?;
-        Ok(done.rows_affected() == 1)
+        Ok(row.map(|r| r.try_get::<i64, _>("attempt")).transpose()?.map(|attempt| JobRun { id, attempt }))
+    }
+
+    /// Whether `run` is still the running attempt of its job.
+    pub async fn owns_job(&self, run: JobRun) -> Result<bool, StoreError> {
+        let row = sqlx::query("SELECT id FROM jobs WHERE id = $1 AND attempt = $2 AND status = 'running'")
+            .bind(run.id.0)
+            .bind(run.attempt)
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(row.is_some())
+    }
+
+    /// When `user`'s job was counted against the windows (`None`: not counted, or no such job).
+    pub async fn job_counted_at(&self, user: UserId, id: JobId) -> Result<Option<i64>, StoreError> {
+        let row = sqlx::query("SELECT counted_at FROM jobs WHERE id = $1 AND user_id = $2")
+            .bind(id.0)
+            .bind(user.0)
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(row.map(|r| r.try_get::<Option<i64>, _>("counted_at")).transpose()?.flatten())
     }
 
     /// Jobs a dead process left running can never finish: those not touched since `before_ms`
@@ -289,10 +333,11 @@ impl Store {
     }
 
     /// A running job's heartbeat: its process is alive (see `interrupt_running_jobs`).
-    pub async fn touch_job(&self, id: JobId) -> Result<(), StoreError> {
-        sqlx::query("UPDATE jobs SET updated_at = $1 WHERE id = $2 AND status = 'running'")
+    pub async fn touch_job(&self, run: JobRun) -> Result<(), StoreError> {
+        sqlx::query("UPDATE jobs SET updated_at = $1 WHERE id = $2 AND attempt = $3 AND status = 'running'")
             .bind(now_ms())
-            .bind(id.0)
+            .bind(run.id.0)
+            .bind(run.attempt)
             .execute(self.pool())
             .await?;
         Ok(())

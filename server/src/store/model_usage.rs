@@ -26,11 +26,14 @@ fn signed(n: u64) -> i64 {
 }
 
 impl Store {
-    pub async fn record_model_usage(&self, usage: &ModelUsage<'_>) -> Result<(), StoreError> {
-        sqlx::query(
+    /// Writes a call into the ledger before it is made (its tokens estimated at the most it
+    /// may use), so calls running at the same time see each other against the budget;
+    /// returns the row to settle when the call is over.
+    pub async fn reserve_model_usage(&self, usage: &ModelUsage<'_>) -> Result<i64, StoreError> {
+        let row = sqlx::query(
             "INSERT INTO model_usage \
              (user_id, model, at_ms, input_tokens, output_tokens, estimated, cost_usd_micros, exempt) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
         )
         .bind(usage.user.0)
         .bind(usage.model)
@@ -40,6 +43,23 @@ impl Store {
         .bind(i64::from(usage.estimated))
         .bind(usage.cost_micros)
         .bind(i64::from(usage.exempt))
+        .fetch_one(self.pool())
+        .await?;
+        Ok(row.try_get("id")?)
+    }
+
+    /// What a reserved call really used and cost.
+    pub async fn settle_model_usage(&self, id: i64, usage: &ModelUsage<'_>) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE model_usage SET input_tokens = $1, output_tokens = $2, estimated = $3, cost_usd_micros = $4 \
+             WHERE id = $5 AND user_id = $6",
+        )
+        .bind(signed(usage.input_tokens))
+        .bind(signed(usage.output_tokens))
+        .bind(i64::from(usage.estimated))
+        .bind(usage.cost_micros)
+        .bind(id)
+        .bind(usage.user.0)
         .execute(self.pool())
         .await?;
         Ok(())

@@ -73,8 +73,12 @@ impl Store {
     }
 
     /// The job no longer counts against its user's windows (its reservation was returned).
-    pub async fn uncount_job(&self, id: app::protocol::JobId) -> Result<(), StoreError> {
-        sqlx::query("UPDATE jobs SET counted_at = NULL WHERE id = $1").bind(id.0).execute(self.pool()).await?;
+    pub async fn uncount_job(&self, run: super::JobRun) -> Result<(), StoreError> {
+        sqlx::query("UPDATE jobs SET counted_at = NULL WHERE id = $1 AND attempt = $2")
+            .bind(run.id.0)
+            .bind(run.attempt)
+            .execute(self.pool())
+            .await?;
         Ok(())
     }
 }

@@ -4,8 +4,10 @@
 //! chunks), the token count in a last chunk with no choices when `stream_options.include_usage`
 //! is asked for, then `data: [DONE]`. What it answers depends on the last user message:
 //! - with tools offered, "shark" calls `generate_image` and "darker" calls `edit_last_image`
-//!   (Ollama-style: every call at index 0);
-//! - "hang" sends headers and then nothing;
+//!   (every call at index 0, after a piece of white space as some models send);
+//! - "draw a shark" calls `generate_image` even when no tools were offered (a misbehaving
+//!   server);
+//! - "hang" sends headers and then nothing; "cut" sends two pieces and closes the stream;
 //! - anything else is answered "Paris is the capital." in five pieces, 30 ms apart.
 
 use std::sync::{Arc, Mutex};
@@ -41,12 +43,13 @@ fn content(piece: &str) -> serde_json::Value {
 
 /// A tool call split the way servers split them: name first, arguments in three pieces.
 fn tool_call(id: &str, name: &str, arguments: &str) -> Vec<serde_json::Value> {
-    let third = arguments.len() / 3;
-    let pieces = [&arguments[..third], &arguments[third..2 * third], &arguments[2 * third..]];
-    let mut chunks = vec![
-        serde_json::json!({ "choices": [{ "index": 0, "delta": { "role": "assistant", "content": null,
-        "tool_calls": [{ "index": 0, "id": id, "type": "function", "function": { "name": name, "arguments": "" } }] } }] }),
-    ];
+    let chars: Vec<char> = arguments.chars().collect();
+    let third = chars.len() / 3;
+    let pieces: Vec<String> =
+        [&chars[..third], &chars[third..2 * third], &chars[2 * third..]].iter().map(|p| p.iter().collect()).collect();
+    let mut chunks = vec![content("\n\n")];
+    chunks.push(serde_json::json!({ "choices": [{ "index": 0, "delta": { "role": "assistant", "content": null,
+        "tool_calls": [{ "index": 0, "id": id, "type": "function", "function": { "name": name, "arguments": "" } }] } }] }));
     for piece in pieces {
         chunks.push(serde_json::json!({ "choices": [{ "index": 0, "delta": {
             "tool_calls": [{ "index": 0, "function": { "arguments": piece } }] } }] }));
@@ -73,14 +76,20 @@ async fn completions(State(fake): State<FakeChat>, Json(body): Json<serde_json::
     let mut chunks = if last.contains("hang") {
         let never = futures::stream::pending::<Result<String, std::io::Error>>();
         return sse(Body::from_stream(never));
-    } else if with_tools && last.contains("shark") {
+    } else if last.contains("cut") {
+        let pieces = ["The answer", " begins"].map(|p| Ok::<_, std::io::Error>(format!("data: {}\n\n", content(p))));
+        return sse(Body::from_stream(futures::stream::iter(pieces)));
+    } else if last.contains("draw a shark") || (with_tools && last.contains("shark")) {
         let args = serde_json::json!({ "prompt": "a shark in a bathtub", "size": "landscape" }).to_string();
         tool_call("call_a1", "generate_image", &args)
     } else if with_tools && last.contains("darker") {
         let prompt = format!("{}, darker", last_image.unwrap_or_default());
         tool_call("call_b2", "edit_last_image", &serde_json::json!({ "prompt": prompt }).to_string())
     } else {
-        ["Paris", " is", " the", " capital", "."].iter().map(|p| content(p)).collect()
+        let mut text: Vec<serde_json::Value> =
+            ["Paris", " is", " the", " capital", "."].iter().map(|p| content(p)).collect();
+        text.push(serde_json::json!({ "choices": [{ "index": 0, "delta": {}, "finish_reason": "stop" }] }));
+        text
     };
     if body["stream_options"]["include_usage"] == true {
         chunks.push(serde_json::json!({ "choices": [], "usage": {

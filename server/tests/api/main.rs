@@ -18,6 +18,7 @@ mod fake_openai;
 mod gate;
 mod helpers;
 mod instances;
+mod job_faults;
 mod jobs;
 mod openai;
 mod pages;

@@ -1,0 +1,84 @@
+//! The last resort when a job's runner could not finish: a store error mid-way or a panic in
+//! its task. The job must not stay `running`, its reservation must not leak and every tab must
+//! see it end, so: the reservation is returned unless the provider was called (then it was
+//! probably billed: the place stays counted, in the gate as in the database) or settlement
+//! already ran; the row is closed as failed with Retry, trying the database a few times; and
+//! the final state is announced, from memory when the database cannot be read. A row the
+//! database would not take is closed by the next start-up's sweep.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use app::protocol::*;
+
+use super::slots::Held;
+use super::Jobs;
+use crate::store::{job_text, JobOutcome, JobRun};
+
+/// What the user reads on a job closed this way.
+const FAILED: &str = "Something went wrong on our side while making this image. Please try again.";
+
+/// How far a runner got, for whoever has to close its job.
+#[derive(Default)]
+pub struct Outcome {
+    called: AtomicBool,
+    settled: AtomicBool,
+}
+
+impl Outcome {
+    pub fn called(&self, called: bool) {
+        self.called.store(called, Ordering::SeqCst);
+    }
+
+    pub fn settled(&self) {
+        self.settled.store(true, Ordering::SeqCst);
+    }
+}
+
+impl Jobs {
+    pub(super) async fn abandon(
+        &self,
+        run: JobRun,
+        held: &Held,
+        (thread, message): (ThreadId, MessageId),
+        job: &JobView,
+        outcome: &Outcome,
+    ) -> Option<ServerMsg> {
+        if !outcome.settled.load(Ordering::SeqCst) && !outcome.called.load(Ordering::SeqCst) {
+            if let Err(e) = self.store.uncount_job(run).await {
+                tracing::warn!(job = %run.id, error = %e, "an abandoned job could not be uncounted");
+            }
+            self.slots.refund(held).await;
+        }
+        let failed = JobOutcome::Failed { kind: "internal", message: FAILED, retryable: true };
+        let mut recorded = None;
+        for wait in [0, 250, 1_000] {
+            tokio::time::sleep(Duration::from_millis(wait)).await;
+            match self.store.finish_job(run, failed).await {
+                Ok(done) => {
+                    recorded = Some(done);
+                    break;
+                }
+                Err(e) => tracing::warn!(job = %run.id, error = %e, "an abandoned job could not be closed yet"),
+            }
+        }
+        match recorded {
+            // Another attempt owns the row now: it speaks for the job.
+            Some(false) => return None,
+            Some(true) => {}
+            None => tracing::error!(job = %run.id, "an abandoned job stays running until the next start-up sweep"),
+        }
+        let view = match self.store.job(held.user, run.id).await {
+            Ok(Some((view, _))) if recorded.is_some() => view,
+            _ => JobView {
+                status: JobStatus::Failed,
+                error: Some(JobError { message: FAILED.to_string(), retryable: true }),
+                ..job.clone()
+            },
+        };
+        if let Err(e) = self.store.set_job_message_text(run.id, &job_text(&view)).await {
+            tracing::warn!(job = %run.id, error = %e, "an abandoned job's message could not be updated");
+        }
+        Some(ServerMsg::JobUpdated(JobUpdated { thread_id: thread, message_id: message, job: view }))
+    }
+}
