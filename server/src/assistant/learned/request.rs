@@ -133,76 +133,15 @@ const ASKING: &[&str] = &[
 ];
 
 /// Words that name or ask for a picture, in the languages the corpus covers.
+#[rustfmt::skip]
 const CUES: &[&str] = &[
-    "🎨",
-    "🖼",
-    "fais",
-    "drw",
-    "darw",
-    "dwar",
-    "shw",
-    "draw",
-    "paint",
-    "sketch",
-    "picture",
-    "pic",
-    "pics",
-    "image",
-    "images",
-    "photo",
-    "render",
-    "illustrate",
-    "illustration",
-    "generate",
-    "create",
-    "make",
-    "design",
-    "imagine",
-    "show",
-    "see",
-    "visualize",
-    "visualise",
-    "look",
-    "wallpaper",
-    "logo",
-    "poster",
-    "art",
-    "artwork",
-    "drawing",
-    "painting",
-    "portrait",
-    "icon",
-    "avatar",
-    "meme",
-    "cartoon",
-    "comic",
-    "sticker",
-    "banner",
-    "cover",
-    "/imagine",
-    "imagen",
-    "imagem",
-    "bild",
-    "immagine",
-    "afbeelding",
-    "dessine",
-    "dessin",
-    "dibuja",
-    "dibujo",
-    "zeichne",
-    "desenhe",
-    "desenho",
-    "disegna",
-    "disegno",
-    "teken",
-    "foto",
-    "peinture",
-    "pinta",
-    "male",
-    "mostra",
-    "muestra",
-    "zeig",
-    "montre",
+    "img", "illus", "pfp", "thumbnail", "graphic", "mascot", "concept", "kép", "🎨", "🖼", "fais", "drw", "darw",
+    "dwar", "shw", "draw", "paint", "sketch", "picture", "pic", "pics", "image", "images", "photo", "render",
+    "illustrate", "illustration", "generate", "create", "make", "design", "imagine", "show", "see", "visualize",
+    "visualise", "look", "wallpaper", "logo", "poster", "art", "artwork", "drawing", "painting", "portrait", "icon",
+    "avatar", "meme", "cartoon", "comic", "sticker", "banner", "cover", "/imagine", "imagen", "imagem", "bild",
+    "immagine", "afbeelding", "dessine", "dessin", "dibuja", "dibujo", "zeichne", "desenhe", "desenho", "disegna",
+    "disegno", "teken", "foto", "peinture", "pinta", "male", "mostra", "muestra", "zeig", "montre",
 ];
 
 /// Pointers that, after a described idea, ask to see it ("do it", "that one!").
@@ -237,14 +176,16 @@ pub fn has_cue(message: &str, context: &Context) -> bool {
                     | "la"
             )
     });
-    next || tokens.iter().any(|t| {
-        CUES.contains(&t.as_str())
+    let lower = message.to_lowercase();
+    next || INSIDE.iter().any(|w| lower.contains(w))
+        || tokens.iter().any(|t| {
+            CUES.contains(&t.as_str())
             || (t.chars().count() >= 5 && STEMS.iter().any(|s| t.starts_with(s)))
             || (t.chars().count() >= 4 && CUES.iter().any(|c| c.len() >= 4 && edit_distance_at_most_one(t, c)))
             // After an answer in words that asked for more words, "that" is the answer ("put
             // that in a table").
             || (context.has_conversation && !asks_for_text && DEICTIC.contains(&t.as_str()))
-    })
+        })
 }
 
 /// Words of a task done in words: after an answer, "shorter pls", "make it rhyme" or "put that
@@ -264,25 +205,20 @@ pub fn asks_for_text(tokens: &[String]) -> bool {
 
 /// Beginnings of picture verbs and nouns in the corpus's other languages, whatever their
 /// ending ("dibújame", "generiere", "plaatje", "ilustração").
+#[rustfmt::skip]
 const STEMS: &[&str] = &[
-    "dibuj",
-    "dibúj",
-    "dessin",
-    "desenh",
-    "disegn",
-    "zeichn",
-    "tekenin",
-    "generier",
-    "erstell",
-    "ilustr",
-    "illustr",
-    "plaatj",
-    "montre",
-    "mostr",
-    "muestr",
-    "hintergrund",
-    "fondo",
-    "pintur",
+    "dibuj", "dibúj", "dessin", "desenh", "disegn", "zeichn", "tekenin", "generier", "erstell", "ilustr", "illustr",
+    "plaatj", "montre", "mostr", "muestr", "hintergrund", "fondo", "pintur", "immagin", "un'immag", "diping",
+    "rita", "tegn", "billed", "bilde", "piirr", "kuva", "narysuj", "obraz", "nakresl", "obrázek", "obrázk",
+    "gambar", "resim", "resmi", "görsel", "çiz", "desene", "imagin", "poză", "rajzol", "képet", "vẽ",
+];
+
+/// Picture words in scripts whose words are not split by spaces, or by endings: found inside
+/// the message.
+#[rustfmt::skip]
+const INSIDE: &[&str] = &[
+    "描", "絵", "画", "图", "圖", "그려", "그림", "이미지", "нарису", "намалю", "изображ", "зображ", "картин",
+    "ζωγράφ", "εικόν", "चित्र", "तस्वीर", "ارسم", "صورة", "צייר", "תמונה",
 ];
 
 /// Words at the end that only thank or soften.

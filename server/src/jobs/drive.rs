@@ -1,0 +1,94 @@
+//! Driving one provider call: its events become progress in every tab (stages, steps,
+//! queue position, previews, retries), within our own deadline, and the user is told once
+//! when it is slow.
+
+use std::sync::Arc;
+
+use app::protocol::*;
+use tokio::sync::mpsc;
+
+use super::live::Live;
+use super::slots::Held;
+use super::text::retrying;
+use super::Jobs;
+use crate::providers::{GeneratedImage, ImageProvider, ImageRequest, ProviderError, ProviderEvent, MAX_DEADLINE};
+use crate::store::{JobRun, StoreError};
+
+impl Jobs {
+    /// Drives the provider, turning its events into progress, within our own deadline.
+    pub(super) async fn generate(
+        &self,
+        run: JobRun,
+        held: &Held,
+        thread: ThreadId,
+        job: &JobView,
+        provider: Arc<dyn ImageProvider>,
+        request: ImageRequest,
+    ) -> Result<Result<GeneratedImage, ProviderError>, StoreError> {
+        let (user, cancel) = (held.user, held.cancel.clone());
+        let (tx, mut rx) = mpsc::channel(16);
+        // The work decides the deadline: 4K at high quality or a CPU engine takes minutes.
+        let deadline = self.deadline.unwrap_or_else(|| provider.deadline(&request)).min(MAX_DEADLINE);
+        let mut live = Live::new(job, thread);
+        live.counts_steps = provider.capabilities().steps;
+        let call = {
+            let cancel = cancel.clone();
+            async move { provider.generate(&request, tx, cancel).await }
+        };
+        tokio::pin!(call);
+        let deadline = tokio::time::sleep(deadline);
+        tokio::pin!(deadline);
+        // Halfway to the deadline the user is told it is slow, once, before it fails.
+        let slow = tokio::time::sleep(deadline.deadline().duration_since(tokio::time::Instant::now()) / 2);
+        tokio::pin!(slow);
+        let mut told_slow = false;
+        loop {
+            tokio::select! {
+                result = &mut call => return Ok(result),
+                Some(event) = rx.recv() => match event {
+                    ProviderEvent::Queued { position } => {
+                        live.queue_position = position;
+                        self.hub.publish(user, live.progress(JobStage::describe_queue(&job.subject, position)));
+                    }
+                    ProviderEvent::Generating => {
+                        live.stage = JobStage::Generating;
+                        live.queue_position = None;
+                        let detail = live.describe();
+                        self.store.set_job_stage(run, live.stage, &detail).await?;
+                        self.hub.publish(user, live.progress(detail));
+                    }
+                    ProviderEvent::Step { step, total } => {
+                        live.stage = JobStage::Generating;
+                        live.queue_position = None;
+                        live.steps = Some(StepCount { step, total });
+                        self.hub.publish(user, live.progress(live.describe()));
+                    }
+                    ProviderEvent::Retrying(e) => {
+                        self.hub.publish(user, live.progress(retrying(&e).to_string()));
+                    }
+                    ProviderEvent::Preview { png } => {
+                        live.previews += 1;
+                        if let Some(relay) = &self.relay {
+                            relay.store_preview(job.id, &png).await;
+                        }
+                        self.slots.set_preview(&held.holder, png);
+                        live.stage = JobStage::Generating;
+                        let mut progress = live.progress(live.describe());
+                        if let ServerMsg::JobProgress(p) = &mut progress {
+                            p.preview = Some(live.previews);
+                        }
+                        self.hub.publish(user, progress);
+                    }
+                },
+                _ = &mut slow, if !told_slow => {
+                    told_slow = true;
+                    self.hub.publish(user, live.progress("Generation is taking longer than expected…".to_string()));
+                }
+                _ = &mut deadline => {
+                    cancel.cancel();
+                    return Ok(Err(ProviderError::Timeout));
+                }
+            }
+        }
+    }
+}
