@@ -95,6 +95,9 @@ pub struct ImageSettings {
     /// How long a running job's slot outlives its last renewal (a dead server's slots free
     /// themselves within this), default 15 s.
     pub slot_lease: Duration,
+    /// On SIGTERM, how long running jobs may go on before they are stopped and closed as
+    /// interrupted (`EASEL_SHUTDOWN_GRACE_SECS`, default 30, at most 600).
+    pub shutdown_grace: Duration,
 }
 
 impl ImageSettings {
@@ -115,6 +118,7 @@ impl Default for ImageSettings {
             render_pace: Duration::from_millis(700),
             job_timeout: None,
             slot_lease: Duration::from_secs(15),
+            shutdown_grace: Duration::from_secs(30),
         }
     }
 }
@@ -215,6 +219,14 @@ impl Settings {
                     None => None,
                 },
                 slot_lease: image_defaults.slot_lease,
+                shutdown_grace: match var("EASEL_SHUTDOWN_GRACE_SECS") {
+                    Some(v) => v
+                        .trim()
+                        .parse::<u64>()
+                        .map(|s| Duration::from_secs(s).min(MAX_DEADLINE))
+                        .map_err(|_| ConfigError::NotSeconds("EASEL_SHUTDOWN_GRACE_SECS"))?,
+                    None => image_defaults.shutdown_grace,
+                },
             },
             redis_url: var("REDIS_URL"),
             redis_prefix: var("EASEL_REDIS_PREFIX").unwrap_or_else(|| "easel".to_string()),

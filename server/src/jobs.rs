@@ -18,6 +18,7 @@ mod slots;
 mod text;
 mod variants;
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -63,6 +64,8 @@ pub struct Jobs {
     spend_alert_micros: Option<i64>,
     /// Other instances, when there are any (cancels and previews for jobs running there).
     relay: Option<Relay>,
+    /// Set on shutdown: no new job starts, and a job stopped now was interrupted, not cancelled.
+    closing: Arc<AtomicBool>,
 }
 
 /// What a new job is asked to make.
@@ -99,7 +102,36 @@ impl Jobs {
             admins: Arc::new(config.admins),
             spend_alert_micros: config.spend_alert_micros,
             relay: config.relay,
+            closing: Arc::new(AtomicBool::new(false)),
         }
+    }
+
+    /// The shutdown: no new job starts; running ones get `grace` to finish; those still running
+    /// then are stopped and closed as interrupted (Retry offered, the reservation returned when
+    /// the provider was not called yet), each with its final state written and announced.
+    pub async fn drain(&self, grace: Duration) {
+        self.closing.store(true, Ordering::SeqCst);
+        let running = self.slots.held_here();
+        if running > 0 {
+            tracing::info!(jobs = running, grace_secs = grace.as_secs(), "letting running jobs finish");
+        }
+        let until = tokio::time::Instant::now() + grace;
+        while self.slots.held_here() > 0 && tokio::time::Instant::now() < until {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let stopped = self.slots.cancel_all();
+        if stopped > 0 {
+            tracing::warn!(jobs = stopped, "stopping jobs still running after the grace period");
+        }
+        // Each runner closes its own job; a provider that ignores its cancel is not waited for long.
+        let until = tokio::time::Instant::now() + Duration::from_secs(10);
+        while self.slots.held_here() > 0 && tokio::time::Instant::now() < until {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    fn closing(&self) -> bool {
+        self.closing.load(Ordering::SeqCst)
     }
 
     /// Creates a job (and the assistant message showing it) and starts running it.
@@ -109,6 +141,9 @@ impl Jobs {
         thread: ThreadId,
         request: &JobRequest<'_>,
     ) -> Result<ChatMessage, JobError> {
+        if self.closing() {
+            return Err(JobError::Unavailable);
+        }
         let (claim, exempt) = self.admit(user).await?;
         let subject = crate::assistant::subject_of(request.enhanced);
         let provider = self.providers.default_provider();
@@ -133,6 +168,9 @@ impl Jobs {
 
     /// Starts a failed, cancelled or interrupted job again (a new reservation).
     pub async fn retry(&self, user: UserId, id: JobId) -> Result<(), JobError> {
+        if self.closing() {
+            return Err(JobError::Unavailable);
+        }
         let (claim, _) = self.admit(user).await?;
         let before = self.store.job_counted_at(user, id).await?;
         let run = self.store.restart_job(user, id, crate::store::now_ms()).await?.ok_or(JobError::NotFound)?;
@@ -289,6 +327,8 @@ impl Jobs {
         };
         let outcome_of = match result {
             Ok(image) if !cancel.is_cancelled() => self.save(run, user, thread, &job, image).await?,
+            // Stopped by the shutdown, not by the user: Retry is offered.
+            Ok(_) | Err(ProviderError::Cancelled) if self.closing() => Finished::Interrupted,
             Ok(_) | Err(ProviderError::Cancelled) => Finished::Cancelled,
             Err(e) => {
                 // A missing model is a configuration error the provider logs once per model.
@@ -309,6 +349,7 @@ impl Jobs {
         let recorded = match &finished {
             Finished::Complete(_) => true,
             Finished::Cancelled => self.store.finish_job(run, JobOutcome::Cancelled).await?,
+            Finished::Interrupted => self.store.finish_job(run, JobOutcome::Interrupted).await?,
             Finished::Failed(kind, message, retryable) => {
                 self.store.finish_job(run, JobOutcome::Failed { kind, message, retryable: *retryable }).await?
             }
@@ -376,6 +417,8 @@ enum Finished {
     /// With its cost in micro-dollars, when known.
     Complete(Option<i64>),
     Cancelled,
+    /// Stopped by a shutdown, not by the user: Retry is offered.
+    Interrupted,
     /// Stable code, what the user reads, whether Retry makes sense.
     Failed(&'static str, String, bool),
 }

@@ -96,6 +96,9 @@ pub struct Application {
     listener: TcpListener,
     router: Router,
     store: Store,
+    /// Drained on shutdown.
+    jobs: Jobs,
+    grace: std::time::Duration,
 }
 
 impl Application {
@@ -156,12 +159,13 @@ impl Application {
             // Other instances may die too: sweep for their jobs now and then (an indexed query).
             tokio::spawn(sweep(jobs.clone()));
         }
+        let (drain_jobs, grace) = (jobs.clone(), settings.images.shutdown_grace);
         let state = AppState {
             chat: Chat { store: store.clone(), hub, jobs, model: chat_model },
             settings: Arc::new(settings),
             routes: Arc::new(http::route_list()),
         };
-        Ok(Self { listener, router: http::router(state, sessions), store })
+        Ok(Self { listener, router: http::router(state, sessions), store, jobs: drain_jobs, grace })
     }
 
     /// The address actually bound (the port is chosen by the OS when configured as 0).
@@ -174,12 +178,17 @@ impl Application {
         self.store.clone()
     }
 
-    /// Serves until `shutdown` resolves, then lets in-flight requests finish.
+    /// Serves until `shutdown` resolves: then stops accepting connections, lets in-flight
+    /// requests finish, and gives running jobs the grace period (`EASEL_SHUTDOWN_GRACE_SECS`)
+    /// before closing the rest as interrupted. Open sockets keep receiving their jobs' progress
+    /// meanwhile; they close when the process ends, and the tabs reconnect.
     pub async fn run_until(
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown).await
+        let served = axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown).await;
+        self.jobs.drain(self.grace).await;
+        served
     }
 }
 

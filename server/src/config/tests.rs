@@ -109,3 +109,11 @@ fn the_chat_model_is_configured_with_its_limits_and_prices() {
         assert!(read(&[("CHAT_MODEL", "m"), bad]).is_err(), "{bad:?}");
     }
 }
+
+#[test]
+fn the_shutdown_grace_is_whole_seconds_and_bounded() {
+    assert_eq!(read(&[]).expect("settings").images.shutdown_grace, Duration::from_secs(30));
+    assert_eq!(read(&[("EASEL_SHUTDOWN_GRACE_SECS", "0")]).expect("settings").images.shutdown_grace, Duration::ZERO);
+    assert_eq!(read(&[("EASEL_SHUTDOWN_GRACE_SECS", "99999")]).expect("settings").images.shutdown_grace, MAX_DEADLINE);
+    assert!(read(&[("EASEL_SHUTDOWN_GRACE_SECS", "soon")]).is_err());
+}

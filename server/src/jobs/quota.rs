@@ -102,7 +102,8 @@ impl Jobs {
     ) -> Result<(), StoreError> {
         let refund = match outcome {
             Finished::Complete(_) => false,
-            Finished::Cancelled => !provider_called,
+            // Stopped after the provider was called: it probably billed.
+            Finished::Cancelled | Finished::Interrupted => !provider_called,
             Finished::Failed(..) => true,
         };
         if refund {

@@ -124,6 +124,18 @@ impl Slots {
         }
     }
 
+    /// Slots held by this instance (jobs running here, and admissions in progress).
+    pub fn held_here(&self) -> usize {
+        self.local().len()
+    }
+
+    /// Trips every running job's token here; how many there were.
+    pub fn cancel_all(&self) -> usize {
+        let local = self.local();
+        local.values().for_each(|r| r.cancel.cancel());
+        local.len()
+    }
+
     /// Trips the token of `user`'s running job `job`; `false` if there is none here.
     pub fn cancel(&self, user: UserId, job: JobId) -> bool {
         let local = self.local();

@@ -29,9 +29,19 @@ pub struct NewJob<'a> {
 /// How a job ended.
 #[derive(Clone, Copy)]
 pub enum JobOutcome<'a> {
-    Complete { image: ImageId, revised_prompt: Option<&'a str>, cost_micros: Option<i64> },
-    Failed { kind: &'a str, message: &'a str, retryable: bool },
+    Complete {
+        image: ImageId,
+        revised_prompt: Option<&'a str>,
+        cost_micros: Option<i64>,
+    },
+    Failed {
+        kind: &'a str,
+        message: &'a str,
+        retryable: bool,
+    },
     Cancelled,
+    /// Stopped by a shutdown: Retry offered.
+    Interrupted,
 }
 
 /// One attempt of a job: what its runner owns. Retry starts the next attempt, and the row
@@ -60,6 +70,9 @@ pub struct JobPlace {
 const JOB_COLUMNS: &str = "j.id, j.status, j.stage, j.prompt, j.enhanced_prompt, j.revised_prompt, j.subject, \
      j.provider, j.model, j.error_message, j.retryable, j.image_id, j.user_id, j.thread_id, j.message_id, j.refines_job_id, \
      j.counted_at, i.width AS image_width, i.height AS image_height";
+
+/// What a job stopped by a restart tells its user.
+const INTERRUPTED_TEXT: &str = "Generation was interrupted by a server restart. Please try again.";
 
 /// The message showing a job says what the job is doing; `$1` text, `$2` job id.
 const SET_JOB_MESSAGE_TEXT: &str =
@@ -242,6 +255,9 @@ impl Store {
                 ("failed", None, None, None, Some(message), retryable, None, Some(kind))
             }
             JobOutcome::Cancelled => ("cancelled", None, None, None, None, false, None, None),
+            JobOutcome::Interrupted => {
+                ("interrupted", None, None, None, Some(INTERRUPTED_TEXT), true, None, Some("interrupted"))
+            }
         };
         let done = sqlx::query(
             "UPDATE jobs SET status = $1, stage = COALESCE($2, stage), image_id = $3, \
@@ -324,7 +340,7 @@ impl Store {
             "UPDATE jobs SET status = 'interrupted', error_message = $1, error_kind = 'interrupted', retryable = 1, \
              updated_at = $2 WHERE status = 'running' AND updated_at < $3",
         )
-        .bind("Generation was interrupted by a server restart. Please try again.")
+        .bind(INTERRUPTED_TEXT)
         .bind(now_ms())
         .bind(before_ms)
         .execute(self.pool())

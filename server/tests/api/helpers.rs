@@ -72,7 +72,12 @@ pub fn settings(url: &str) -> Settings {
         allowed_origins: vec!["http://allowed.example".into()],
         secure_cookies: false,
         ws: WsSettings { ping_every: Duration::from_secs(5), idle_timeout: Duration::from_secs(30) },
-        images: ImageSettings { render_pace: Duration::from_millis(20), ..ImageSettings::default() },
+        // A stop in a test is a restart: running jobs are not waited for.
+        images: ImageSettings {
+            render_pace: Duration::from_millis(20),
+            shutdown_grace: Duration::ZERO,
+            ..ImageSettings::default()
+        },
         redis_url: None,
         redis_prefix: "easel".into(),
         quotas: QuotaSettings { policies: roomy(), admins: vec!["root".into()], spend_alert_micros: None },

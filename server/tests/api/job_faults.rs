@@ -68,3 +68,55 @@ async fn a_store_error_mid_job_closes_it_frees_the_slot_and_keeps_the_counts_in_
     assert_eq!((q.quota.windows[0].used, db.used[0]), (2, 2));
     assert_eq!(q.quota.running, 0, "no slot held");
 }
+
+/// A database opened beside the stopped app, to read what it left before any restart's
+/// recovery runs.
+async fn job_left_in(db: &crate::helpers::TestDb, user: UserId, thread: ThreadId) -> JobView {
+    let store = server::store::Store::connect(&db.url).await.expect("database");
+    let history = store.history(user, thread, None).await.expect("db").expect("thread");
+    history.messages.iter().find_map(|m| m.job.clone()).expect("the job")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_lets_a_running_job_finish_within_the_grace_and_records_it() {
+    let app = crate::helpers::spawn_app_with(crate::helpers::test_db().await, |s| {
+        s.images.render_pace = std::time::Duration::from_millis(300);
+        s.images.shutdown_grace = std::time::Duration::from_secs(20);
+    })
+    .await;
+    let cookie = app.signup("ada").await;
+    let user = app.store.credentials("ada").await.expect("db").expect("ada").user.id;
+    let mut tab = app.connect(&cookie).await;
+    let thread = tab.create_thread("t").await;
+    tab.say(thread.id, "m-1", "/imagine a lighthouse").await;
+    tab.read_until(|m| matches!(m, ServerMsg::JobProgress(p) if p.stage == JobStage::Generating)).await;
+    let db = app.stop().await;
+
+    let frames = tab.read_until(|m| finished_job(m).is_some()).await;
+    assert_eq!(frames.last().and_then(finished_job).map(|j| j.status), Some(JobStatus::Complete), "the tab saw it end");
+    assert_eq!(job_left_in(&db, user, thread.id).await.status, JobStatus::Complete, "and it was recorded");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jobs_still_running_after_the_grace_are_closed_as_interrupted_with_retry() {
+    let app = crate::helpers::spawn_app_with(crate::helpers::test_db().await, |s| {
+        s.images.render_pace = std::time::Duration::from_secs(10);
+        s.images.shutdown_grace = std::time::Duration::from_millis(300);
+    })
+    .await;
+    let cookie = app.signup("ada").await;
+    let user = app.store.credentials("ada").await.expect("db").expect("ada").user.id;
+    let mut tab = app.connect(&cookie).await;
+    let thread = tab.create_thread("t").await;
+    tab.say(thread.id, "m-1", "/imagine a lighthouse").await;
+    tab.read_until(|m| matches!(m, ServerMsg::JobProgress(p) if p.stage == JobStage::Generating)).await;
+    let started = std::time::Instant::now();
+    let db = app.stop().await;
+    assert!(started.elapsed() < std::time::Duration::from_secs(5), "the grace, not the job, set the wait");
+
+    let frames = tab.read_until(|m| finished_job(m).is_some()).await;
+    let seen = frames.last().and_then(finished_job).expect("a final state");
+    assert_eq!(seen.status, JobStatus::Interrupted);
+    let left = job_left_in(&db, user, thread.id).await;
+    assert_eq!((left.status, left.error.map(|e| e.retryable)), (JobStatus::Interrupted, Some(true)));
+}
