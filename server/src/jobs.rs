@@ -14,11 +14,12 @@ mod drive;
 mod live;
 mod quota;
 mod recovery;
+mod shutdown;
 mod slots;
 mod text;
 mod variants;
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -104,34 +105,6 @@ impl Jobs {
             relay: config.relay,
             closing: Arc::new(AtomicBool::new(false)),
         }
-    }
-
-    /// The shutdown: no new job starts; running ones get `grace` to finish; those still running
-    /// then are stopped and closed as interrupted (Retry offered, the reservation returned when
-    /// the provider was not called yet), each with its final state written and announced.
-    pub async fn drain(&self, grace: Duration) {
-        self.closing.store(true, Ordering::SeqCst);
-        let running = self.slots.held_here();
-        if running > 0 {
-            tracing::info!(jobs = running, grace_secs = grace.as_secs(), "letting running jobs finish");
-        }
-        let until = tokio::time::Instant::now() + grace;
-        while self.slots.held_here() > 0 && tokio::time::Instant::now() < until {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        let stopped = self.slots.cancel_all();
-        if stopped > 0 {
-            tracing::warn!(jobs = stopped, "stopping jobs still running after the grace period");
-        }
-        // Each runner closes its own job; a provider that ignores its cancel is not waited for long.
-        let until = tokio::time::Instant::now() + Duration::from_secs(10);
-        while self.slots.held_here() > 0 && tokio::time::Instant::now() < until {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-
-    fn closing(&self) -> bool {
-        self.closing.load(Ordering::SeqCst)
     }
 
     /// Creates a job (and the assistant message showing it) and starts running it.
