@@ -24,6 +24,16 @@ async fn app_with_model(base: String, adjust: impl FnOnce(&mut Settings)) -> Tes
     .await
 }
 
+/// Ada's two tabs and a thread both know of.
+async fn two_tabs(app: &TestApp) -> (crate::helpers::Client, crate::helpers::Client, ThreadSummary) {
+    let cookie = app.signup("ada").await;
+    let mut tab1 = app.connect(&cookie).await;
+    let mut tab2 = app.connect(&cookie).await;
+    let thread = tab1.create_thread("t").await;
+    tab2.recv().await;
+    (tab1, tab2, thread)
+}
+
 fn deltas(frames: &[ServerMsg]) -> Vec<&str> {
     frames
         .iter()
@@ -50,11 +60,7 @@ fn said(frames: &[ServerMsg]) -> Vec<String> {
 async fn text_replies_stream_to_every_tab_and_are_stored_whole() {
     let (base, fake) = fake_chat::start(false).await;
     let app = app_with_model(base, |_| {}).await;
-    let cookie = app.signup("ada").await;
-    let mut tab1 = app.connect(&cookie).await;
-    let mut tab2 = app.connect(&cookie).await;
-    let thread = tab1.create_thread("t").await;
-    tab2.recv().await;
+    let (mut tab1, mut tab2, thread) = two_tabs(&app).await;
     tab1.say(thread.id, "m-1", "what is the capital of France?").await;
 
     for tab in [&mut tab1, &mut tab2] {
@@ -81,11 +87,7 @@ async fn text_replies_stream_to_every_tab_and_are_stored_whole() {
 async fn a_tool_call_starts_a_job_in_every_tab_and_an_edit_refines_the_last_image() {
     let (base, fake) = fake_chat::start(false).await;
     let app = app_with_model(base, |_| {}).await;
-    let cookie = app.signup("ada").await;
-    let mut tab1 = app.connect(&cookie).await;
-    let mut tab2 = app.connect(&cookie).await;
-    let thread = tab1.create_thread("t").await;
-    tab2.recv().await;
+    let (mut tab1, mut tab2, thread) = two_tabs(&app).await;
     // Neither the rules nor the classifier are sure of this one: the model decides.
     let words = "I keep wondering what a shark in a bathtub would look like";
     tab1.say(thread.id, "m-1", words).await;

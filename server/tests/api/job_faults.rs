@@ -77,11 +77,15 @@ async fn job_left_in(db: &crate::helpers::TestDb, user: UserId, thread: ThreadId
     history.messages.iter().find_map(|m| m.job.clone()).expect("the job")
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_stop_lets_a_running_job_finish_within_the_grace_and_records_it() {
+/// An app whose built-in renderer waits `pace` between previews and whose shutdown grants
+/// `grace`, with Ada's tab watching her first job generate.
+async fn generating(
+    pace: std::time::Duration,
+    grace: std::time::Duration,
+) -> (TestApp, crate::helpers::Client, UserId, ThreadId) {
     let app = crate::helpers::spawn_app_with(crate::helpers::test_db().await, |s| {
-        s.images.render_pace = std::time::Duration::from_millis(300);
-        s.images.shutdown_grace = std::time::Duration::from_secs(20);
+        s.images.render_pace = pace;
+        s.images.shutdown_grace = grace;
     })
     .await;
     let cookie = app.signup("ada").await;
@@ -90,26 +94,24 @@ async fn a_stop_lets_a_running_job_finish_within_the_grace_and_records_it() {
     let thread = tab.create_thread("t").await;
     tab.say(thread.id, "m-1", "/imagine a lighthouse").await;
     tab.read_until(|m| matches!(m, ServerMsg::JobProgress(p) if p.stage == JobStage::Generating)).await;
+    (app, tab, user, thread.id)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_lets_a_running_job_finish_within_the_grace_and_records_it() {
+    let (app, mut tab, user, thread) =
+        generating(std::time::Duration::from_millis(300), std::time::Duration::from_secs(20)).await;
     let db = app.stop().await;
 
     let frames = tab.read_until(|m| finished_job(m).is_some()).await;
     assert_eq!(frames.last().and_then(finished_job).map(|j| j.status), Some(JobStatus::Complete), "the tab saw it end");
-    assert_eq!(job_left_in(&db, user, thread.id).await.status, JobStatus::Complete, "and it was recorded");
+    assert_eq!(job_left_in(&db, user, thread).await.status, JobStatus::Complete, "and it was recorded");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn jobs_still_running_after_the_grace_are_closed_as_interrupted_with_retry() {
-    let app = crate::helpers::spawn_app_with(crate::helpers::test_db().await, |s| {
-        s.images.render_pace = std::time::Duration::from_secs(10);
-        s.images.shutdown_grace = std::time::Duration::from_millis(300);
-    })
-    .await;
-    let cookie = app.signup("ada").await;
-    let user = app.store.credentials("ada").await.expect("db").expect("ada").user.id;
-    let mut tab = app.connect(&cookie).await;
-    let thread = tab.create_thread("t").await;
-    tab.say(thread.id, "m-1", "/imagine a lighthouse").await;
-    tab.read_until(|m| matches!(m, ServerMsg::JobProgress(p) if p.stage == JobStage::Generating)).await;
+    let (app, mut tab, user, thread) =
+        generating(std::time::Duration::from_secs(10), std::time::Duration::from_millis(300)).await;
     let started = std::time::Instant::now();
     let db = app.stop().await;
     assert!(started.elapsed() < std::time::Duration::from_secs(5), "the grace, not the job, set the wait");
@@ -117,6 +119,6 @@ async fn jobs_still_running_after_the_grace_are_closed_as_interrupted_with_retry
     let frames = tab.read_until(|m| finished_job(m).is_some()).await;
     let seen = frames.last().and_then(finished_job).expect("a final state");
     assert_eq!(seen.status, JobStatus::Interrupted);
-    let left = job_left_in(&db, user, thread.id).await;
+    let left = job_left_in(&db, user, thread).await;
     assert_eq!((left.status, left.error.map(|e| e.retryable)), (JobStatus::Interrupted, Some(true)));
 }
