@@ -52,7 +52,8 @@ test.describe("on a 375 px phone", () => {
 
 test("Cancel stops a slow generation, and Retry after an interruption makes the image", async ({ page }) => {
   const server = new OwnServer(Number(process.env.E2E_JOBS_PORT ?? 3108));
-  await server.start({ EASEL_RENDER_PACE_MS: "20000" });
+  // SIGTERM gives running jobs a second, then closes them as interrupted.
+  await server.start({ EASEL_RENDER_PACE_MS: "20000", EASEL_SHUTDOWN_GRACE_SECS: "1" });
   try {
     await signUp(page, uniqueName("can"), server.base);
     await newChat(page);

@@ -144,7 +144,12 @@ impl Chat {
         Ok(())
     }
 
+    /// Deletes a thread; its running jobs are stopped first (their runners find the rows gone
+    /// and record nothing more; what they counted stays in the ledger).
     pub async fn delete_thread(&self, user: UserId, id: ThreadId) -> Result<(), ChatError> {
+        for job in self.store.running_jobs_in_thread(user, id).await? {
+            self.jobs.cancel(user, job).await?;
+        }
         if !self.store.delete_thread(user, id).await? {
             return Err(ChatError::NotFound);
         }

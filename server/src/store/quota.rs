@@ -55,7 +55,7 @@ impl Store {
              CAST(COALESCE(SUM(cost_usd_micros), 0) AS BIGINT) AS spent, \
              (SELECT CAST(COALESCE(SUM(cost_usd_micros), 0) AS BIGINT) FROM model_usage \
               WHERE user_id = $1 AND at_ms >= $4) AS chat_spent \
-             FROM jobs WHERE user_id = $1 AND counted_at >= $4",
+             FROM job_ledger WHERE user_id = $1 AND counted_at >= $4",
         )
         .bind(user.0)
         .bind(start(Window::Hour))

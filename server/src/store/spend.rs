@@ -1,4 +1,5 @@
-//! What the admin page reads: spend and images over time and per user. Exempt jobs (an
+//! What the admin page reads: spend and images over time and per user, from `job_ledger`
+//! (live jobs and those of deleted threads). Exempt jobs (an
 //! admin's or a test account's) are left out unless asked for (`exempt <= 1` takes all,
 //! `exempt <= 0` only the billable ones).
 
@@ -33,7 +34,7 @@ impl Store {
     /// Cost of the jobs counted since `since_ms`.
     pub async fn spend_since(&self, since_ms: i64, include_exempt: bool) -> Result<i64, StoreError> {
         let row = sqlx::query(
-            "SELECT CAST(COALESCE(SUM(cost_usd_micros), 0) AS BIGINT) AS spent FROM jobs \
+            "SELECT CAST(COALESCE(SUM(cost_usd_micros), 0) AS BIGINT) AS spent FROM job_ledger \
              WHERE counted_at >= $1 AND exempt <= $2",
         )
         .bind(since_ms)
@@ -53,7 +54,7 @@ impl Store {
              CAST(COALESCE(SUM(CASE WHEN j.counted_at >= $3 THEN 1 ELSE 0 END), 0) AS BIGINT) AS used_month, \
              CAST(COALESCE(SUM(CASE WHEN j.counted_at >= $3 THEN j.cost_usd_micros ELSE 0 END), 0) AS BIGINT) AS spent_month, \
              CAST(COALESCE(SUM(j.cost_usd_micros), 0) AS BIGINT) AS spent_all \
-             FROM users u LEFT JOIN jobs j ON j.user_id = u.id AND j.counted_at IS NOT NULL AND j.exempt <= $4 \
+             FROM users u LEFT JOIN job_ledger j ON j.user_id = u.id AND j.counted_at IS NOT NULL AND j.exempt <= $4 \
              GROUP BY u.id, u.username, u.tier, u.test_account \
              ORDER BY spent_month DESC, used_month DESC, u.username LIMIT 500",
         )
@@ -83,7 +84,7 @@ impl Store {
     pub async fn daily_spend(&self, since_ms: i64, include_exempt: bool) -> Result<Vec<DayRow>, StoreError> {
         let rows = sqlx::query(
             "SELECT CAST(counted_at / 86400000 AS BIGINT) AS day, CAST(COUNT(*) AS BIGINT) AS images, \
-             CAST(COALESCE(SUM(cost_usd_micros), 0) AS BIGINT) AS spent FROM jobs \
+             CAST(COALESCE(SUM(cost_usd_micros), 0) AS BIGINT) AS spent FROM job_ledger \
              WHERE counted_at >= $1 AND exempt <= $2 \
              GROUP BY CAST(counted_at / 86400000 AS BIGINT) ORDER BY day",
         )

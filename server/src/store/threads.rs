@@ -1,6 +1,6 @@
 //! Threads: every query is scoped by `user_id`, so another user's thread is simply absent.
 
-use app::protocol::{ClientId, ThreadId, ThreadSummary, UserId};
+use app::protocol::{ClientId, JobId, ThreadId, ThreadSummary, UserId};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
@@ -83,9 +83,28 @@ impl Store {
         Ok((done.rows_affected() == 1).then_some(now))
     }
 
-    /// Deletes a thread and its messages; `false` when it is not the user's.
+    /// Deletes a thread with its messages, jobs and images (bytes included); `false` when it
+    /// is not the user's. What its jobs counted and cost moves to `deleted_jobs` first, so
+    /// spend and quotas stay true.
     pub async fn delete_thread(&self, user: UserId, id: ThreadId) -> Result<bool, StoreError> {
         let mut tx = self.pool().begin().await?;
+        sqlx::query(
+            "INSERT INTO deleted_jobs (id, user_id, counted_at, cost_usd_micros, exempt) \
+             SELECT id, user_id, counted_at, cost_usd_micros, exempt FROM jobs \
+             WHERE thread_id = $1 AND user_id = $2 AND (counted_at IS NOT NULL OR cost_usd_micros IS NOT NULL)",
+        )
+        .bind(id.0)
+        .bind(user.0)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "DELETE FROM images WHERE user_id = $2 AND id IN \
+             (SELECT image_id FROM jobs WHERE thread_id = $1 AND user_id = $2 AND image_id IS NOT NULL)",
+        )
+        .bind(id.0)
+        .bind(user.0)
+        .execute(&mut *tx)
+        .await?;
         sqlx::query("DELETE FROM messages WHERE thread_id = $1 AND user_id = $2")
             .bind(id.0)
             .bind(user.0)
@@ -98,5 +117,15 @@ impl Store {
             .await?;
         tx.commit().await?;
         Ok(done.rows_affected() == 1)
+    }
+
+    /// The jobs of `user`'s thread that are still running.
+    pub async fn running_jobs_in_thread(&self, user: UserId, id: ThreadId) -> Result<Vec<JobId>, StoreError> {
+        let rows = sqlx::query("SELECT id FROM jobs WHERE thread_id = $1 AND user_id = $2 AND status = 'running'")
+            .bind(id.0)
+            .bind(user.0)
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter().map(|r| Ok(JobId(r.try_get("id")?))).collect()
     }
 }

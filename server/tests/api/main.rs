@@ -25,5 +25,6 @@ mod pages;
 mod quota_gate;
 mod quotas;
 mod store;
+mod thread_delete;
 mod ws_auth;
 mod ws_sync;
