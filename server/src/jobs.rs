@@ -24,6 +24,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use app::protocol::*;
+use tracing::Instrument;
 
 use crate::hub::Hub;
 use crate::limits::{Gate, Policies, Usage, Verdict};
@@ -198,14 +199,19 @@ impl Jobs {
     /// given back ([`abandon`] for the last two).
     fn spawn(&self, run: JobRun, thread: ThreadId, message: MessageId, job: JobView, held: Held) {
         let jobs = self.clone();
-        tokio::spawn(async move {
+        // Every line a job logs carries its id, attempt, user and provider.
+        let span = tracing::info_span!(parent: None, "job", job = %run.id, attempt = run.attempt, user = %held.user, provider = %job.provider);
+        let task = async move {
             let outcome = Arc::new(Outcome::default());
             let work = async {
                 // Its own task, so a panic in a provider's parser or in our code ends here as an
                 // error instead of taking the slot and the row with it.
                 let runner = {
                     let (jobs, held, job, outcome) = (jobs.clone(), held.clone(), job.clone(), outcome.clone());
-                    tokio::spawn(async move { jobs.run_beating(run, &held, thread, job, &outcome).await })
+                    let span = tracing::Span::current();
+                    tokio::spawn(
+                        async move { jobs.run_beating(run, &held, thread, job, &outcome).await }.instrument(span),
+                    )
                 };
                 match runner.await {
                     Ok(Ok(ended)) => ended,
@@ -224,7 +230,8 @@ impl Jobs {
                 jobs.hub.publish(held.user, ended);
             }
             jobs.publish_quota(held.user).await;
-        });
+        };
+        tokio::spawn(task.instrument(span));
     }
 
     /// [`Self::run`] with the row's heartbeat, which tells other instances the job is alive.

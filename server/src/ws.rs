@@ -7,11 +7,14 @@
 
 mod session;
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use app::protocol::MAX_FRAME_BYTES;
 use axum::extract::{State, WebSocketUpgrade};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
+use tracing::Instrument;
 
 use crate::auth::MaybeUser;
 use crate::state::AppState;
@@ -46,9 +49,15 @@ pub async fn upgrade(
         .max_frame_size(MAX_FRAME_BYTES)
         .on_upgrade(move |socket| {
             let (sink, stream) = socket.split();
-            run_session(ctx, sink, stream)
+            // Every line a socket logs carries its user and its own number.
+            let span =
+                tracing::info_span!("socket", user = %ctx.user.id, socket = SOCKETS.fetch_add(1, Ordering::Relaxed));
+            run_session(ctx, sink, stream).instrument(span)
         })
 }
+
+/// Sockets opened since the start, numbering each one's log lines.
+static SOCKETS: AtomicU64 = AtomicU64::new(1);
 
 /// Same-host pages are always allowed (that is how a browser opens our own socket);
 /// any other origin only when configured. A request without `Origin` is not a browser

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use app::protocol::*;
 use tokio::sync::mpsc;
+use tracing::Instrument;
 
 use super::budget::Budget;
 use super::{Chat, ChatError};
@@ -64,11 +65,14 @@ impl Chat {
         local: LocalDecision,
     ) {
         let chat = self.clone();
-        tokio::spawn(async move {
+        let span =
+            tracing::info_span!(parent: None, "model_turn", %user, thread = %message.thread_id, model = model.model());
+        let turn = async move {
             if let Err(e) = chat.decide_with_model(&model, user, &message, &turns, &local).await {
                 tracing::error!(error = %e, "the assistant could not answer");
             }
-        });
+        };
+        tokio::spawn(turn.instrument(span));
     }
 
     async fn decide_with_model(
