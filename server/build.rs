@@ -72,4 +72,6 @@ fn main() {
     std::fs::write(Path::new(&out).join("intent_weights.bin"), weights)
         .unwrap_or_else(|e| panic!("cannot write the classifier's weights: {e}"));
     println!("cargo:rustc-env=EASEL_INTENT_EXAMPLES={}", examples.len());
+    // The same list for `easel-assistant --cross-validate`, so the two never differ.
+    println!("cargo:rustc-env=EASEL_INTENT_TRAIN={}", TRAIN.join(","));
 }

@@ -12,6 +12,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
+use crate::providers::pricing::dollars_to_micros;
 use crate::providers::sse::SseParser;
 pub use tools::{ImageCall, ImageTool, ToolError};
 pub use wire::{RawCall, TokenUsage};
@@ -32,13 +33,7 @@ impl TokenRates {
         let mut rates = Self::default();
         for part in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
             let (name, value) = part.split_once('=').ok_or_else(|| format!("`{part}` is not name=value"))?;
-            let dollars: f64 = value
-                .trim()
-                .parse()
-                .ok()
-                .filter(|d: &f64| d.is_finite() && (0.0..=1_000_000.0).contains(d))
-                .ok_or_else(|| format!("{} must be dollars per million tokens, not `{}`", name.trim(), value.trim()))?;
-            let micros = (dollars * 1e6).round() as i64;
+            let micros = dollars_to_micros(value, "a price in dollars per million tokens")?;
             match name.trim() {
                 "input" => rates.input = micros,
                 "output" => rates.output = micros,
@@ -133,6 +128,19 @@ impl Speaker {
     }
 }
 
+/// Four characters a token, rounded up.
+fn tokens_in(chars: usize) -> u64 {
+    (chars as u64).div_ceil(4)
+}
+
+/// The tokens a request for `conversation` sends, estimated (the ledger's reservation, and the
+/// count of a reply the server did not meter).
+pub fn estimate_prompt_tokens(conversation: &[(Speaker, String)], tools_offered: bool) -> u64 {
+    let sent: usize = conversation.iter().map(|(_, t)| t.chars().count() + 4).sum::<usize>()
+        + if tools_offered { tools::definitions().to_string().len() } else { 0 };
+    tokens_in(sent)
+}
+
 /// What the model sent, whole or up to where it failed.
 #[derive(Debug, Default)]
 pub struct ModelReply {
@@ -158,17 +166,13 @@ impl ModelReply {
         if !self.accepted {
             return (TokenUsage::default(), false);
         }
-        let tokens = |chars: usize| (chars as u64).div_ceil(4);
-        let sent: usize = conversation.iter().map(|(_, t)| t.chars().count() + 4).sum::<usize>()
-            + if tools_offered { tools::definitions().to_string().len() } else { 0 };
         let received =
             self.text.chars().count() + self.calls.iter().map(|c| c.arguments.len() + c.name.len()).sum::<usize>();
-        (TokenUsage { prompt_tokens: tokens(sent), completion_tokens: tokens(received) }, true)
-    }
-
-    /// Nothing came back to act on.
-    pub fn is_empty(&self) -> bool {
-        self.text.trim().is_empty() && self.calls.is_empty()
+        let usage = TokenUsage {
+            prompt_tokens: estimate_prompt_tokens(conversation, tools_offered),
+            completion_tokens: tokens_in(received),
+        };
+        (usage, true)
     }
 }
 

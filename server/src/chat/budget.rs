@@ -10,7 +10,7 @@
 use app::protocol::{dollars, reset_phrase, UserId, Window};
 
 use super::{Chat, ChatError};
-use crate::chat_model::{ChatModel, ModelReply, Speaker};
+use crate::chat_model::{estimate_prompt_tokens, ChatModel, ModelReply, Speaker};
 use crate::limits::WindowIds;
 use crate::store::{now_ms, ModelUsage};
 
@@ -74,12 +74,12 @@ impl Chat {
         tools: bool,
         exempt: bool,
     ) -> Option<i64> {
-        let prompt = ModelReply { accepted: true, ..ModelReply::default() }.usage_or_estimate(conversation, tools).0;
+        let prompt_tokens = estimate_prompt_tokens(conversation, tools);
         let row = ModelUsage {
             user,
             model: model.model(),
             at_ms: now_ms(),
-            input_tokens: prompt.prompt_tokens,
+            input_tokens: prompt_tokens,
             output_tokens: u64::from(model.max_reply_tokens()),
             estimated: true,
             cost_micros: 0,

@@ -3,8 +3,9 @@
 
 use app::protocol::*;
 
+use super::runner::Finished;
 use super::slots::{Claim, Held};
-use super::{Finished, JobError, Jobs};
+use super::{JobError, Jobs};
 use crate::limits::policy::quota_view;
 use crate::limits::{Limits, Usage, WindowIds};
 use crate::store::{now_ms, JobRun, StoreError};

@@ -70,7 +70,7 @@ impl Default for PriceTable {
     }
 }
 
-fn dollars_to_micros(text: &str, what: &str) -> Result<i64, String> {
+pub(crate) fn dollars_to_micros(text: &str, what: &str) -> Result<i64, String> {
     let dollars: f64 = text.trim().parse().map_err(|_| format!("{text:?} is not {what}"))?;
     if !(0.0..=1000.0).contains(&dollars) {
         return Err(format!("{dollars} is not a sensible {what}"));

@@ -313,16 +313,6 @@ impl Store {
         Ok(row.map(|r| r.try_get::<i64, _>("attempt")).transpose()?.map(|attempt| JobRun { id, attempt }))
     }
 
-    /// Whether `run` is still the running attempt of its job.
-    pub async fn owns_job(&self, run: JobRun) -> Result<bool, StoreError> {
-        let row = sqlx::query("SELECT id FROM jobs WHERE id = $1 AND attempt = $2 AND status = 'running'")
-            .bind(run.id.0)
-            .bind(run.attempt)
-            .fetch_optional(self.pool())
-            .await?;
-        Ok(row.is_some())
-    }
-
     /// When `user`'s job was counted against the windows (`None`: not counted, or no such job).
     pub async fn job_counted_at(&self, user: UserId, id: JobId) -> Result<Option<i64>, StoreError> {
         let row = sqlx::query("SELECT counted_at FROM jobs WHERE id = $1 AND user_id = $2")

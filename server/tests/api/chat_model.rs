@@ -171,7 +171,7 @@ async fn a_tool_call_that_was_not_offered_starts_nothing() {
     let frames = tab.read_until(|m| matches!(m, ServerMsg::MessageAdded(a) if a.message.role == Role::Assistant)).await;
     assert_eq!(said(&frames), ["I couldn't answer just now. Please try again in a moment."]);
     assert!(fake.sent()[0].get("tools").is_none(), "no tools offered");
-    let user = app.store.credentials("ada").await.expect("db").expect("ada").user.id;
+    let user = app.user_id("ada").await;
     let history = app.store.history(user, thread.id, None).await.expect("db").expect("thread");
     assert!(history.messages.iter().all(|m| m.job.is_none()), "no job");
 }
@@ -190,8 +190,8 @@ async fn model_tokens_count_against_the_users_allowance_and_cost() {
     .await;
     let (mut tab, thread) = app.new_user_says("ada", "what is the capital of France?").await;
     tab.read_until(|m| matches!(m, ServerMsg::MessageUpdated(_))).await;
-    let user = app.store.credentials("ada").await.expect("db").expect("ada").user.id;
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+    let user = app.user_id("ada").await;
+    let now = crate::helpers::now_ms();
     // Metered once the answer is given: the reservation is settled to what the server reported.
     let mut day = 0;
     for _ in 0..50 {
@@ -225,7 +225,7 @@ async fn a_reply_cut_off_by_a_restart_says_so_instead_of_staying_empty() {
     let cookie = app.signup("ada").await;
     let mut tab = app.connect(&cookie).await;
     let thread = tab.create_thread("t").await;
-    let user = app.store.credentials("ada").await.expect("db").expect("ada").user.id;
+    let user = app.user_id("ada").await;
     // What a process that died mid-stream leaves behind: an empty assistant message.
     let new = server::store::NewMessage { user, thread: thread.id, client_id: None, role: Role::Assistant, text: "" };
     app.store.add_message(new).await.expect("db");

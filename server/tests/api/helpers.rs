@@ -53,6 +53,11 @@ pub async fn fresh_postgres() -> String {
     format!("{base}/{name}")
 }
 
+/// Now, in Unix milliseconds (the windows' clock).
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
 pub struct TestApp {
     pub addr: std::net::SocketAddr,
     pub store: Store,
@@ -148,6 +153,11 @@ impl TestApp {
         assert_eq!(status, reqwest::StatusCode::SEE_OTHER, "sign-up redirects");
         assert_eq!(location.as_deref(), Some("/"), "sign-up succeeded");
         cookie.expect("sign-up sets a session cookie")
+    }
+
+    /// The id of the account `username`.
+    pub async fn user_id(&self, username: &str) -> UserId {
+        self.store.credentials(username).await.expect("db").expect("the account").user.id
     }
 
     /// Signs up `username`, opens a tab and a thread, and sends `text` in it.

@@ -48,7 +48,7 @@ async fn a_store_error_mid_job_closes_it_frees_the_slot_and_keeps_the_counts_in_
         assert_eq!(job.status, JobStatus::Failed);
         assert_eq!(job.error.as_ref().map(|e| e.retryable), Some(true), "with Retry");
     }
-    let user = app.store.credentials("ada").await.expect("db").expect("ada").user.id;
+    let user = app.user_id("ada").await;
     let history = app.store.history(user, thread.id, None).await.expect("db").expect("thread");
     let stored = history.messages.iter().find_map(|m| m.job.clone()).expect("the job");
     assert_eq!(stored.status, JobStatus::Failed, "the row is closed, not left running");
@@ -63,7 +63,7 @@ async fn a_store_error_mid_job_closes_it_frees_the_slot_and_keeps_the_counts_in_
     // gate and in the database alike.
     let frames = tab.read_until(|m| matches!(m, ServerMsg::Quota(_))).await;
     let Some(ServerMsg::Quota(q)) = frames.last() else { panic!("quota") };
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+    let now = crate::helpers::now_ms();
     let db = app.store.baseline(user, now).await.expect("db");
     assert_eq!((q.quota.windows[0].used, db.used[0]), (2, 2));
     assert_eq!(q.quota.running, 0, "no slot held");
@@ -88,11 +88,8 @@ async fn generating(
         s.images.shutdown_grace = grace;
     })
     .await;
-    let cookie = app.signup("ada").await;
-    let user = app.store.credentials("ada").await.expect("db").expect("ada").user.id;
-    let mut tab = app.connect(&cookie).await;
-    let thread = tab.create_thread("t").await;
-    tab.say(thread.id, "m-1", "/imagine a lighthouse").await;
+    let (mut tab, thread) = app.new_user_says("ada", "/imagine a lighthouse").await;
+    let user = app.user_id("ada").await;
     tab.read_until(|m| matches!(m, ServerMsg::JobProgress(p) if p.stage == JobStage::Generating)).await;
     (app, tab, user, thread.id)
 }

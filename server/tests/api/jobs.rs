@@ -166,8 +166,8 @@ async fn a_job_killed_by_a_restart_is_marked_interrupted_and_retry_finishes_it()
     // in the gate as in the database.
     let frames = tab.read_until(|m| matches!(m, ServerMsg::Quota(_))).await;
     let Some(ServerMsg::Quota(q)) = frames.last() else { panic!("quota") };
-    let user = app.store.credentials("ada").await.expect("db").expect("ada").user.id;
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+    let user = app.user_id("ada").await;
+    let now = crate::helpers::now_ms();
     let db = app.store.baseline(user, now).await.expect("db");
     assert_eq!((q.quota.windows[0].used, db.used[0]), (1, 1), "counted once");
 }

@@ -6,11 +6,7 @@ use std::time::Duration;
 
 use app::protocol::*;
 
-use crate::helpers::{finished_job, spawn_app_with, test_db};
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
-}
+use crate::helpers::{finished_job, now_ms, spawn_app_with, test_db};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deleting_a_thread_keeps_what_it_spent_and_counted_and_removes_its_images() {
@@ -19,7 +15,7 @@ async fn deleting_a_thread_keeps_what_it_spent_and_counted_and_removes_its_image
     })
     .await;
     let cookie = app.signup("ada").await;
-    let user = app.store.credentials("ada").await.expect("db").expect("ada").user.id;
+    let user = app.user_id("ada").await;
     let mut tab = app.connect(&cookie).await;
     let thread = tab.create_thread("t").await;
     tab.say(thread.id, "m-1", "/imagine a lighthouse").await;
@@ -44,10 +40,7 @@ async fn deleting_a_thread_keeps_what_it_spent_and_counted_and_removes_its_image
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deleting_a_thread_stops_its_running_job_and_frees_the_slot() {
     let app = spawn_app_with(test_db().await, |s| s.images.render_pace = Duration::from_secs(10)).await;
-    let cookie = app.signup("ada").await;
-    let mut tab = app.connect(&cookie).await;
-    let thread = tab.create_thread("t").await;
-    tab.say(thread.id, "m-1", "/imagine a lighthouse").await;
+    let (mut tab, thread) = app.new_user_says("ada", "/imagine a lighthouse").await;
     tab.read_until(|m| matches!(m, ServerMsg::JobProgress(p) if p.stage == JobStage::Generating)).await;
 
     tab.send(ClientMsg::DeleteThread(DeleteThread { thread_id: thread.id })).await;
