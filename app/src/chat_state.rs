@@ -18,6 +18,8 @@ pub enum Connection {
     Online,
     /// The socket dropped; the tab is trying again with backoff.
     Reconnecting,
+    /// The server said it is restarting; the socket is still up until it goes.
+    Restarting,
 }
 
 /// A message the user sent that the server has not yet echoed back.
@@ -175,6 +177,10 @@ impl ChatState {
             }
             ServerMsg::Quota(q) => {
                 self.quota = Some(q.quota);
+                None
+            }
+            ServerMsg::Restarting(_) => {
+                self.connection = Connection::Restarting;
                 None
             }
             ServerMsg::Error(e) => {

@@ -196,7 +196,7 @@ fn job(id: i64, status: JobStatus, stage: JobStage) -> JobView {
         enhanced_prompt: "a fox".into(),
         revised_prompt: None,
         subject: "fox".into(),
-        provider: "built-in renderer".into(),
+        provider: ProviderKind::Builtin,
         model: "scene-v1".into(),
         error: None,
         image: None,
@@ -287,4 +287,15 @@ fn a_streamed_reply_grows_then_is_replaced_whole() {
         message_id: MessageId(9),
         delta: "x".into(),
     }));
+}
+
+#[test]
+fn a_restart_notice_shows_until_the_next_welcome() {
+    let mut s = ChatState::default();
+    s.apply(welcome(vec![]));
+    assert_eq!(s.connection, Connection::Online);
+    s.apply(ServerMsg::Restarting(Restarting { grace_secs: 30 }));
+    assert_eq!(s.connection, Connection::Restarting);
+    s.apply(welcome(vec![]));
+    assert_eq!(s.connection, Connection::Online);
 }

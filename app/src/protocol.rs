@@ -93,6 +93,7 @@ pub enum ServerMsg {
     Quota(QuotaUpdated),
     AssistantDelta(AssistantDelta),
     MessageUpdated(MessageUpdated),
+    Restarting(Restarting),
     Error(ProtocolError),
 }
 
@@ -207,6 +208,13 @@ pub struct ThreadRenamed {
     pub thread_id: ThreadId,
     pub title: String,
     pub updated_at: i64,
+}
+
+/// The server is shutting down: running generations get `grace_secs` to finish, then are
+/// stopped with Retry offered. The socket closes soon; the tab reconnects by itself.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Restarting {
+    pub grace_secs: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use app::protocol::*;
 use async_trait::async_trait;
-use server::hub::Hub;
+use server::hub::{Hub, Signal};
 use server::jobs::{JobRequest, Jobs, JobsConfig};
 use server::limits::MemoryGate;
 use server::providers::builtin::{paint::paint, scene::Scene};
@@ -144,7 +144,8 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         for tab in &mut tabs {
             loop {
                 let msg = tab.recv().await?;
-                if matches!(msg.as_ref(), ServerMsg::JobUpdated(u) if u.job.status == JobStatus::Complete) {
+                if matches!(msg.as_ref(), Signal::Event(ServerMsg::JobUpdated(u)) if u.job.status == JobStatus::Complete)
+                {
                     break;
                 }
             }

@@ -3,6 +3,7 @@
 //! is always one a reload would show again.
 
 mod budget;
+mod error;
 mod model_turn;
 
 use std::sync::Arc;
@@ -13,8 +14,8 @@ use crate::assistant::{self, image_marker, offline_reply, Decision, Turn};
 use crate::chat_model::ChatModel;
 use crate::hub::Hub;
 use crate::jobs::{JobError, JobRequest, Jobs};
-use crate::limits::Verdict;
-use crate::store::{NewMessage, Store, StoreError};
+use crate::store::{NewMessage, Store};
+pub use error::ChatError;
 
 /// Messages of the thread the assistant reads before answering (recent turns weigh more; the
 /// prompt builder bounds what it uses of them).
@@ -23,41 +24,6 @@ const CONTEXT_MESSAGES: i64 = 20;
 /// Title of a thread until its first message names it.
 pub const DEFAULT_TITLE: &str = "New chat";
 const AUTO_TITLE_CHARS: usize = 48;
-
-#[derive(Debug, thiserror::Error)]
-pub enum ChatError {
-    #[error("That thread does not exist.")]
-    NotFound,
-    #[error("{0}")]
-    Invalid(&'static str),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error(transparent)]
-    Job(#[from] JobError),
-}
-
-impl ChatError {
-    pub fn code(&self) -> ErrorCode {
-        match self {
-            Self::NotFound => ErrorCode::NotFound,
-            Self::Invalid(_) => ErrorCode::Invalid,
-            Self::Store(_) | Self::Job(JobError::Store(_)) => ErrorCode::Internal,
-            Self::Job(JobError::Refused { verdict: Verdict::Busy, .. } | JobError::Unavailable) => ErrorCode::Busy,
-            Self::Job(JobError::Refused { .. }) => ErrorCode::Quota,
-            Self::Job(JobError::NotFound) => ErrorCode::NotFound,
-        }
-    }
-
-    /// What the user is told; storage details stay in the log.
-    pub fn user_message(&self) -> String {
-        match self {
-            Self::Store(_) | Self::Job(JobError::Store(_)) => {
-                "Something went wrong saving that. Please try again.".into()
-            }
-            other => other.to_string(),
-        }
-    }
-}
 
 #[derive(Clone)]
 pub struct Chat {

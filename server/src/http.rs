@@ -96,10 +96,7 @@ async fn create_thread_form(State(state): State<AppState>, user: MaybeUser) -> R
     let Some(user) = user.0 else { return Redirect::to("/login").into_response() };
     match state.chat.create_thread(user.id, &new_client_id(), None).await {
         Ok((created, _)) => Redirect::to(&format!("/threads/{}", created.thread.id)).into_response(),
-        Err(e) => {
-            tracing::error!(error = %e, "thread could not be created");
-            (StatusCode::INTERNAL_SERVER_ERROR, e.user_message()).into_response()
-        }
+        Err(e) => e.into_response(),
     }
 }
 
@@ -119,10 +116,6 @@ async fn send_message_form(
     let send = SendMessage { thread_id: ThreadId(id), client_id: new_client_id(), text: form.text };
     match state.chat.send_message(user.id, &send).await {
         Ok(_) => Redirect::to(&format!("/threads/{id}")).into_response(),
-        Err(e) if e.code() == app::protocol::ErrorCode::Internal => {
-            tracing::error!(error = %e, "message could not be stored");
-            (StatusCode::INTERNAL_SERVER_ERROR, e.user_message()).into_response()
-        }
-        Err(e) => (StatusCode::UNPROCESSABLE_ENTITY, e.user_message()).into_response(),
+        Err(e) => e.into_response(),
     }
 }

@@ -3,8 +3,9 @@
 //! One `broadcast` channel per signed-in user, made on first subscribe and dropped when its
 //! last socket goes. A socket that falls more than [`CAPACITY`] events behind is told it
 //! lagged and re-syncs from the database (see `ws::session`), so slowness never loses events.
-//! With a [`Relay`] (Redis pub/sub), `publish` also hands each event to the other instances,
-//! and what they publish arrives through `deliver`.
+//! With other instances, `publish` also hands each event to an [`Outbound`] (the Redis relay
+//! implements it); what they publish arrives through `deliver`, and when the relay may have
+//! missed some, `resync_all` has every local socket read its state again.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -12,23 +13,38 @@ use std::sync::{Arc, Mutex};
 use app::protocol::{ServerMsg, UserId};
 use tokio::sync::broadcast;
 
-use crate::relay::Relay;
-
 /// Events buffered per user before a slow socket is considered lagging.
 pub const CAPACITY: usize = 256;
 
-pub type Event = Arc<ServerMsg>;
+/// What a socket receives from the hub.
+#[derive(Debug, PartialEq)]
+// Always behind an `Arc` (one allocation per publish, shared by every socket): boxing the
+// event would add a second.
+#[allow(clippy::large_enum_variant)]
+pub enum Signal {
+    /// Send this to the tab.
+    Event(ServerMsg),
+    /// Events may have been missed (the relay saw a gap): send the tab a fresh snapshot.
+    Resync,
+}
+
+pub type Event = Arc<Signal>;
+
+/// Where events for other instances go. The hub does not know how (Redis pub/sub today).
+pub trait Outbound: Send + Sync {
+    fn event(&self, user: UserId, msg: &ServerMsg);
+}
 
 #[derive(Clone, Default)]
 pub struct Hub {
     channels: Arc<Mutex<HashMap<UserId, broadcast::Sender<Event>>>>,
-    relay: Option<Relay>,
+    outbound: Option<Arc<dyn Outbound>>,
 }
 
 impl Hub {
-    /// A hub whose events also reach the other instances through `relay`.
-    pub fn with_relay(relay: Relay) -> Self {
-        Self { channels: Arc::default(), relay: Some(relay) }
+    /// A hub whose events also reach the other instances through `outbound`.
+    pub fn with_outbound(outbound: Arc<dyn Outbound>) -> Self {
+        Self { channels: Arc::default(), outbound: Some(outbound) }
     }
 
     pub fn subscribe(&self, user: UserId) -> broadcast::Receiver<Event> {
@@ -40,17 +56,39 @@ impl Hub {
     /// Sends an event to every socket of `user`, here and on other instances; returns how many
     /// sockets it reached here.
     pub fn publish(&self, user: UserId, msg: ServerMsg) -> usize {
-        if let Some(relay) = &self.relay {
-            relay.event(user, &msg);
+        if let Some(outbound) = &self.outbound {
+            outbound.event(user, &msg);
         }
         self.deliver(user, msg)
     }
 
     /// Sends an event to this instance's sockets of `user` only (what the relay brings in).
     pub fn deliver(&self, user: UserId, msg: ServerMsg) -> usize {
+        self.signal(user, Signal::Event(msg))
+    }
+
+    fn signal(&self, user: UserId, signal: Signal) -> usize {
         let channels = self.channels.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         // No receiver means the user has no open tab: the event is already stored, nothing is lost.
-        channels.get(&user).and_then(|tx| tx.send(Arc::new(msg)).ok()).unwrap_or(0)
+        channels.get(&user).and_then(|tx| tx.send(Arc::new(signal)).ok()).unwrap_or(0)
+    }
+
+    /// Sends `msg` to every socket on this instance (a notice such as a restart), not relayed.
+    pub fn tell_everyone(&self, msg: ServerMsg) -> usize {
+        let signal = Arc::new(Signal::Event(msg));
+        self.each_channel(|tx| tx.send(signal.clone()).ok())
+    }
+
+    /// Has every socket on this instance re-read its state from the database: events from
+    /// other instances may have been lost, and a snapshot is what every tab converges on.
+    pub fn resync_all(&self) -> usize {
+        let signal = Arc::new(Signal::Resync);
+        self.each_channel(|tx| tx.send(signal.clone()).ok())
+    }
+
+    fn each_channel(&self, send: impl Fn(&broadcast::Sender<Event>) -> Option<usize>) -> usize {
+        let channels = self.channels.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        channels.values().filter_map(send).sum()
     }
 }
 
@@ -70,8 +108,8 @@ mod tests {
         let mut a2 = hub.subscribe(UserId(1));
         let mut b = hub.subscribe(UserId(2));
         assert_eq!(hub.publish(UserId(1), deleted(9)), 2);
-        assert_eq!(*a1.recv().await.expect("a1"), deleted(9));
-        assert_eq!(*a2.recv().await.expect("a2"), deleted(9));
+        assert_eq!(*a1.recv().await.expect("a1"), Signal::Event(deleted(9)));
+        assert_eq!(*a2.recv().await.expect("a2"), Signal::Event(deleted(9)));
         assert!(b.try_recv().is_err());
     }
 
@@ -81,5 +119,15 @@ mod tests {
         assert_eq!(hub.publish(UserId(3), deleted(1)), 0);
         drop(hub.subscribe(UserId(3)));
         assert_eq!(hub.publish(UserId(3), deleted(1)), 0);
+    }
+
+    #[tokio::test]
+    async fn a_resync_reaches_every_local_socket_of_every_user() {
+        let hub = Hub::default();
+        let mut a = hub.subscribe(UserId(1));
+        let mut b = hub.subscribe(UserId(2));
+        assert_eq!(hub.resync_all(), 2);
+        assert_eq!(*a.recv().await.expect("a"), Signal::Resync);
+        assert_eq!(*b.recv().await.expect("b"), Signal::Resync);
     }
 }

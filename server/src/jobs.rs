@@ -123,7 +123,7 @@ impl Jobs {
             prompt: request.prompt,
             enhanced_prompt: request.enhanced,
             subject: &subject,
-            provider: provider.name(),
+            provider: provider.kind(),
             model: &model,
             counted_at: crate::store::now_ms(),
             exempt,

@@ -28,6 +28,7 @@ pub mod ws;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use app::protocol::{Restarting, ServerMsg};
 use axum::Router;
 use tokio::net::TcpListener;
 
@@ -96,6 +97,10 @@ pub struct Application {
     listener: TcpListener,
     router: Router,
     store: Store,
+    /// Tells every tab the server is restarting.
+    hub: Hub,
+    /// Flushed on shutdown, so the other instances' tabs hear how this one's jobs ended.
+    relay: Option<Relay>,
     /// Drained on shutdown.
     jobs: Jobs,
     grace: std::time::Duration,
@@ -114,7 +119,10 @@ impl Application {
             }
             None => None,
         };
-        let hub = relay.clone().map(Hub::with_relay).unwrap_or_default();
+        let hub = match &relay {
+            Some(relay) => Hub::with_outbound(Arc::new(relay.clone())),
+            None => Hub::default(),
+        };
         let providers = build_providers(&settings.images)?;
         let chat_model = match &settings.chat_model {
             Some(s) => {
@@ -139,7 +147,7 @@ impl Application {
             relay: relay.clone(),
         };
         let jobs = Jobs::new(store.clone(), hub.clone(), providers, config);
-        if let (Some(relay), Some(url)) = (relay, &settings.redis_url) {
+        if let (Some(relay), Some(url)) = (relay.clone(), &settings.redis_url) {
             let (cancels, mut incoming) = tokio::sync::mpsc::unbounded_channel();
             tokio::spawn(relay.listen(url.clone(), hub.clone(), cancels));
             let jobs = jobs.clone();
@@ -161,11 +169,11 @@ impl Application {
         }
         let (drain_jobs, grace) = (jobs.clone(), settings.images.shutdown_grace);
         let state = AppState {
-            chat: Chat { store: store.clone(), hub, jobs, model: chat_model },
+            chat: Chat { store: store.clone(), hub: hub.clone(), jobs, model: chat_model },
             settings: Arc::new(settings),
             routes: Arc::new(http::route_list()),
         };
-        Ok(Self { listener, router: http::router(state, sessions), store, jobs: drain_jobs, grace })
+        Ok(Self { listener, router: http::router(state, sessions), store, hub, relay, jobs: drain_jobs, grace })
     }
 
     /// The address actually bound (the port is chosen by the OS when configured as 0).
@@ -178,16 +186,26 @@ impl Application {
         self.store.clone()
     }
 
-    /// Serves until `shutdown` resolves: then stops accepting connections, lets in-flight
-    /// requests finish, and gives running jobs the grace period (`EASEL_SHUTDOWN_GRACE_SECS`)
-    /// before closing the rest as interrupted. Open sockets keep receiving their jobs' progress
-    /// meanwhile; they close when the process ends, and the tabs reconnect.
+    /// Serves until `shutdown` resolves: then tells every tab the server is restarting, stops
+    /// accepting connections, lets in-flight requests finish, and gives running jobs the grace
+    /// period (`EASEL_SHUTDOWN_GRACE_SECS`) before closing the rest as interrupted; last, the
+    /// relay's queue is flushed. Open sockets keep receiving their jobs' progress meanwhile;
+    /// they close when the process ends, and the tabs reconnect.
     pub async fn run_until(
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let served = axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown).await;
+        let (hub, grace_secs) = (self.hub.clone(), self.grace.as_secs());
+        let announced = async move {
+            shutdown.await;
+            let tabs = hub.tell_everyone(ServerMsg::Restarting(Restarting { grace_secs }));
+            tracing::info!(tabs, grace_secs, "shutting down; told the tabs");
+        };
+        let served = axum::serve(self.listener, self.router).with_graceful_shutdown(announced).await;
         self.jobs.drain(self.grace).await;
+        if let Some(relay) = &self.relay {
+            relay.flush(std::time::Duration::from_secs(3)).await;
+        }
         served
     }
 }
@@ -207,10 +225,11 @@ async fn close_unfinished_replies(store: &Store, before_ms: i64) -> Result<u64, 
     Ok(closed)
 }
 
-/// With several instances: every lease, jobs whose process died are marked interrupted.
+/// With several instances: every fifth of the staleness (3.2 s by default), jobs whose process
+/// died are marked interrupted (an indexed query), so a job is closed soon after its slot expires.
 async fn sweep(jobs: Jobs) {
     let mut tick = tokio::time::interval(std::time::Duration::from_millis(
-        u64::try_from(jobs.stale_after_ms() / 3).unwrap_or(15_000),
+        u64::try_from(jobs.stale_after_ms() / 5).unwrap_or(3_000),
     ));
     loop {
         tick.tick().await;

@@ -2,7 +2,7 @@
 //! year, with an ETag) and a running job's newest preview at `/jobs/{id}/preview` (never
 //! cached). Both only for their owner: anyone else gets the same 404 as a missing image.
 
-use app::protocol::{ImageId, JobId};
+use app::protocol::{ImageId, JobId, Variant};
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -21,7 +21,8 @@ pub async fn image(
     headers: HeaderMap,
 ) -> Response {
     let Some(user) = user.0 else { return not_found() };
-    let found = match state.chat.store.image_variant(user.id, ImageId(id), &variant).await {
+    let Some(variant) = Variant::parse(&variant) else { return not_found() };
+    let found = match state.chat.store.image_variant(user.id, ImageId(id), variant).await {
         Ok(found) => found,
         Err(e) => {
             tracing::error!(error = %e, "image could not be read");

@@ -24,6 +24,8 @@ pub mod sse;
 use std::sync::Arc;
 use std::time::Duration;
 
+use app::protocol::FailureKind;
+pub use app::protocol::ProviderKind;
 use async_trait::async_trait;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -95,38 +97,6 @@ pub struct Capabilities {
     pub cancel: bool,
 }
 
-/// Which kind of engine a provider talks to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ProviderKind {
-    Builtin,
-    OpenAi,
-    ComfyUi,
-    Automatic1111,
-}
-
-impl ProviderKind {
-    /// The name an administrator writes in `EASEL_PROVIDERS` / `EASEL_DEFAULT_PROVIDER`.
-    pub fn id(self) -> &'static str {
-        match self {
-            Self::Builtin => "builtin",
-            Self::OpenAi => "openai",
-            Self::ComfyUi => "comfyui",
-            Self::Automatic1111 => "a1111",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        let s = s.trim().to_ascii_lowercase();
-        [Self::Builtin, Self::OpenAi, Self::ComfyUi, Self::Automatic1111].into_iter().find(|k| {
-            k.id() == s
-                || matches!(
-                    (k, s.as_str()),
-                    (Self::Automatic1111, "automatic1111" | "forge") | (Self::Builtin, "built-in")
-                )
-        })
-    }
-}
-
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ProviderError {
     #[error("cancelled")]
@@ -165,21 +135,22 @@ pub enum ProviderError {
 
 impl ProviderError {
     /// A stable code for logs, the job row and the admin view.
-    pub fn kind(&self) -> &'static str {
+    pub fn kind(&self) -> FailureKind {
         match self {
-            Self::Cancelled => "cancelled",
-            Self::ContentPolicy => "content_policy",
-            Self::RateLimited { .. } => "rate_limited",
-            Self::QuotaExhausted => "quota_exhausted",
-            Self::Unauthorized => "unauthorized",
-            Self::ModelUnavailable { .. } => "model_unavailable",
-            Self::Server { .. } => "server_error",
-            Self::Network(_) => "network",
-            Self::Engine(_) => "engine_error",
-            Self::Rejected(_) => "engine_rejected",
-            Self::Timeout => "timeout",
-            Self::NoImage => "no_image",
-            Self::BadResponse(_) => "bad_response",
+            // Never recorded as a failure: the runner ends a cancelled job as cancelled.
+            Self::Cancelled => FailureKind::Interrupted,
+            Self::ContentPolicy => FailureKind::ContentPolicy,
+            Self::RateLimited { .. } => FailureKind::RateLimited,
+            Self::QuotaExhausted => FailureKind::QuotaExhausted,
+            Self::Unauthorized => FailureKind::Unauthorized,
+            Self::ModelUnavailable { .. } => FailureKind::ModelUnavailable,
+            Self::Server { .. } => FailureKind::ServerError,
+            Self::Network(_) => FailureKind::Network,
+            Self::Engine(_) => FailureKind::EngineError,
+            Self::Rejected(_) => FailureKind::EngineRejected,
+            Self::Timeout => FailureKind::Timeout,
+            Self::NoImage => FailureKind::NoImage,
+            Self::BadResponse(_) => FailureKind::BadResponse,
         }
     }
 
@@ -202,7 +173,9 @@ pub trait ImageProvider: Send + Sync + 'static {
     fn kind(&self) -> ProviderKind;
 
     /// Short name shown with the image ("built-in renderer", "OpenAI", "ComfyUI").
-    fn name(&self) -> &'static str;
+    fn name(&self) -> &'static str {
+        self.kind().name()
+    }
 
     /// The model (or workflow) it uses, recorded with each job and priced by it.
     fn model(&self) -> String;

@@ -1,48 +1,75 @@
 //! Fan-out across instances over Redis pub/sub, when `REDIS_URL` is set.
 //!
 //! Every instance publishes each hub event (and each Cancel it cannot serve itself) on one
-//! channel, `{prefix}:relay`, tagged with its own random id; every instance delivers what
-//! others published to its local sockets, so a user's tabs stay in sync whichever instance
-//! they are connected to. One publisher task per instance drains an ordered queue, so a
-//! user's events leave in the order they happened. The newest preview of a running job is
-//! also kept in Redis (two minutes), so `/jobs/{id}/preview` works on every instance.
+//! channel, `{prefix}:relay`, tagged with its own random id and a sequence number; every
+//! instance delivers what others published to its local sockets, so a user's tabs stay in
+//! sync whichever instance they are connected to. One publisher task per instance drains an
+//! ordered queue, so events leave in the order they happened and numbers have no holes unless
+//! something was lost. The newest preview of a running job is also kept in Redis
+//! (`previews`), so `/jobs/{id}/preview` works on every instance.
 //!
-//! Pub/sub is best effort: while Redis is away, other instances' events are not delivered
-//! (chat keeps working on each instance, and a reload reads everything from the database).
+//! Pub/sub loses what is published while a subscriber is away, so losses are detected and
+//! repaired instead of prevented (`listen`): a hole in an instance's numbers, a new
+//! subscription after a drop, or an instance announcing it dropped events makes the receiver
+//! re-send every local tab a snapshot from the database, which all tabs converge on. That also
+//! bounds the outbox: while Redis is away, queued events are discarded (they would be stale,
+//! and the snapshot replaces them) and at most [`OUTBOX_CAPACITY`] wait.
 
+mod listen;
+mod previews;
+mod publish;
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use app::protocol::{JobId, ServerMsg, UserId};
-use futures::StreamExt;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
-use crate::hub::Hub;
+use crate::hub::Outbound;
+pub use listen::Incoming;
 
-/// How long a preview stays in Redis after its last update.
-const PREVIEW_TTL_MS: u64 = 120_000;
+/// Envelopes waiting for Redis at most; past that, new ones are dropped and counted as a gap.
+pub const OUTBOX_CAPACITY: usize = 4_096;
 
+/// One message on the relay channel.
 #[derive(Debug, Serialize, Deserialize)]
+struct Envelope {
+    origin: String,
+    /// Consecutive per origin; a hole means the receiver missed something.
+    seq: u64,
+    body: Body,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
-enum Envelope {
-    Event { origin: String, user: UserId, msg: Box<ServerMsg> },
-    Cancel { origin: String, user: UserId, job: JobId },
+enum Body {
+    Event {
+        user: UserId,
+        msg: Box<ServerMsg>,
+    },
+    Cancel {
+        user: UserId,
+        job: JobId,
+    },
+    /// The origin dropped events (Redis was away or its outbox was full): resync.
+    Gap,
 }
 
 /// This instance's end of the relay. Cheap to clone.
 #[derive(Clone)]
 pub struct Relay {
-    origin: String,
-    channel: String,
-    prefix: String,
+    origin: Arc<str>,
+    channel: Arc<str>,
+    prefix: Arc<str>,
     conn: ConnectionManager,
-    outbox: mpsc::UnboundedSender<String>,
-}
-
-/// What arrives from other instances and is for this one to act on.
-pub enum Incoming {
-    Cancel { user: UserId, job: JobId },
+    outbox: mpsc::Sender<Body>,
+    /// Set when an envelope could not be queued; the publisher then announces a gap.
+    dropped: Arc<AtomicBool>,
+    /// Envelopes queued or being published, for `flush`.
+    pending: Arc<AtomicUsize>,
 }
 
 impl Relay {
@@ -55,105 +82,48 @@ impl Relay {
             .set_response_timeout(Some(Duration::from_secs(2)))
             .set_number_of_retries(1);
         let conn = ConnectionManager::new_lazy_with_config(client, config)?;
-        let (outbox, queue) = mpsc::unbounded_channel();
-        let channel = format!("{prefix}:relay");
-        tokio::spawn(publish_all(conn.clone(), channel.clone(), queue));
-        Ok(Self { origin: uuid::Uuid::new_v4().to_string(), channel, prefix: prefix.to_string(), conn, outbox })
+        let (outbox, queue) = mpsc::channel(OUTBOX_CAPACITY);
+        let relay = Self {
+            origin: uuid::Uuid::new_v4().to_string().into(),
+            channel: format!("{prefix}:relay").into(),
+            prefix: prefix.into(),
+            conn,
+            outbox,
+            dropped: Arc::default(),
+            pending: Arc::default(),
+        };
+        tokio::spawn(publish::run(relay.clone(), queue));
+        Ok(relay)
     }
 
-    fn send(&self, envelope: &Envelope) {
-        match serde_json::to_string(envelope) {
-            // Fails only when the publisher task is gone, i.e. the process is stopping.
-            Ok(json) => drop(self.outbox.send(json)),
-            Err(e) => tracing::error!(error = %e, "relay envelope could not be encoded"),
+    fn send(&self, body: Body) {
+        self.pending.fetch_add(1, Ordering::SeqCst);
+        if let Err(e) = self.outbox.try_send(body) {
+            self.pending.fetch_sub(1, Ordering::SeqCst);
+            // Full (Redis is slow or away) or closed (the process is stopping): the others
+            // will see a gap and resync, so nothing is lost for good.
+            if !self.dropped.swap(true, Ordering::SeqCst) {
+                tracing::warn!(reason = %e, "relay outbox full; other instances will resync");
+            }
         }
-    }
-
-    /// Hands a hub event to the other instances.
-    pub fn event(&self, user: UserId, msg: &ServerMsg) {
-        self.send(&Envelope::Event { origin: self.origin.clone(), user, msg: Box::new(msg.clone()) });
     }
 
     /// Asks whichever instance runs `job` to cancel it.
     pub fn cancel(&self, user: UserId, job: JobId) {
-        self.send(&Envelope::Cancel { origin: self.origin.clone(), user, job });
+        self.send(Body::Cancel { user, job });
     }
 
-    fn preview_key(&self, job: JobId) -> String {
-        format!("{}:preview:{job}", self.prefix)
-    }
-
-    pub async fn store_preview(&self, job: JobId, png: &[u8]) {
-        let mut conn = self.conn.clone();
-        let stored: Result<(), _> = redis::cmd("SET")
-            .arg(self.preview_key(job))
-            .arg(png)
-            .arg("PX")
-            .arg(PREVIEW_TTL_MS)
-            .query_async(&mut conn)
-            .await;
-        if let Err(e) = stored {
-            tracing::warn!(%job, error = %e, "preview could not be shared through Redis");
+    /// Waits (at most `limit`) until everything queued has been published or given up on.
+    pub async fn flush(&self, limit: Duration) {
+        let until = tokio::time::Instant::now() + limit;
+        while self.pending.load(Ordering::SeqCst) > 0 && tokio::time::Instant::now() < until {
+            tokio::time::sleep(Duration::from_millis(10)).await;
         }
-    }
-
-    pub async fn preview(&self, job: JobId) -> Option<Vec<u8>> {
-        let mut conn = self.conn.clone();
-        redis::cmd("GET").arg(self.preview_key(job)).query_async::<Option<Vec<u8>>>(&mut conn).await.ok().flatten()
-    }
-
-    /// Delivers other instances' events to `hub` and their cancels to `on_cancel`, for as
-    /// long as the process runs, re-subscribing after Redis comes back.
-    pub async fn listen(self, url: String, hub: Hub, on_cancel: mpsc::UnboundedSender<Incoming>) {
-        let mut wait = Duration::from_millis(250);
-        loop {
-            match self.listen_once(&url, &hub, &on_cancel).await {
-                Ok(()) => tracing::warn!("relay subscription ended; subscribing again"),
-                Err(e) => tracing::warn!(error = %e, "relay subscription failed; retrying"),
-            }
-            tokio::time::sleep(wait).await;
-            wait = (wait * 2).min(Duration::from_secs(5));
-        }
-    }
-
-    async fn listen_once(
-        &self,
-        url: &str,
-        hub: &Hub,
-        on_cancel: &mpsc::UnboundedSender<Incoming>,
-    ) -> Result<(), redis::RedisError> {
-        let client = redis::Client::open(url)?;
-        let mut pubsub = client.get_async_pubsub().await?;
-        pubsub.subscribe(&self.channel).await?;
-        tracing::info!(channel = %self.channel, "relay subscribed");
-        let mut messages = pubsub.into_on_message();
-        while let Some(m) = messages.next().await {
-            let envelope: Envelope = match serde_json::from_slice(m.get_payload_bytes()) {
-                Ok(e) => e,
-                Err(e) => {
-                    tracing::warn!(error = %e, "unreadable relay message ignored");
-                    continue;
-                }
-            };
-            match envelope {
-                Envelope::Event { origin, user, msg } if origin != self.origin => {
-                    hub.deliver(user, *msg);
-                }
-                Envelope::Cancel { origin, user, job } if origin != self.origin => {
-                    let _ = on_cancel.send(Incoming::Cancel { user, job });
-                }
-                _ => {}
-            }
-        }
-        Ok(())
     }
 }
 
-async fn publish_all(mut conn: ConnectionManager, channel: String, mut queue: mpsc::UnboundedReceiver<String>) {
-    while let Some(json) = queue.recv().await {
-        let sent: Result<i64, _> = redis::cmd("PUBLISH").arg(&channel).arg(&json).query_async(&mut conn).await;
-        if let Err(e) = sent {
-            tracing::warn!(error = %e, "an event could not be relayed to other instances");
-        }
+impl Outbound for Relay {
+    fn event(&self, user: UserId, msg: &ServerMsg) {
+        self.send(Body::Event { user, msg: Box::new(msg.clone()) });
     }
 }

@@ -18,7 +18,7 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::AnyPool;
 
 pub use images::{StoredVariant, VariantBytes};
-pub use jobs::{job_text, JobOutcome, JobPlace, JobRun, NewJob};
+pub use jobs::{job_text, JobEnding, JobPlace, JobRun, NewJob};
 pub use messages::{NewMessage, RecentJob, RecentMessage};
 pub use model_usage::ModelUsage;
 pub use quota::Plan;

@@ -5,7 +5,9 @@
 use leptos::prelude::*;
 
 use super::{use_chat_state, Outbound};
-use crate::protocol::{elapsed_text, CancelJob, ClientMsg, ImageInfo, JobId, JobStage, JobStatus, JobView, RetryJob};
+use crate::protocol::{
+    elapsed_text, CancelJob, ClientMsg, ImageInfo, JobId, JobStage, JobStatus, JobView, ProviderKind, RetryJob, Variant,
+};
 
 #[component]
 pub fn JobCard(job: JobView) -> impl IntoView {
@@ -78,23 +80,22 @@ fn elapsed_since(started_at: Option<i64>) -> ReadSignal<Option<i64>> {
 }
 
 fn srcset(image: &ImageInfo) -> String {
-    image.variants.iter().map(|w| format!("/images/{}/{w} {w}w", image.id)).collect::<Vec<_>>().join(", ")
+    image.variants.iter().map(|w| format!("{} {w}w", image.url(Variant::Width(*w)))).collect::<Vec<_>>().join(", ")
 }
 
 #[component]
 fn FinishedImage(job: JobView, image: ImageInfo) -> impl IntoView {
-    let largest = image.variants.last().map_or("full".to_string(), u32::to_string);
-    let made_by = if job.provider == "built-in renderer" {
+    let made_by = if job.provider == ProviderKind::Builtin {
         "Made offline by the built-in renderer".to_string()
     } else {
-        format!("Made by {} ({})", job.provider, job.model)
+        format!("Made by {} ({})", job.provider.name(), job.model)
     };
     let lineage = job.refines.map(|earlier| view! { <Lineage earlier/> });
     view! {
         <figure class="job image" id=format!("job-{}", job.id)>
-            <a href=format!("/images/{}/full", image.id) target="_blank" rel="noopener">
+            <a href=image.url(Variant::Full) target="_blank" rel="noopener">
                 <img
-                    src=format!("/images/{}/{largest}", image.id)
+                    src=image.url(image.largest())
                     srcset=srcset(&image)
                     sizes="(min-width: 760px) 36rem, 88vw"
                     width=image.width.to_string()

@@ -37,10 +37,14 @@ pub fn ChatLayout(user: UserInfo, children: Children) -> impl IntoView {
 #[component]
 fn ConnectionBanner() -> impl IntoView {
     let state = use_chat_state();
-    let down = move || state.with(|s| s.connection == Connection::Reconnecting);
+    let text = move || match state.with(|s| s.connection) {
+        Connection::Reconnecting => Some("Reconnecting…"),
+        Connection::Restarting => Some("The server is restarting; this page will reconnect by itself."),
+        Connection::Connecting | Connection::Online => None,
+    };
     view! {
-        <Show when=down>
-            <span role="status" class="connection">"Reconnecting…"</span>
+        <Show when=move || text().is_some()>
+            <span role="status" class="connection">{text}</span>
         </Show>
     }
 }

@@ -115,7 +115,7 @@ fn job() -> JobView {
         enhanced_prompt: "a lighthouse at dusk".into(),
         revised_prompt: Some("a tall lighthouse at dusk".into()),
         subject: "lighthouse".into(),
-        provider: "built-in renderer".into(),
+        provider: ProviderKind::Builtin,
         model: "scene-v1".into(),
         error: None,
         image: Some(ImageInfo { id: ImageId(9), width: 1024, height: 1024, variants: vec![256, 512, 1024] }),
@@ -207,4 +207,41 @@ fn assistant_delta_and_message_updated_round_trip() {
     let d = AssistantDelta { thread_id: ThreadId(1), message_id: MessageId(2), delta: "Hel\"lo".into() };
     round_trip_server(ServerMsg::AssistantDelta(d), "assistant_delta");
     round_trip_server(ServerMsg::MessageUpdated(MessageUpdated { message: message() }), "message_updated");
+}
+
+#[test]
+fn restarting_round_trips() {
+    round_trip_server(ServerMsg::Restarting(Restarting { grace_secs: 30 }), "restarting");
+}
+
+#[test]
+fn a_failed_job_carries_its_kind_and_an_older_frame_without_one_still_reads() {
+    let mut failed = job();
+    failed.status = JobStatus::Failed;
+    failed.error = Some(JobError { message: "Timed out.".into(), retryable: true, kind: FailureKind::Timeout });
+    let json = serde_json::to_string(&failed).expect("json");
+    assert!(json.contains(r#""kind":"timeout""#), "{json}");
+    assert!(json.contains(r#""provider":"builtin""#), "{json}");
+    let old = json.replace(r#","kind":"timeout""#, "");
+    let read: JobView = serde_json::from_str(&old).expect("reads");
+    assert_eq!(read.error.map(|e| e.kind), Some(FailureKind::Internal));
+}
+
+#[test]
+fn vocabularies_read_back_what_they_write() {
+    for kind in [FailureKind::ContentPolicy, FailureKind::BadImage, FailureKind::Interrupted, FailureKind::Timeout] {
+        assert_eq!(FailureKind::parse(kind.as_str()), Some(kind));
+    }
+    assert_eq!(FailureKind::parse("exploded"), None);
+    for kind in [ProviderKind::Builtin, ProviderKind::OpenAi, ProviderKind::ComfyUi, ProviderKind::Automatic1111] {
+        assert_eq!(ProviderKind::parse(kind.id()), Some(kind));
+        // Rows written before ids were stored hold the display name.
+        assert_eq!(ProviderKind::parse(kind.name()), Some(kind));
+    }
+    for v in [Variant::Full, Variant::Width(256), Variant::Width(1024)] {
+        assert_eq!(Variant::parse(&v.to_string()), Some(v));
+    }
+    for bad in ["", "+512", " 512", "512px", "FULL", "99999999999"] {
+        assert_eq!(Variant::parse(bad), None, "{bad:?}");
+    }
 }

@@ -13,7 +13,7 @@ use app::protocol::*;
 
 use super::slots::Held;
 use super::Jobs;
-use crate::store::{job_text, JobOutcome, JobRun};
+use crate::store::{job_text, JobEnding, JobRun};
 
 /// What the user reads on a job closed this way.
 const FAILED: &str = "Something went wrong on our side while making this image. Please try again.";
@@ -44,35 +44,29 @@ impl Jobs {
         job: &JobView,
         outcome: &Outcome,
     ) -> Option<ServerMsg> {
-        if !outcome.settled.load(Ordering::SeqCst) && !outcome.called.load(Ordering::SeqCst) {
+        let (called, settled) = (outcome.called.load(Ordering::SeqCst), outcome.settled.load(Ordering::SeqCst));
+        // An earlier attempt the provider billed keeps the job's place (see `settle`).
+        let earlier_cost = self.store.job_cost(run.id).await.ok().flatten();
+        if !settled && !called && earlier_cost.is_none() {
             if let Err(e) = self.store.uncount_job(run).await {
                 tracing::warn!(job = %run.id, error = %e, "an abandoned job could not be uncounted");
             }
             self.slots.refund(held).await;
         }
-        let failed = JobOutcome::Failed { kind: "internal", message: FAILED, retryable: true };
-        let mut recorded = None;
-        for wait in [0, 250, 1_000] {
-            tokio::time::sleep(Duration::from_millis(wait)).await;
-            match self.store.finish_job(run, failed).await {
-                Ok(done) => {
-                    recorded = Some(done);
-                    break;
-                }
-                Err(e) => tracing::warn!(job = %run.id, error = %e, "an abandoned job could not be closed yet"),
-            }
-        }
+        // Settled means recorded (a job's ending is written before it is settled): only the
+        // announcement is left to do.
+        let recorded = if settled { Some(true) } else { self.close_failed(run, held, job, called).await };
         match recorded {
             // Another attempt owns the row now: it speaks for the job.
             Some(false) => return None,
             Some(true) => {}
-            None => tracing::error!(job = %run.id, "an abandoned job stays running until the next start-up sweep"),
+            None => tracing::error!(job = %run.id, "an abandoned job stays running until the next sweep"),
         }
         let view = match self.store.job(held.user, run.id).await {
             Ok(Some((view, _))) if recorded.is_some() => view,
             _ => JobView {
                 status: JobStatus::Failed,
-                error: Some(JobError { message: FAILED.to_string(), retryable: true }),
+                error: Some(JobError { message: FAILED.to_string(), retryable: true, kind: FailureKind::Internal }),
                 ..job.clone()
             },
         };
@@ -80,5 +74,33 @@ impl Jobs {
             tracing::warn!(job = %run.id, error = %e, "an abandoned job's message could not be updated");
         }
         Some(ServerMsg::JobUpdated(JobUpdated { thread_id: thread, message_id: message, job: view }))
+    }
+
+    /// Writes the failure, trying the database a few times; `None` when it never answered.
+    /// Called, the provider probably billed the job: its cost is recorded and charged.
+    async fn close_failed(&self, run: JobRun, held: &Held, job: &JobView, called: bool) -> Option<bool> {
+        let cost = if called { self.estimate_micros(job) } else { None };
+        let failed = JobEnding::Failed {
+            kind: FailureKind::Internal,
+            message: FAILED.to_string(),
+            retryable: true,
+            cost_micros: cost,
+        };
+        for wait in [0, 250, 1_000] {
+            tokio::time::sleep(Duration::from_millis(wait)).await;
+            match self.store.finish_job(run, &failed).await {
+                Ok(true) => {
+                    if let Some(micros) = cost {
+                        if let Err(e) = self.charge(held, micros).await {
+                            tracing::warn!(job = %run.id, error = %e, "an abandoned job's cost could not be charged");
+                        }
+                    }
+                    return Some(true);
+                }
+                Ok(false) => return Some(false),
+                Err(e) => tracing::warn!(job = %run.id, error = %e, "an abandoned job could not be closed yet"),
+            }
+        }
+        None
     }
 }

@@ -3,12 +3,11 @@
 
 use app::protocol::*;
 
-use super::runner::Finished;
 use super::slots::{Claim, Held};
 use super::{JobError, Jobs};
 use crate::limits::policy::quota_view;
 use crate::limits::{Limits, Usage, WindowIds};
-use crate::store::{now_ms, JobRun, StoreError};
+use crate::store::{now_ms, JobEnding, JobRun, StoreError};
 
 impl Jobs {
     /// Admits a generation for `user` under their tier; also says whether it is exempt from
@@ -92,34 +91,38 @@ impl Jobs {
         }
     }
 
-    /// Returns the reservation of a generation that did not happen (failed, blocked, or
-    /// cancelled before the provider was called); charges the cost of one that did.
+    /// Returns the reservation of a generation the provider did not bill (refused, failed
+    /// before it made anything, cancelled before it was called); charges the cost of one it
+    /// probably did. A job an earlier attempt was billed for keeps its place whatever this
+    /// attempt did, so the gate and the database keep counting what was paid.
     pub(super) async fn settle(
         &self,
         run: JobRun,
         held: &Held,
-        outcome: &Finished,
+        ending: &JobEnding,
         provider_called: bool,
     ) -> Result<(), StoreError> {
-        let refund = match outcome {
-            Finished::Complete(_) => false,
-            // Stopped after the provider was called: it probably billed.
-            Finished::Cancelled | Finished::Interrupted => !provider_called,
-            Finished::Failed(..) => true,
-        };
-        if refund {
+        if !ending.billed(provider_called) && self.store.job_cost(run.id).await?.is_none() {
             self.store.uncount_job(run).await?;
             self.slots.refund(held).await;
         }
-        if let Finished::Complete(Some(micros)) = outcome {
-            let baseline = self.store.baseline(held.user, now_ms()).await?;
-            if let Err(e) = self.slots.gate().charge(held.user, &baseline, held.ids.month, *micros).await {
-                // The database has the cost; the gate reseeds from it once Redis is back.
-                tracing::warn!(user = %held.user, error = %e, "a job's cost could not be added to the gate");
-            }
-            self.check_spend_alert(*micros).await?;
+        match ending.cost_micros() {
+            Some(micros) => self.charge(held, micros).await,
+            None => Ok(()),
         }
-        Ok(())
+    }
+
+    /// Adds a recorded cost to the gate's monthly spend and checks the spend alert.
+    pub(super) async fn charge(&self, held: &Held, micros: i64) -> Result<(), StoreError> {
+        if micros <= 0 {
+            return Ok(());
+        }
+        let baseline = self.store.baseline(held.user, now_ms()).await?;
+        if let Err(e) = self.slots.gate().charge(held.user, &baseline, held.ids.month, micros).await {
+            // The database has the cost; the gate reseeds from it once Redis is back.
+            tracing::warn!(user = %held.user, error = %e, "a job's cost could not be added to the gate");
+        }
+        self.check_spend_alert(micros).await
     }
 
     /// Logs a warning when this cost took the month's total spend past the alert threshold.

@@ -12,7 +12,7 @@ use super::live::Live;
 use super::slots::Held;
 use super::{friendly, variants, Jobs};
 use crate::providers::{GeneratedImage, ImageProvider, ImageRequest, ProviderError};
-use crate::store::{job_text, JobOutcome, JobRun, StoreError};
+use crate::store::{job_text, JobEnding, JobRun, StoreError};
 
 impl Jobs {
     /// Runs one attempt of a job in its own task. Whatever way it ends (an outcome, a store
@@ -21,7 +21,7 @@ impl Jobs {
     pub(super) fn spawn(&self, run: JobRun, thread: ThreadId, message: MessageId, job: JobView, held: Held) {
         let jobs = self.clone();
         // Every line a job logs carries its id, attempt, user and provider.
-        let span = tracing::info_span!(parent: None, "job", job = %run.id, attempt = run.attempt, user = %held.user, provider = %job.provider);
+        let span = tracing::info_span!(parent: None, "job", job = %run.id, attempt = run.attempt, user = %held.user, provider = job.provider.id());
         let task = async move {
             let outcome = Arc::new(Outcome::default());
             let work = async {
@@ -99,7 +99,7 @@ impl Jobs {
     /// The provider that made (or makes) `job`: the one it was started with while that is
     /// still offered, else today's default.
     fn provider_for(&self, job: &JobView) -> Arc<dyn ImageProvider> {
-        self.providers.by_name(&job.provider).unwrap_or_else(|| self.providers.default_provider()).clone()
+        self.providers.by_kind(job.provider).unwrap_or_else(|| self.providers.default_provider()).clone()
     }
 
     /// Runs the job to its end and records it; returns the `JobUpdated` that announces the end.
@@ -126,35 +126,41 @@ impl Jobs {
             true => self.generate(run, held, thread, &job, provider, request).await?,
             false => Err(ProviderError::Cancelled),
         };
-        let finished = match result {
+        let (ending, recorded) = match result {
             Ok(image) if !cancel.is_cancelled() => self.save(run, user, thread, &job, image).await?,
             // Stopped by the shutdown, not by the user: Retry is offered.
-            Ok(_) | Err(ProviderError::Cancelled) if self.closing() => Finished::Interrupted,
-            Ok(_) | Err(ProviderError::Cancelled) => Finished::Cancelled,
+            Ok(_) | Err(ProviderError::Cancelled) if self.closing() => {
+                (JobEnding::Interrupted { cost_micros: None }, false)
+            }
+            Ok(_) | Err(ProviderError::Cancelled) => (JobEnding::Cancelled { cost_micros: None }, false),
             Err(e) => {
                 // A missing model is a configuration error the provider logs once per model.
                 if !matches!(e, ProviderError::ModelUnavailable { .. }) {
                     tracing::warn!(job = %job.id, error = %e, "generation failed");
                 }
-                Finished::Failed(e.kind(), friendly(&e), e.retryable())
+                let failed = JobEnding::Failed {
+                    kind: e.kind(),
+                    message: friendly(&e),
+                    retryable: e.retryable(),
+                    cost_micros: None,
+                };
+                (failed, false)
             }
+        };
+        // What the provider probably billed is recorded, whatever happened after (F7).
+        let ending = match ending.billed(called) && !recorded {
+            true => ending.with_cost(self.estimate_micros(&job)),
+            false => ending,
         };
         // Recorded first: only the attempt that still owns the row settles and announces.
-        let recorded = match &finished {
-            Finished::Complete(_) => true,
-            Finished::Cancelled => self.store.finish_job(run, JobOutcome::Cancelled).await?,
-            Finished::Interrupted => self.store.finish_job(run, JobOutcome::Interrupted).await?,
-            Finished::Failed(kind, message, retryable) => {
-                self.store.finish_job(run, JobOutcome::Failed { kind, message, retryable: *retryable }).await?
-            }
-        };
+        let recorded = recorded || self.store.finish_job(run, &ending).await?;
         if !recorded {
             tracing::warn!(job = %run.id, attempt = run.attempt, "a stale runner's ending was not recorded");
             return Ok(None);
         }
         // The job has ended either way; a settlement the database refused is logged, not a
         // reason to keep the tabs waiting.
-        if let Err(e) = self.settle(run, held, &finished, called).await {
+        if let Err(e) = self.settle(run, held, &ending, called).await {
             tracing::error!(job = %run.id, error = %e, "a job's reservation could not be settled");
         }
         outcome.settled();
@@ -172,9 +178,11 @@ impl Jobs {
     ) -> Result<Option<Arc<Vec<u8>>>, StoreError> {
         let Some(earlier) = job.refines.filter(|_| provider.capabilities().edit) else { return Ok(None) };
         let Some(image) = self.store.job(user, earlier).await?.and_then(|(j, _)| j.image) else { return Ok(None) };
-        Ok(self.store.image_variant(user, image.id, "full").await?.map(|v| Arc::new(v.bytes)))
+        Ok(self.store.image_variant(user, image.id, Variant::Full).await?.map(|v| Arc::new(v.bytes)))
     }
 
+    /// Decodes, stores and records the image; returns the ending and whether it was recorded
+    /// (an image that cannot be decoded is a failure still to record).
     async fn save(
         &self,
         run: JobRun,
@@ -182,18 +190,24 @@ impl Jobs {
         thread: ThreadId,
         job: &JobView,
         image: GeneratedImage,
-    ) -> Result<Finished, StoreError> {
+    ) -> Result<(JobEnding, bool), StoreError> {
         self.stage(run, user, thread, job, JobStage::Processing).await?;
         let png = image.png;
+        let bad_image = || JobEnding::Failed {
+            kind: FailureKind::BadImage,
+            message: "Generation failed, please try again.".into(),
+            retryable: true,
+            cost_micros: None,
+        };
         let prepared = match tokio::task::spawn_blocking(move || variants::prepare(&png)).await {
             Ok(Ok(prepared)) => prepared,
             Ok(Err(e)) => {
                 tracing::warn!(job = %job.id, error = %e, "provider image could not be decoded");
-                return Ok(Finished::Failed("bad_image", "Generation failed, please try again.".into(), true));
+                return Ok((bad_image(), false));
             }
             Err(e) => {
                 tracing::error!(job = %job.id, error = %e, "image processing stopped");
-                return Ok(Finished::Failed("bad_image", "Generation failed, please try again.".into(), true));
+                return Ok((bad_image(), false));
             }
         };
         self.stage(run, user, thread, job, JobStage::Saving).await?;
@@ -201,24 +215,20 @@ impl Jobs {
             .store
             .store_image(user, &prepared.sha256, (prepared.width, prepared.height), &prepared.variants)
             .await?;
-        let revised = image.revised_prompt.as_deref();
         let cost_micros = self.prices.cost_micros(&image.model, image.usage);
-        if !self.store.finish_job(run, JobOutcome::Complete { image: id, revised_prompt: revised, cost_micros }).await?
-        {
+        let complete = JobEnding::Complete { image: id, revised_prompt: image.revised_prompt, cost_micros };
+        if !self.store.finish_job(run, &complete).await? {
             // A stale runner: the job was closed and retried meanwhile; this image is not its.
-            return Ok(Finished::Cancelled);
+            return Ok((complete, false));
         }
         self.stage(run, user, thread, job, JobStage::Complete).await?;
-        Ok(Finished::Complete(cost_micros))
+        Ok((complete, true))
     }
-}
 
-pub(super) enum Finished {
-    /// With its cost in micro-dollars, when known.
-    Complete(Option<i64>),
-    Cancelled,
-    /// Stopped by a shutdown, not by the user: Retry is offered.
-    Interrupted,
-    /// Stable code, what the user reads, whether Retry makes sense.
-    Failed(&'static str, String, bool),
+    /// What a generation of `job` costs when the provider reports no usage: its price for one
+    /// image of the job's shape.
+    pub(super) fn estimate_micros(&self, job: &JobView) -> Option<i64> {
+        let (width, height) = crate::assistant::style::aspect_in(&job.enhanced_prompt).unwrap_or_default().size();
+        self.prices.estimate_micros(&job.model, None, width, height)
+    }
 }

@@ -7,6 +7,8 @@ use std::io::Cursor;
 use image::{imageops::FilterType, ImageFormat};
 use sha2::{Digest, Sha256};
 
+use app::protocol::Variant;
+
 use crate::store::StoredVariant;
 
 /// Widths of the web variants; a variant is only made when the image is at least that wide.
@@ -31,14 +33,14 @@ pub fn prepare(png: &[u8]) -> Result<Prepared, image::ImageError> {
         }
     };
     let sha256 = Sha256::digest(&full).iter().map(|b| format!("{b:02x}")).collect();
-    let mut variants = vec![StoredVariant { name: "full".into(), mime: "image/png", width, height, bytes: full }];
+    let mut variants = vec![StoredVariant { name: Variant::Full, mime: "image/png", width, height, bytes: full }];
     for w in WIDTHS.into_iter().filter(|w| *w <= width) {
         let h = (u64::from(height) * u64::from(w) / u64::from(width)).max(1) as u32;
         let resized = img.resize_exact(w, h, FilterType::Triangle).to_rgb8();
         let mut out = Cursor::new(Vec::new());
         resized.write_to(&mut out, ImageFormat::WebP)?;
         variants.push(StoredVariant {
-            name: w.to_string(),
+            name: Variant::Width(w),
             mime: "image/webp",
             width: w,
             height: h,
@@ -62,8 +64,8 @@ mod tests {
     #[test]
     fn a_large_image_gets_every_width_as_webp() {
         let p = prepare(&png(1024, 512)).expect("prepared");
-        let names: Vec<&str> = p.variants.iter().map(|v| v.name.as_str()).collect();
-        assert_eq!(names, ["full", "256", "512", "1024"]);
+        let names: Vec<Variant> = p.variants.iter().map(|v| v.name).collect();
+        assert_eq!(names, [Variant::Full, Variant::Width(256), Variant::Width(512), Variant::Width(1024)]);
         let v512 = &p.variants[2];
         assert_eq!((v512.width, v512.height, v512.mime), (512, 256, "image/webp"));
         assert_eq!(image::guess_format(&v512.bytes).ok(), Some(ImageFormat::WebP));
@@ -73,7 +75,7 @@ mod tests {
     #[test]
     fn a_small_image_is_not_upscaled() {
         let p = prepare(&png(300, 300)).expect("prepared");
-        assert_eq!(p.variants.iter().map(|v| v.name.as_str()).collect::<Vec<_>>(), ["full", "256"]);
+        assert_eq!(p.variants.iter().map(|v| v.name).collect::<Vec<_>>(), [Variant::Full, Variant::Width(256)]);
     }
 
     #[test]

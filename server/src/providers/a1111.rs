@@ -188,10 +188,6 @@ impl ImageProvider for Automatic1111 {
         ProviderKind::Automatic1111
     }
 
-    fn name(&self) -> &'static str {
-        "AUTOMATIC1111"
-    }
-
     fn model(&self) -> String {
         self.settings.checkpoint.clone().unwrap_or_else(|| "a1111".into())
     }

@@ -58,10 +58,6 @@ impl ImageProvider for BuiltinRenderer {
         ProviderKind::Builtin
     }
 
-    fn name(&self) -> &'static str {
-        "built-in renderer"
-    }
-
     fn model(&self) -> String {
         "scene-v1".into()
     }

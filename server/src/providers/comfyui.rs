@@ -193,10 +193,6 @@ impl ImageProvider for ComfyUi {
         ProviderKind::ComfyUi
     }
 
-    fn name(&self) -> &'static str {
-        "ComfyUI"
-    }
-
     fn model(&self) -> String {
         self.model.clone()
     }

@@ -283,10 +283,6 @@ impl ImageProvider for OpenAiImages {
         ProviderKind::OpenAi
     }
 
-    fn name(&self) -> &'static str {
-        "OpenAI"
-    }
-
     fn model(&self) -> String {
         self.settings.model.clone()
     }

@@ -45,11 +45,6 @@ impl Providers {
         &self.offered[self.default]
     }
 
-    /// The offered provider a job was made by (its recorded name), if still offered.
-    pub fn by_name(&self, name: &str) -> Option<&Arc<dyn ImageProvider>> {
-        self.offered.iter().find(|p| p.name() == name)
-    }
-
     pub fn by_kind(&self, kind: ProviderKind) -> Option<&Arc<dyn ImageProvider>> {
         self.offered.iter().find(|p| p.kind() == kind)
     }

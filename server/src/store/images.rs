@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use app::protocol::{ImageId, ThreadId, UserId};
+use app::protocol::{ImageId, ThreadId, UserId, Variant};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
@@ -11,8 +11,7 @@ use super::{now_ms, Store, StoreError};
 
 /// One variant to store.
 pub struct StoredVariant {
-    /// "full" or a width in pixels.
-    pub name: String,
+    pub name: Variant,
     pub mime: &'static str,
     pub width: u32,
     pub height: u32,
@@ -52,7 +51,7 @@ impl Store {
                 "INSERT INTO image_variants (image_id, variant, mime, width, height, bytes) VALUES ($1, $2, $3, $4, $5, $6)",
             )
             .bind(id.0)
-            .bind(&v.name)
+            .bind(v.name.to_string())
             .bind(v.mime)
             .bind(i64::from(v.width))
             .bind(i64::from(v.height))
@@ -69,14 +68,14 @@ impl Store {
         &self,
         user: UserId,
         id: ImageId,
-        variant: &str,
+        variant: Variant,
     ) -> Result<Option<VariantBytes>, StoreError> {
         let row = sqlx::query(
             "SELECT v.mime, v.bytes, i.sha256 FROM image_variants v JOIN images i ON i.id = v.image_id \
              WHERE v.image_id = $1 AND v.variant = $2 AND i.user_id = $3",
         )
         .bind(id.0)
-        .bind(variant)
+        .bind(variant.to_string())
         .bind(user.0)
         .fetch_optional(self.pool())
         .await?;
@@ -108,14 +107,14 @@ impl Store {
     }
 }
 
-/// Numeric variant names (widths) per image, smallest first; `full` is not a width.
+/// Widths of the WebP variants per image, smallest first.
 fn widths_by_image(rows: &[AnyRow]) -> HashMap<ImageId, Vec<u32>> {
     let mut widths: HashMap<ImageId, Vec<u32>> = HashMap::new();
     for row in rows {
         let (Ok(id), Ok(variant)) = (row.try_get::<i64, _>("image_id"), row.try_get::<String, _>("variant")) else {
             continue;
         };
-        if let Ok(w) = variant.parse() {
+        if let Some(Variant::Width(w)) = Variant::parse(&variant) {
             widths.entry(ImageId(id)).or_default().push(w);
         }
     }

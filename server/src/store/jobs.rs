@@ -16,7 +16,7 @@ pub struct NewJob<'a> {
     pub prompt: &'a str,
     pub enhanced_prompt: &'a str,
     pub subject: &'a str,
-    pub provider: &'a str,
+    pub provider: ProviderKind,
     pub model: &'a str,
     /// When its quota reservation was taken (Unix ms).
     pub counted_at: i64,
@@ -26,22 +26,61 @@ pub struct NewJob<'a> {
     pub refines: Option<JobId>,
 }
 
-/// How a job ended.
-#[derive(Clone, Copy)]
-pub enum JobOutcome<'a> {
+/// How a job attempt ended: what its row records, what settlement reads and what its tabs
+/// are told. The one enum for it; `cost_micros` is what the provider probably billed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JobEnding {
     Complete {
         image: ImageId,
-        revised_prompt: Option<&'a str>,
+        revised_prompt: Option<String>,
         cost_micros: Option<i64>,
     },
     Failed {
-        kind: &'a str,
-        message: &'a str,
+        kind: FailureKind,
+        message: String,
         retryable: bool,
+        cost_micros: Option<i64>,
     },
-    Cancelled,
-    /// Stopped by a shutdown: Retry offered.
-    Interrupted,
+    Cancelled {
+        cost_micros: Option<i64>,
+    },
+    /// Stopped by a shutdown or a dead process: Retry offered.
+    Interrupted {
+        cost_micros: Option<i64>,
+    },
+}
+
+impl JobEnding {
+    pub fn cost_micros(&self) -> Option<i64> {
+        match self {
+            Self::Complete { cost_micros, .. }
+            | Self::Failed { cost_micros, .. }
+            | Self::Cancelled { cost_micros }
+            | Self::Interrupted { cost_micros } => *cost_micros,
+        }
+    }
+
+    /// Whether the provider probably billed this attempt: then its place stays counted and its
+    /// cost is recorded, whatever happened after (F7).
+    pub fn billed(&self, provider_called: bool) -> bool {
+        provider_called
+            && match self {
+                Self::Complete { .. } | Self::Cancelled { .. } | Self::Interrupted { .. } => true,
+                Self::Failed { kind, .. } => kind.billed_when_called(),
+            }
+    }
+
+    /// The same ending with the cost of a generation that did not complete.
+    pub fn with_cost(self, cost: Option<i64>) -> Self {
+        match self {
+            Self::Failed { kind, message, retryable, .. } => {
+                Self::Failed { kind, message, retryable, cost_micros: cost }
+            }
+            Self::Cancelled { .. } => Self::Cancelled { cost_micros: cost },
+            Self::Interrupted { .. } => Self::Interrupted { cost_micros: cost },
+            complete @ Self::Complete { .. } => complete,
+        }
+    }
 }
 
 /// One attempt of a job: what its runner owns. Retry starts the next attempt, and the row
@@ -68,7 +107,7 @@ pub struct JobPlace {
 }
 
 const JOB_COLUMNS: &str = "j.id, j.status, j.stage, j.prompt, j.enhanced_prompt, j.revised_prompt, j.subject, \
-     j.provider, j.model, j.error_message, j.retryable, j.image_id, j.user_id, j.thread_id, j.message_id, j.refines_job_id, \
+     j.provider, j.model, j.error_message, j.error_kind, j.retryable, j.image_id, j.user_id, j.thread_id, j.message_id, j.refines_job_id, \
      j.counted_at, i.width AS image_width, i.height AS image_height";
 
 /// What a job stopped by a restart tells its user.
@@ -84,7 +123,11 @@ fn job_from_row(row: &AnyRow) -> Result<(JobView, JobPlace), sqlx::Error> {
     let status = JobStatus::parse(&status).unwrap_or(JobStatus::Failed);
     let error = row
         .try_get::<Option<String>, _>("error_message")?
-        .map(|message| Ok::<_, sqlx::Error>(JobError { message, retryable: row.try_get::<i64, _>("retryable")? != 0 }))
+        .map(|message| {
+            let kind = row.try_get::<Option<String>, _>("error_kind")?.and_then(|k| FailureKind::parse(&k));
+            let retryable = row.try_get::<i64, _>("retryable")? != 0;
+            Ok::<_, sqlx::Error>(JobError { message, retryable, kind: kind.unwrap_or_default() })
+        })
         .transpose()?;
     let image = match row.try_get::<Option<i64>, _>("image_id")? {
         Some(id) => Some(ImageInfo {
@@ -103,7 +146,11 @@ fn job_from_row(row: &AnyRow) -> Result<(JobView, JobPlace), sqlx::Error> {
         enhanced_prompt: row.try_get("enhanced_prompt")?,
         revised_prompt: row.try_get("revised_prompt")?,
         subject: row.try_get("subject")?,
-        provider: row.try_get("provider")?,
+        provider: {
+            let stored: String = row.try_get("provider")?;
+            ProviderKind::parse(&stored)
+                .ok_or_else(|| sqlx::Error::Decode(format!("unknown provider {stored:?} on a job").into()))?
+        },
         model: row.try_get("model")?,
         error,
         image,
@@ -158,7 +205,7 @@ impl Store {
         .bind(new.prompt)
         .bind(new.enhanced_prompt)
         .bind(new.subject)
-        .bind(new.provider)
+        .bind(new.provider.id())
         .bind(new.model)
         .bind(now)
         .bind(new.counted_at)
@@ -175,7 +222,7 @@ impl Store {
             enhanced_prompt: new.enhanced_prompt.into(),
             revised_prompt: None,
             subject: new.subject.into(),
-            provider: new.provider.into(),
+            provider: new.provider,
             model: new.model.into(),
             error: None,
             image: None,
@@ -242,29 +289,36 @@ impl Store {
     }
 
     /// Records how a running attempt ended; `false` (nothing written) when the row is no longer
-    /// at that attempt or no longer running: a job ends once.
-    pub async fn finish_job(&self, run: JobRun, outcome: JobOutcome<'_>) -> Result<bool, StoreError> {
+    /// at that attempt or no longer running: a job ends once. A cost adds to what earlier
+    /// attempts cost (each billed attempt was paid for).
+    pub async fn finish_job(&self, run: JobRun, ending: &JobEnding) -> Result<bool, StoreError> {
         let now = now_ms();
-        let (status, stage, image, revised, error, retryable, cost, kind) = match outcome {
-            JobOutcome::Complete { image, revised_prompt, cost_micros } => {
+        let (status, stage, image, revised, error, retryable, kind) = match ending {
+            JobEnding::Complete { image, revised_prompt, .. } => {
                 let stage = Some(JobStage::Complete.as_str());
-                ("complete", stage, Some(image.0), revised_prompt, None, false, cost_micros, None)
+                (JobStatus::Complete, stage, Some(image.0), revised_prompt.as_deref(), None, false, None)
             }
-            // A job that made no image is not charged (a blocked prompt costs nothing).
-            JobOutcome::Failed { kind, message, retryable } => {
-                ("failed", None, None, None, Some(message), retryable, None, Some(kind))
+            JobEnding::Failed { kind, message, retryable, .. } => {
+                (JobStatus::Failed, None, None, None, Some(message.as_str()), *retryable, Some(kind.as_str()))
             }
-            JobOutcome::Cancelled => ("cancelled", None, None, None, None, false, None, None),
-            JobOutcome::Interrupted => {
-                ("interrupted", None, None, None, Some(INTERRUPTED_TEXT), true, None, Some("interrupted"))
-            }
+            JobEnding::Cancelled { .. } => (JobStatus::Cancelled, None, None, None, None, false, None),
+            JobEnding::Interrupted { .. } => (
+                JobStatus::Interrupted,
+                None,
+                None,
+                None,
+                Some(INTERRUPTED_TEXT),
+                true,
+                Some(FailureKind::Interrupted.as_str()),
+            ),
         };
         let done = sqlx::query(
             "UPDATE jobs SET status = $1, stage = COALESCE($2, stage), image_id = $3, \
-             revised_prompt = $4, error_message = $5, retryable = $6, updated_at = $7, cost_usd_micros = $9, error_kind = $10 \
-             WHERE id = $8 AND attempt = $11 AND status = 'running'",
+             revised_prompt = $4, error_message = $5, retryable = $6, updated_at = $7, \
+             cost_usd_micros = CASE WHEN $9 < 0 THEN cost_usd_micros ELSE COALESCE(cost_usd_micros, 0) + $9 END, \
+             error_kind = $10 WHERE id = $8 AND attempt = $11 AND status = 'running'",
         )
-        .bind(status)
+        .bind(status.as_str())
         .bind(stage)
         .bind(image)
         .bind(revised)
@@ -272,7 +326,8 @@ impl Store {
         .bind(i64::from(retryable))
         .bind(now)
         .bind(run.id.0)
-        .bind(cost)
+        // -1: no cost (a typed value, where a NULL would leave PostgreSQL guessing its type).
+        .bind(ending.cost_micros().unwrap_or(-1))
         .bind(kind)
         .bind(run.attempt)
         .execute(self.pool())
@@ -290,18 +345,18 @@ impl Store {
     }
 
     /// The stable failure code of a job, if it failed.
-    pub async fn job_error_kind(&self, id: JobId) -> Result<Option<String>, StoreError> {
+    pub async fn job_error_kind(&self, id: JobId) -> Result<Option<FailureKind>, StoreError> {
         let row =
             sqlx::query("SELECT error_kind FROM jobs WHERE id = $1").bind(id.0).fetch_optional(self.pool()).await?;
-        Ok(row.map(|r| r.try_get::<Option<String>, _>("error_kind")).transpose()?.flatten())
+        let kind = row.map(|r| r.try_get::<Option<String>, _>("error_kind")).transpose()?.flatten();
+        Ok(kind.and_then(|k| FailureKind::parse(&k)))
     }
 
-    /// Puts a finished job back to the start, for Retry, counting it again from `counted_at`;
-    /// `false` when it is running or not `user`'s.
+    /// Starts the next attempt of an ended job; what earlier attempts cost stays recorded.
     pub async fn restart_job(&self, user: UserId, id: JobId, counted_at: i64) -> Result<Option<JobRun>, StoreError> {
         let row = sqlx::query(
             "UPDATE jobs SET status = 'running', stage = 'queued', error_message = NULL, error_kind = NULL, retryable = 0, \
-             image_id = NULL, cost_usd_micros = NULL, updated_at = $1, counted_at = $4, attempt = attempt + 1 \
+             image_id = NULL, updated_at = $1, counted_at = $4, attempt = attempt + 1 \
              WHERE id = $2 AND user_id = $3 AND status IN ('failed', 'interrupted', 'cancelled') RETURNING attempt",
         )
         .bind(now_ms())
@@ -325,17 +380,19 @@ impl Store {
 
     /// Jobs a dead process left running can never finish: those not touched since `before_ms`
     /// are marked interrupted (retryable). Returns how many there were.
-    pub async fn interrupt_running_jobs(&self, before_ms: i64) -> Result<u64, StoreError> {
-        let done = sqlx::query(
-            "UPDATE jobs SET status = 'interrupted', error_message = $1, error_kind = 'interrupted', retryable = 1, \
-             updated_at = $2 WHERE status = 'running' AND updated_at < $3",
+    pub async fn interrupt_running_jobs(&self, before_ms: i64) -> Result<Vec<(UserId, JobId)>, StoreError> {
+        let rows = sqlx::query(
+            "UPDATE jobs SET status = $4, error_message = $1, error_kind = $5, retryable = 1, \
+             updated_at = $2 WHERE status = 'running' AND updated_at < $3 RETURNING user_id, id",
         )
         .bind(INTERRUPTED_TEXT)
         .bind(now_ms())
         .bind(before_ms)
-        .execute(self.pool())
+        .bind(JobStatus::Interrupted.as_str())
+        .bind(FailureKind::Interrupted.as_str())
+        .fetch_all(self.pool())
         .await?;
-        Ok(done.rows_affected())
+        rows.iter().map(|r| Ok((UserId(r.try_get::<i64, _>("user_id")?), JobId(r.try_get::<i64, _>("id")?)))).collect()
     }
 
     /// A running job's heartbeat: its process is alive (see `interrupt_running_jobs`).

@@ -15,6 +15,7 @@ use tokio::time::{interval, Instant, MissedTickBehavior};
 
 use crate::chat::{Chat, ChatError};
 use crate::config::WsSettings;
+use crate::hub::Signal;
 
 /// What a session needs: the chat operations, who is connected, and the heartbeat timing.
 #[derive(Clone)]
@@ -77,7 +78,10 @@ where
             biased;
             event = events.recv() => {
                 let result = match event {
-                    Ok(msg) => send(sink, &msg).await,
+                    Ok(signal) => match &*signal {
+                        Signal::Event(msg) => send(sink, msg).await,
+                        Signal::Resync => resync(ctx, sink, open).await,
+                    },
                     Err(RecvError::Lagged(missed)) => {
                         tracing::warn!(user = %ctx.user.id, missed, "socket lagged behind the hub; re-syncing it");
                         resync(ctx, sink, open).await
@@ -195,10 +199,7 @@ async fn handle_frame(ctx: &SessionCtx, text: &str, open: &mut Option<ThreadId>)
 }
 
 fn error_reply(e: ChatError, client_id: Option<ClientId>) -> ServerMsg {
-    if let ChatError::Store(inner) = &e {
-        tracing::error!(error = %inner, "request failed in storage");
-    }
-    protocol_error(e.code(), &e.user_message(), client_id)
+    ServerMsg::Error(e.into_protocol(client_id))
 }
 
 fn protocol_error(code: ErrorCode, message: &str, client_id: Option<ClientId>) -> ServerMsg {

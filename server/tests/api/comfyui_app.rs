@@ -45,6 +45,6 @@ async fn a_comfyui_job_shows_real_steps_and_previews_then_the_image() {
     assert!(progress.iter().any(|p| p.preview.is_some()), "previews are shown");
     let done = finished_job(frames.last().expect("frames")).expect("finished");
     assert_eq!(done.status, JobStatus::Complete);
-    assert_eq!(done.provider, "ComfyUI");
+    assert_eq!(done.provider, ProviderKind::ComfyUi);
     assert!(done.image.is_some());
 }

@@ -155,6 +155,14 @@ impl TestApp {
         cookie.expect("sign-up sets a session cookie")
     }
 
+    /// Signs `username` in (a new session) and returns its cookie.
+    pub async fn signin(&self, username: &str) -> String {
+        let (status, _, cookie) =
+            self.post_form("/auth/login", &[("username", username), ("password", PASSWORD)], None).await;
+        assert_eq!(status, reqwest::StatusCode::SEE_OTHER, "sign-in redirects");
+        cookie.expect("sign-in sets a session cookie")
+    }
+
     /// The id of the account `username`.
     pub async fn user_id(&self, username: &str) -> UserId {
         self.store.credentials(username).await.expect("db").expect("the account").user.id

@@ -55,7 +55,7 @@ async fn imagine_runs_through_every_stage_in_every_tab_and_stores_the_image() {
         assert_eq!((started.subject.as_str(), started.prompt.as_str()), ("lighthouse", "a lighthouse at dusk"));
         let done = finished_job(frames.last().expect("frames")).expect("finished");
         assert_eq!(done.status, JobStatus::Complete);
-        assert_eq!(done.provider, "built-in renderer");
+        assert_eq!(done.provider, ProviderKind::Builtin);
         image = done.image;
     }
     let image = image.expect("an image");

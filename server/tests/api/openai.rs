@@ -176,7 +176,7 @@ async fn a_blocked_prompt_fails_clearly_without_retry() {
     assert!(!error.retryable, "no Retry for a blocked prompt");
     assert_eq!(fake.requests().len(), 1);
     assert_eq!(app.store.job_cost(job.id).await.expect("cost"), None, "a blocked prompt costs nothing");
-    assert_eq!(app.store.job_error_kind(job.id).await.expect("kind").as_deref(), Some("content_policy"));
+    assert_eq!(app.store.job_error_kind(job.id).await.expect("kind"), Some(FailureKind::ContentPolicy));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -209,7 +209,7 @@ async fn our_own_deadline_ends_a_slow_provider_call() {
     let job = frames.last().and_then(finished_job).expect("finished");
     let error = job.error.expect("an error");
     assert!(error.message.contains("taking longer than expected") && error.retryable, "{error:?}");
-    assert_eq!(job.provider, "OpenAI");
+    assert_eq!(job.provider, ProviderKind::OpenAi);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -281,7 +281,7 @@ async fn a_retired_model_fails_with_a_message_for_the_administrator_and_no_retry
     assert!(!error.retryable, "a configuration error is not the user's to retry");
     assert_eq!(fake.requests().len(), 1, "never retried");
     assert_eq!(app.store.job_cost(job.id).await.expect("cost"), None, "never charged");
-    assert_eq!(app.store.job_error_kind(job.id).await.expect("kind").as_deref(), Some("model_unavailable"));
+    assert_eq!(app.store.job_error_kind(job.id).await.expect("kind"), Some(FailureKind::ModelUnavailable));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
