@@ -2,6 +2,7 @@
 //! then publish to the user's sockets. Storing comes first, so an event that reaches a tab
 //! is always one a reload would show again.
 
+mod answers;
 mod budget;
 mod error;
 mod model_turn;
@@ -123,8 +124,9 @@ impl Chat {
         Ok(())
     }
 
-    /// Stores a user's message once per client id and announces it. The first message of an
-    /// untitled thread also names it.
+    /// Stores a user's message once per client id, announces it and answers it. The first
+    /// message of an untitled thread also names it. A resend is answered only if its first
+    /// answer was lost (see `answers`).
     pub async fn send_message(&self, user: UserId, send: &SendMessage) -> Result<(ChatMessage, bool), ChatError> {
         let text = send.text.trim();
         if text.is_empty() {
@@ -143,7 +145,9 @@ impl Chat {
             if message.seq == 1 {
                 self.name_thread_after(user, send.thread_id, text).await?;
             }
-            self.respond(user, &message).await?;
+            self.answer(user, &message).await?;
+        } else {
+            self.answer_resend(user, &message).await?;
         }
         Ok((message, is_new))
     }

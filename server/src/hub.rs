@@ -86,6 +86,12 @@ impl Hub {
         self.each_channel(|tx| tx.send(signal.clone()).ok())
     }
 
+    /// Events queued here that some socket has not taken yet (the shutdown lets them go out).
+    pub fn undelivered(&self) -> usize {
+        let channels = self.channels.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        channels.values().map(broadcast::Sender::len).sum()
+    }
+
     fn each_channel(&self, send: impl Fn(&broadcast::Sender<Event>) -> Option<usize>) -> usize {
         let channels = self.channels.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         channels.values().filter_map(send).sum()

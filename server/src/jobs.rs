@@ -5,9 +5,10 @@
 //! before it is announced. Each job has a cancellation token; cancelling it drops the
 //! provider call. Admission goes through the quota gate (`slots`, `quota`) before anything is
 //! stored or any provider is called, so two tabs pressing Send at once start one job, and a
-//! refused request costs nothing. A reservation is returned when the generation did not
-//! happen (cancelled before the provider was called, failed, blocked); a completed one counts
-//! and its cost is charged to the month.
+//! refused request costs nothing. A reservation is returned when the provider did not bill
+//! the generation (blocked, refused, failed before making anything, cancelled before the
+//! call); one it probably billed (completed, timed out, cancelled or stopped after the call)
+//! counts, and its cost is charged to the month.
 
 mod abandon;
 mod drive;
@@ -25,6 +26,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use app::protocol::*;
+use tokio_util::task::TaskTracker;
 
 use crate::hub::Hub;
 use crate::limits::{Gate, Policies, Usage, Verdict};
@@ -65,6 +67,8 @@ pub struct Jobs {
     relay: Option<Relay>,
     /// Set on shutdown: no new job starts, and a job stopped now was interrupted, not cancelled.
     closing: Arc<AtomicBool>,
+    /// Every runner task, so the shutdown waits until each has recorded and announced its end.
+    runners: TaskTracker,
 }
 
 /// What a new job is asked to make.
@@ -102,6 +106,7 @@ impl Jobs {
             spend_alert_micros: config.spend_alert_micros,
             relay: config.relay,
             closing: Arc::new(AtomicBool::new(false)),
+            runners: TaskTracker::new(),
         }
     }
 
@@ -145,8 +150,8 @@ impl Jobs {
         let (claim, _) = self.admit(user).await?;
         let before = self.store.job_counted_at(user, id).await?;
         let run = self.store.restart_job(user, id, crate::store::now_ms()).await?.ok_or(JobError::NotFound)?;
-        // The attempt before still held its place (interrupted, or cancelled after the provider
-        // was called): the new one replaces it, in the gate as in the database.
+        // The attempt before still held its place (the provider probably billed it): the new
+        // one replaces it, in the gate as in the database, so a Retry counts once.
         if let Some(at) = before {
             self.slots.forget(user, id, crate::limits::WindowIds::at(at)).await;
         }

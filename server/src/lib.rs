@@ -168,11 +168,9 @@ impl Application {
             tokio::spawn(sweep(jobs.clone()));
         }
         let (drain_jobs, grace) = (jobs.clone(), settings.images.shutdown_grace);
-        let state = AppState {
-            chat: Chat { store: store.clone(), hub: hub.clone(), jobs, model: chat_model },
-            settings: Arc::new(settings),
-            routes: Arc::new(http::route_list()),
-        };
+        let chat = Chat { store: store.clone(), hub: hub.clone(), jobs, model: chat_model };
+        tokio::spawn(sweep_answers(chat.clone()));
+        let state = AppState { chat, settings: Arc::new(settings), routes: Arc::new(http::route_list()) };
         Ok(Self { listener, router: http::router(state, sessions), store, hub, relay, jobs: drain_jobs, grace })
     }
 
@@ -206,6 +204,11 @@ impl Application {
         if let Some(relay) = &self.relay {
             relay.flush(std::time::Duration::from_secs(3)).await;
         }
+        // The last events (jobs' endings) reach the open sockets before the process ends.
+        let until = tokio::time::Instant::now() + std::time::Duration::from_secs(1);
+        while self.hub.undelivered() > 0 && tokio::time::Instant::now() < until {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
         served
     }
 }
@@ -231,10 +234,22 @@ async fn sweep(jobs: Jobs) {
     let mut tick = tokio::time::interval(std::time::Duration::from_millis(
         u64::try_from(jobs.stale_after_ms() / 5).unwrap_or(3_000),
     ));
-    loop {
+    while !jobs.closing() {
         tick.tick().await;
         if let Err(e) = jobs.recover(true).await {
             tracing::warn!(error = %e, "sweep for interrupted jobs failed");
+        }
+    }
+}
+
+/// Messages whose answer was lost (the request failed, or its process died) are answered
+/// every few seconds, here or on whichever instance claims them first (an indexed query).
+async fn sweep_answers(chat: Chat) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(5));
+    while !chat.jobs.closing() {
+        tick.tick().await;
+        if let Err(e) = chat.answer_forgotten().await {
+            tracing::warn!(error = %e, "sweep for unanswered messages failed");
         }
     }
 }

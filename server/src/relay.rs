@@ -9,11 +9,12 @@
 //! (`previews`), so `/jobs/{id}/preview` works on every instance.
 //!
 //! Pub/sub loses what is published while a subscriber is away, so losses are detected and
-//! repaired instead of prevented (`listen`): a hole in an instance's numbers, a new
-//! subscription after a drop, or an instance announcing it dropped events makes the receiver
-//! re-send every local tab a snapshot from the database, which all tabs converge on. That also
-//! bounds the outbox: while Redis is away, queued events are discarded (they would be stale,
-//! and the snapshot replaces them) and at most [`OUTBOX_CAPACITY`] wait.
+//! repaired instead of prevented (`listen`): a hole in an instance's numbers, a subscription
+//! (re)made, an instance announcing it dropped events, an instance falling silent (no
+//! heartbeat: killed with events queued) or an unreadable envelope makes the receiver re-send
+//! every local tab a snapshot from the database, which all tabs converge on. That also bounds
+//! the outbox: while Redis is away, queued events are discarded (they would be stale, and the
+//! snapshot replaces them) and at most [`OUTBOX_CAPACITY`] wait.
 
 mod listen;
 mod previews;
@@ -56,6 +57,8 @@ enum Body {
     },
     /// The origin dropped events (Redis was away or its outbox was full): resync.
     Gap,
+    /// The origin is alive (every two seconds).
+    Heartbeat,
 }
 
 /// This instance's end of the relay. Cheap to clone.
@@ -113,7 +116,8 @@ impl Relay {
         self.send(Body::Cancel { user, job });
     }
 
-    /// Waits (at most `limit`) until everything queued has been published or given up on.
+    /// Waits (at most `limit`) until everything queued has been published or dropped, and a
+    /// gap it caused announced.
     pub async fn flush(&self, limit: Duration) {
         let until = tokio::time::Instant::now() + limit;
         while self.pending.load(Ordering::SeqCst) > 0 && tokio::time::Instant::now() < until {

@@ -3,6 +3,7 @@
 //! and run through sqlx's `Any` driver, so one repository serves both and one test suite
 //! checks both. Rows are converted into the wire types here; nothing above sees SQL.
 
+mod answers;
 mod images;
 mod jobs;
 mod messages;

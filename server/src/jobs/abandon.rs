@@ -2,9 +2,10 @@
 //! its task. The job must not stay `running`, its reservation must not leak and every tab must
 //! see it end, so: the reservation is returned unless the provider was called (then it was
 //! probably billed: the place stays counted, in the gate as in the database) or settlement
-//! already ran; the row is closed as failed with Retry, trying the database a few times; and
-//! the final state is announced, from memory when the database cannot be read. A row the
-//! database would not take is closed by the next start-up's sweep.
+//! already ran, or an earlier attempt was billed; the row is closed as failed with Retry (its
+//! cost recorded when the provider was called), trying the database a few times; and the
+//! final state is announced, from memory when the database cannot be read. A row the
+//! database would not take is closed by the sweep (at start-up; with Redis, every 3.2 s).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -45,9 +46,10 @@ impl Jobs {
         outcome: &Outcome,
     ) -> Option<ServerMsg> {
         let (called, settled) = (outcome.called.load(Ordering::SeqCst), outcome.settled.load(Ordering::SeqCst));
-        // An earlier attempt the provider billed keeps the job's place (see `settle`).
-        let earlier_cost = self.store.job_cost(run.id).await.ok().flatten();
-        if !settled && !called && earlier_cost.is_none() {
+        // An earlier attempt the provider billed keeps the job's place (see `settle`); when the
+        // database cannot say, the place is kept too (counting one too many, never too few).
+        let earlier_billed = self.store.job_cost(run.id).await.map_or(true, |cost| cost.is_some());
+        if !settled && !called && !earlier_billed {
             if let Err(e) = self.store.uncount_job(run).await {
                 tracing::warn!(job = %run.id, error = %e, "an abandoned job could not be uncounted");
             }
@@ -79,7 +81,8 @@ impl Jobs {
     /// Writes the failure, trying the database a few times; `None` when it never answered.
     /// Called, the provider probably billed the job: its cost is recorded and charged.
     async fn close_failed(&self, run: JobRun, held: &Held, job: &JobView, called: bool) -> Option<bool> {
-        let cost = if called { self.estimate_micros(job) } else { None };
+        // Zero when unpriced: still a record that the provider was paid (its place stays).
+        let cost = called.then(|| self.estimate_micros(job).unwrap_or(0));
         let failed = JobEnding::Failed {
             kind: FailureKind::Internal,
             message: FAILED.to_string(),
@@ -91,7 +94,7 @@ impl Jobs {
             match self.store.finish_job(run, &failed).await {
                 Ok(true) => {
                     if let Some(micros) = cost {
-                        if let Err(e) = self.charge(held, micros).await {
+                        if let Err(e) = self.charge(held.user, held.ids.month, micros).await {
                             tracing::warn!(job = %run.id, error = %e, "an abandoned job's cost could not be charged");
                         }
                     }

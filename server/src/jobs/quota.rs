@@ -107,20 +107,20 @@ impl Jobs {
             self.slots.refund(held).await;
         }
         match ending.cost_micros() {
-            Some(micros) => self.charge(held, micros).await,
+            Some(micros) => self.charge(held.user, held.ids.month, micros).await,
             None => Ok(()),
         }
     }
 
-    /// Adds a recorded cost to the gate's monthly spend and checks the spend alert.
-    pub(super) async fn charge(&self, held: &Held, micros: i64) -> Result<(), StoreError> {
+    /// Adds a recorded cost to the gate's spend for `month` and checks the spend alert.
+    pub(super) async fn charge(&self, user: UserId, month: i64, micros: i64) -> Result<(), StoreError> {
         if micros <= 0 {
             return Ok(());
         }
-        let baseline = self.store.baseline(held.user, now_ms()).await?;
-        if let Err(e) = self.slots.gate().charge(held.user, &baseline, held.ids.month, micros).await {
+        let baseline = self.store.baseline(user, now_ms()).await?;
+        if let Err(e) = self.slots.gate().charge(user, &baseline, month, micros).await {
             // The database has the cost; the gate reseeds from it once Redis is back.
-            tracing::warn!(user = %held.user, error = %e, "a job's cost could not be added to the gate");
+            tracing::warn!(%user, error = %e, "a job's cost could not be added to the gate");
         }
         self.check_spend_alert(micros).await
     }

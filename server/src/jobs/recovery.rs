@@ -1,9 +1,10 @@
 //! Jobs whose process died: found by their stopped heartbeat and marked interrupted, so the
 //! user gets Retry instead of a job that never ends.
 
-use app::protocol::{JobUpdated, ServerMsg};
+use app::protocol::{JobStage, JobUpdated, ServerMsg};
 
 use super::Jobs;
+use crate::limits::WindowIds;
 use crate::store::{job_text, StoreError};
 
 impl Jobs {
@@ -17,8 +18,15 @@ impl Jobs {
         if !closed.is_empty() {
             tracing::warn!(jobs = closed.len(), "marked jobs left running by a dead process as interrupted");
         }
-        for &(user, id) in &closed {
+        for &(user, id, stage) in &closed {
             let Some((view, place)) = self.store.job(user, id).await? else { continue };
+            // Past initializing the provider was called and probably billed it: the cost is
+            // recorded (zero when unpriced, which keeps its place on a Retry).
+            if stage > JobStage::Initializing {
+                let micros = self.estimate_micros(&view).unwrap_or(0);
+                self.store.add_job_cost(id, micros).await?;
+                self.charge(user, WindowIds::at(crate::store::now_ms()).month, micros).await?;
+            }
             self.store.set_job_message_text(id, &job_text(&view)).await?;
             let updated = JobUpdated { thread_id: place.thread, message_id: place.message, job: view };
             self.hub.publish(user, ServerMsg::JobUpdated(updated));

@@ -52,7 +52,7 @@ impl Jobs {
             }
             jobs.publish_quota(held.user).await;
         };
-        tokio::spawn(task.instrument(span));
+        self.runners.spawn(task.instrument(span));
     }
 
     /// [`Self::run`] with the row's heartbeat, which tells other instances the job is alive.
@@ -149,7 +149,8 @@ impl Jobs {
         };
         // What the provider probably billed is recorded, whatever happened after (F7).
         let ending = match ending.billed(called) && !recorded {
-            true => ending.with_cost(self.estimate_micros(&job)),
+            // Zero when unpriced: still a record that the provider was paid (its place stays).
+            true => ending.with_cost(Some(self.estimate_micros(&job).unwrap_or(0))),
             false => ending,
         };
         // Recorded first: only the attempt that still owns the row settles and announces.

@@ -7,6 +7,7 @@ use std::time::Duration;
 use app::protocol::{JobId, UserId};
 use futures::StreamExt;
 use tokio::sync::mpsc;
+use tokio::time::Instant;
 
 use super::{Body, Envelope, Relay};
 use crate::hub::Hub;
@@ -27,21 +28,23 @@ enum Place {
     Repeat,
 }
 
-/// The last number seen from each other instance, since the current subscription began.
+/// What is known of each other instance since the current subscription began: the last
+/// number seen and when it was heard from.
 #[derive(Default)]
-struct Sequences(HashMap<String, u64>);
+struct Sequences(HashMap<String, (u64, Instant)>);
 
 impl Sequences {
-    fn place(&mut self, origin: &str, seq: u64) -> Place {
+    fn place(&mut self, origin: &str, seq: u64, now: Instant) -> Place {
         match self.0.get_mut(origin) {
             None => {
-                self.0.insert(origin.to_string(), seq);
+                self.0.insert(origin.to_string(), (seq, now));
                 Place::InOrder
             }
-            Some(last) if seq <= *last => Place::Repeat,
-            Some(last) => {
+            Some((last, _)) if seq <= *last => Place::Repeat,
+            Some((last, heard)) => {
                 let gap = seq > *last + 1;
                 *last = seq;
+                *heard = now;
                 if gap {
                     Place::AfterGap
                 } else {
@@ -50,17 +53,29 @@ impl Sequences {
             }
         }
     }
+
+    /// Forgets the instances not heard from since `before` (each beats every two seconds);
+    /// returns how many: what they had queued when they died never came.
+    fn expire(&mut self, before: Instant) -> usize {
+        let known = self.0.len();
+        self.0.retain(|_, (_, heard)| *heard >= before);
+        known - self.0.len()
+    }
 }
+
+/// Silence after which an instance (or this instance's own subscription, which hears its own
+/// heartbeat) is taken for dead.
+/// Five beats: a busy machine delays a beat, it does not miss five.
+const SILENCE: Duration = Duration::from_secs(5 * super::publish::HEARTBEAT.as_secs());
 
 impl Relay {
     /// Delivers other instances' events to `hub` and their cancels to `on_cancel`, for as
-    /// long as the process runs, re-subscribing after Redis comes back. Every subscription but
-    /// the first starts with a resync of local tabs: events published meanwhile were lost.
+    /// long as the process runs, re-subscribing after Redis comes back. Every subscription
+    /// starts with a resync of local tabs: events published before it were not heard.
     pub async fn listen(self, url: String, hub: Hub, on_cancel: mpsc::UnboundedSender<Incoming>) {
         let mut wait = Duration::from_millis(250);
-        let mut first = true;
         loop {
-            match self.listen_once(&url, &hub, &on_cancel, &mut first).await {
+            match self.listen_once(&url, &hub, &on_cancel).await {
                 Ok(()) => tracing::warn!("relay subscription ended; subscribing again"),
                 Err(e) => tracing::warn!(error = %e, "relay subscription failed; retrying"),
             }
@@ -74,31 +89,43 @@ impl Relay {
         url: &str,
         hub: &Hub,
         on_cancel: &mpsc::UnboundedSender<Incoming>,
-        first: &mut bool,
     ) -> Result<(), redis::RedisError> {
         let client = redis::Client::open(url)?;
         let mut pubsub = client.get_async_pubsub().await?;
         pubsub.subscribe(&*self.channel).await?;
-        if !std::mem::replace(first, false) {
-            let tabs = hub.resync_all();
-            tracing::info!(tabs, "relay subscribed again; resyncing local tabs");
-        } else {
-            tracing::info!(channel = %self.channel, "relay subscribed");
-        }
+        let tabs = hub.resync_all();
+        tracing::info!(channel = %self.channel, tabs, "relay subscribed; resynced local tabs");
         let mut sequences = Sequences::default();
         let mut messages = pubsub.into_on_message();
-        while let Some(m) = messages.next().await {
+        loop {
+            // This instance hears its own heartbeat: silence means the subscription is dead
+            // (a connection dropped without a word), so subscribe again.
+            let m = match tokio::time::timeout(SILENCE, messages.next()).await {
+                Ok(Some(m)) => m,
+                Ok(None) => return Ok(()),
+                Err(_) => {
+                    return Err(redis::RedisError::from((redis::ErrorKind::Io, "relay subscription silent")));
+                }
+            };
+            let now = Instant::now();
+            let gone = now.checked_sub(SILENCE).map_or(0, |before| sequences.expire(before));
+            if gone > 0 {
+                let tabs = hub.resync_all();
+                tracing::warn!(instances = gone, tabs, "an instance went silent; resyncing local tabs");
+            }
             let envelope: Envelope = match serde_json::from_slice(m.get_payload_bytes()) {
                 Ok(e) => e,
                 Err(e) => {
-                    tracing::warn!(error = %e, "unreadable relay message ignored");
+                    // From an instance of another version, say: whatever it said is missed.
+                    let tabs = hub.resync_all();
+                    tracing::warn!(error = %e, tabs, "unreadable relay message; resyncing local tabs");
                     continue;
                 }
             };
             if *envelope.origin == *self.origin {
                 continue;
             }
-            match sequences.place(&envelope.origin, envelope.seq) {
+            match sequences.place(&envelope.origin, envelope.seq, now) {
                 Place::Repeat => continue,
                 Place::AfterGap => {
                     let tabs = hub.resync_all();
@@ -113,9 +140,9 @@ impl Relay {
                     let tabs = hub.resync_all();
                     tracing::warn!(origin = %envelope.origin, tabs, "another instance dropped events; resyncing local tabs");
                 }
+                Body::Heartbeat => {}
             }
         }
-        Ok(())
     }
 }
 
@@ -126,13 +153,25 @@ mod tests {
     #[test]
     fn consecutive_numbers_are_in_order_and_a_hole_is_a_gap() {
         let mut s = Sequences::default();
-        assert_eq!(s.place("a", 7), Place::InOrder);
-        assert_eq!(s.place("a", 8), Place::InOrder);
-        assert_eq!(s.place("b", 1), Place::InOrder);
-        assert_eq!(s.place("a", 10), Place::AfterGap);
-        assert_eq!(s.place("a", 11), Place::InOrder);
-        assert_eq!(s.place("a", 11), Place::Repeat);
-        assert_eq!(s.place("a", 3), Place::Repeat);
-        assert_eq!(s.place("b", 2), Place::InOrder);
+        let t = Instant::now();
+        assert_eq!(s.place("a", 7, t), Place::InOrder);
+        assert_eq!(s.place("a", 8, t), Place::InOrder);
+        assert_eq!(s.place("b", 1, t), Place::InOrder);
+        assert_eq!(s.place("a", 10, t), Place::AfterGap);
+        assert_eq!(s.place("a", 11, t), Place::InOrder);
+        assert_eq!(s.place("a", 11, t), Place::Repeat);
+        assert_eq!(s.place("a", 3, t), Place::Repeat);
+        assert_eq!(s.place("b", 2, t), Place::InOrder);
+    }
+
+    #[test]
+    fn an_instance_not_heard_from_is_forgotten_once() {
+        let mut s = Sequences::default();
+        let t = Instant::now();
+        s.place("a", 1, t);
+        s.place("b", 1, t + Duration::from_secs(5));
+        assert_eq!(s.expire(t + Duration::from_secs(1)), 1, "a went silent");
+        assert_eq!(s.expire(t + Duration::from_secs(1)), 0, "and is counted once");
+        assert_eq!(s.place("a", 9, t + Duration::from_secs(6)), Place::InOrder, "back: a fresh start");
     }
 }

@@ -1,26 +1,42 @@
 //! The publisher task: the one writer of this instance's envelopes, so their numbers are
-//! consecutive and their order is the order events happened.
+//! consecutive and their order is the order events happened. It also publishes a heartbeat
+//! every [`HEARTBEAT`], so receivers notice an instance that went silent (killed with events
+//! still queued) and their own subscription going dead.
 
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use redis::aio::ConnectionManager;
 use tokio::sync::mpsc;
+use tokio::time::MissedTickBehavior;
 
 use super::{Body, Envelope, Relay};
 
+/// How often an instance says it is alive on the relay channel.
+pub const HEARTBEAT: Duration = Duration::from_secs(2);
+
 pub(super) async fn run(relay: Relay, mut queue: mpsc::Receiver<Body>) {
     let mut publisher = Publisher { conn: relay.conn.clone(), relay, seq: 0 };
-    while let Some(body) = queue.recv().await {
+    let mut beat = tokio::time::interval(HEARTBEAT);
+    beat.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    loop {
+        let body = tokio::select! {
+            body = queue.recv() => match body {
+                Some(body) => body,
+                None => return,
+            },
+            _ = beat.tick() => Body::Heartbeat,
+        };
+        let queued = !matches!(body, Body::Heartbeat);
         if publisher.relay.dropped.swap(false, Ordering::SeqCst) {
-            publisher.recover(&mut queue, Vec::new()).await;
-        }
-        let result = publisher.publish(body.clone()).await;
-        publisher.relay.pending.fetch_sub(1, Ordering::SeqCst);
-        if let Err(e) = result {
+            // Older than what was dropped: the others' resync replaces it (a cancel stays).
+            publisher.recover(&mut queue, matches!(body, Body::Cancel { .. }).then_some(body)).await;
+        } else if let Err(e) = publisher.publish(body.clone()).await {
             tracing::warn!(error = %e, "relay could not publish; other instances will resync");
-            let keep = matches!(body, Body::Cancel { .. }).then_some(body).into_iter().collect();
-            publisher.recover(&mut queue, keep).await;
+            publisher.recover(&mut queue, matches!(body, Body::Cancel { .. }).then_some(body)).await;
+        }
+        if queued {
+            publisher.relay.pending.fetch_sub(1, Ordering::SeqCst);
         }
     }
 }
@@ -48,13 +64,15 @@ impl Publisher {
 
     /// After events were lost: drops what is queued (stale by the time Redis answers; the
     /// others' resync replaces it) except cancels, announces the gap once Redis takes it,
-    /// then sends the cancels, which a snapshot cannot replace.
-    async fn recover(&mut self, queue: &mut mpsc::Receiver<Body>, mut cancels: Vec<Body>) {
+    /// then sends the cancels, which a snapshot cannot replace. A drop while this runs
+    /// leaves the flag set, so the next envelope announces another gap.
+    async fn recover(&mut self, queue: &mut mpsc::Receiver<Body>, cancel: Option<Body>) {
+        let mut kept = Vec::new();
         let mut wait = Duration::from_millis(100);
         self.seq += 1;
         let gap = self.seq;
         loop {
-            self.discard(queue, &mut cancels);
+            self.discard(queue, &mut kept);
             match self.publish_as(gap, Body::Gap).await {
                 Ok(()) => break,
                 Err(e) => tracing::debug!(error = %e, "relay still cannot publish"),
@@ -62,20 +80,26 @@ impl Publisher {
             tokio::time::sleep(wait).await;
             wait = (wait * 2).min(Duration::from_secs(2));
         }
-        self.relay.dropped.store(false, Ordering::SeqCst);
-        tracing::info!(seq = gap, cancels = cancels.len(), "relay publishing again; announced the gap");
-        for cancel in cancels {
+        tracing::info!(seq = gap, cancels = kept.len(), "relay publishing again; announced the gap");
+        if let Some(cancel) = cancel {
             if let Err(e) = self.publish(cancel).await {
                 tracing::warn!(error = %e, "a relayed cancel was lost");
             }
         }
+        for cancel in kept {
+            if let Err(e) = self.publish(cancel).await {
+                tracing::warn!(error = %e, "a relayed cancel was lost");
+            }
+            self.relay.pending.fetch_sub(1, Ordering::SeqCst);
+        }
     }
 
-    fn discard(&self, queue: &mut mpsc::Receiver<Body>, cancels: &mut Vec<Body>) {
+    /// Empties the queue: events are dropped (no longer pending), cancels kept (still pending).
+    fn discard(&self, queue: &mut mpsc::Receiver<Body>, kept: &mut Vec<Body>) {
         while let Ok(body) = queue.try_recv() {
-            self.relay.pending.fetch_sub(1, Ordering::SeqCst);
-            if matches!(body, Body::Cancel { .. }) && cancels.len() < super::OUTBOX_CAPACITY {
-                cancels.push(body);
+            match body {
+                Body::Cancel { .. } if kept.len() < super::OUTBOX_CAPACITY => kept.push(body),
+                _ => drop(self.relay.pending.fetch_sub(1, Ordering::SeqCst)),
             }
         }
     }

@@ -379,11 +379,12 @@ impl Store {
     }
 
     /// Jobs a dead process left running can never finish: those not touched since `before_ms`
-    /// are marked interrupted (retryable). Returns how many there were.
-    pub async fn interrupt_running_jobs(&self, before_ms: i64) -> Result<Vec<(UserId, JobId)>, StoreError> {
+    /// are marked interrupted (retryable). Returns each one's owner, id and the stage it had
+    /// reached (past `initializing`, the provider was called).
+    pub async fn interrupt_running_jobs(&self, before_ms: i64) -> Result<Vec<(UserId, JobId, JobStage)>, StoreError> {
         let rows = sqlx::query(
             "UPDATE jobs SET status = $4, error_message = $1, error_kind = $5, retryable = 1, \
-             updated_at = $2 WHERE status = 'running' AND updated_at < $3 RETURNING user_id, id",
+             updated_at = $2 WHERE status = 'running' AND updated_at < $3 RETURNING user_id, id, stage",
         )
         .bind(INTERRUPTED_TEXT)
         .bind(now_ms())
@@ -392,7 +393,22 @@ impl Store {
         .bind(FailureKind::Interrupted.as_str())
         .fetch_all(self.pool())
         .await?;
-        rows.iter().map(|r| Ok((UserId(r.try_get::<i64, _>("user_id")?), JobId(r.try_get::<i64, _>("id")?)))).collect()
+        rows.iter()
+            .map(|r| {
+                let stage = JobStage::parse(&r.try_get::<String, _>("stage")?).unwrap_or(JobStage::Queued);
+                Ok((UserId(r.try_get::<i64, _>("user_id")?), JobId(r.try_get::<i64, _>("id")?), stage))
+            })
+            .collect()
+    }
+
+    /// Adds what an ended attempt probably cost (a job closed by the sweep).
+    pub async fn add_job_cost(&self, id: JobId, micros: i64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE jobs SET cost_usd_micros = COALESCE(cost_usd_micros, 0) + $1 WHERE id = $2")
+            .bind(micros)
+            .bind(id.0)
+            .execute(self.pool())
+            .await?;
+        Ok(())
     }
 
     /// A running job's heartbeat: its process is alive (see `interrupt_running_jobs`).

@@ -11,7 +11,7 @@ use sqlx::Row;
 use super::threads::summary_from_row;
 use super::{is_unique_violation, now_ms, Store, StoreError};
 
-const MESSAGE_COLUMNS: &str = "id, thread_id, seq, client_id, role, body, created_at";
+pub(super) const MESSAGE_COLUMNS: &str = "id, thread_id, seq, client_id, role, body, created_at";
 
 /// A message as the assistant reads it (see `Store::recent_messages`).
 pub struct RecentMessage {
@@ -44,7 +44,7 @@ fn role_name(role: Role) -> &'static str {
     }
 }
 
-fn message_from_row(row: &AnyRow) -> Result<ChatMessage, sqlx::Error> {
+pub(super) fn message_from_row(row: &AnyRow) -> Result<ChatMessage, sqlx::Error> {
     let role: String = row.try_get("role")?;
     Ok(ChatMessage {
         id: MessageId(row.try_get("id")?),
@@ -82,9 +82,15 @@ pub(super) async fn insert_in_tx(
     };
     let seq: Seq = seq_row.try_get("last_seq")?;
     let sql = format!(
-        "INSERT INTO messages (thread_id, user_id, seq, client_id, role, body, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {MESSAGE_COLUMNS}"
+        "INSERT INTO messages (thread_id, user_id, seq, client_id, role, body, created_at, reply_claimed_at, answered_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING {MESSAGE_COLUMNS}"
     );
+    // A user's message is claimed by the request storing it, which answers it; the assistant's
+    // need no answer.
+    let (claimed, answered) = match role {
+        Role::User => (Some(now), None),
+        Role::Assistant => (None, Some(now)),
+    };
     let row = sqlx::query(&sql)
         .bind(thread.0)
         .bind(user.0)
@@ -93,6 +99,8 @@ pub(super) async fn insert_in_tx(
         .bind(role_name(role))
         .bind(text)
         .bind(now)
+        .bind(claimed)
+        .bind(answered)
         .fetch_one(&mut **tx)
         .await?;
     Ok(Some(message_from_row(&row)?))

@@ -38,6 +38,9 @@ enum End {
     SocketError(String),
     #[error("hub closed")]
     HubClosed,
+    /// The tab could not be brought up to date; it reconnects and catches up then.
+    #[error("resync failed: {0}")]
+    ResyncFailed(String),
 }
 
 pub async fn run_session<S, R>(ctx: SessionCtx, mut sink: S, mut stream: R)
@@ -146,15 +149,21 @@ where
     send(sink, &msg).await
 }
 
+/// A fresh snapshot and the open thread, in place of events that were missed. When the
+/// database cannot give them, the socket is closed: the tab reconnects and catches up then,
+/// rather than staying behind.
 async fn resync<S>(ctx: &SessionCtx, sink: &mut S, open: Option<ThreadId>) -> Result<(), End>
 where
     S: Sink<Message, Error = axum::Error> + Unpin,
 {
-    send_snapshot(ctx, sink).await?;
+    let welcome = ctx.chat.snapshot(&ctx.user).await.map_err(|e| End::ResyncFailed(e.to_string()))?;
+    send(sink, &ServerMsg::Welcome(welcome)).await?;
     if let Some(id) = open {
         let msg = match ctx.chat.history(ctx.user.id, id, None).await {
             Ok(h) => ServerMsg::ThreadHistory(h),
-            Err(e) => error_reply(e, None),
+            // Deleted meanwhile: the tab learns it from the snapshot.
+            Err(ChatError::NotFound) => return Ok(()),
+            Err(e) => return Err(End::ResyncFailed(e.to_string())),
         };
         send(sink, &msg).await?;
     }

@@ -244,7 +244,11 @@ async fn events_lost_while_the_relay_resubscribes_reach_the_tabs_by_a_resync() {
     let killed: i64 =
         redis::cmd("CLIENT").arg("KILL").arg("TYPE").arg("pubsub").query_async(&mut conn).await.expect("kill");
     assert!(killed >= 2, "both instances' subscriptions were cut");
-    let lost = on_a.create_thread("t-2").await;
+    // (A's own tab may be resynced too when A subscribes again: read past its snapshot.)
+    on_a.send(ClientMsg::CreateThread(CreateThread { client_id: ClientId("t-2".into()), title: None })).await;
+    let frames = on_a.read_until(|m| matches!(m, ServerMsg::ThreadCreated(_))).await;
+    let Some(ServerMsg::ThreadCreated(lost)) = frames.last() else { unreachable!() };
+    let lost = lost.thread.clone();
 
     let frames =
         on_b.read_until(|m| matches!(m, ServerMsg::Welcome(w) if w.threads.iter().any(|t| t.id == lost.id))).await;

@@ -6,6 +6,7 @@ mod a1111_app;
 mod a1111_engine;
 mod accounts;
 mod admin;
+mod answers;
 mod assistant;
 mod chaos;
 mod chat_model;
