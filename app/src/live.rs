@@ -5,14 +5,14 @@
 use futures::channel::mpsc::{unbounded, UnboundedReceiver};
 use futures::future::{select, Either};
 use futures::{SinkExt, StreamExt};
-use gloo_net::websocket::{futures::WebSocket, Message};
+use gloo_net::websocket::{futures::WebSocket, Message, WebSocketError};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::NavigateOptions;
 
 use crate::chat_state::{backoff_ms, ChatState, Connection, Followup};
 use crate::components::Outbound;
-use crate::protocol::{ClientMsg, OpenThread, ServerMsg};
+use crate::protocol::{ClientMsg, OpenThread, ServerMsg, SIGNED_OUT};
 
 pub fn ensure_started(
     state: RwSignal<ChatState>,
@@ -85,6 +85,15 @@ async fn run(
                         }
                     }
                     Either::Left((Some(Ok(Message::Bytes(_))), _)) => {}
+                    // The sign-in session ended (a logout, here or in another tab): sign in again.
+                    Either::Left((Some(Err(WebSocketError::ConnectionClose(close))), _))
+                        if close.code == SIGNED_OUT =>
+                    {
+                        if let Some(window) = web_sys::window() {
+                            let _ = window.location().assign("/login");
+                        }
+                        return;
+                    }
                     Either::Left((Some(Err(_)) | None, _)) => ok = false,
                     Either::Right((Some(frame), _)) => ok = sink.send(encode(&frame)).await.is_ok(),
                     Either::Right((None, _)) => return,

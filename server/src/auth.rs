@@ -148,9 +148,23 @@ pub async fn login(State(state): State<AppState>, session: Session, Form(form): 
     }
 }
 
-pub async fn logout(session: Session) -> Response {
+/// Ends the session, and with it every socket opened under it, on every instance (C2).
+pub async fn logout(State(state): State<AppState>, session: Session) -> Response {
+    let user = session.get::<i64>(USER_ID_KEY).await.ok().flatten().map(UserId);
+    let tag = session_tag(&session);
     if let Err(e) = session.flush().await {
         tracing::warn!(error = %e, "session could not be removed");
     }
+    if let (Some(user), Some(tag)) = (user, tag) {
+        state.chat.hub.end_session(user, &tag);
+    }
     Redirect::to("/").into_response()
+}
+
+/// A session's name among sockets and instances: a digest of its id, so the id itself (the
+/// secret in the cookie) never travels beyond the session store.
+pub fn session_tag(session: &Session) -> Option<String> {
+    use sha2::{Digest, Sha256};
+    let id = session.id()?.to_string();
+    Some(Sha256::digest(id.as_bytes()).iter().take(12).map(|b| format!("{b:02x}")).collect())
 }

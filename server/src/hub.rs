@@ -26,6 +26,8 @@ pub enum Signal {
     Event(ServerMsg),
     /// Events may have been missed (the relay saw a gap): send the tab a fresh snapshot.
     Resync,
+    /// The session with this tag ended (logout): its sockets close.
+    SessionEnded(String),
 }
 
 pub type Event = Arc<Signal>;
@@ -33,6 +35,7 @@ pub type Event = Arc<Signal>;
 /// Where events for other instances go. The hub does not know how (Redis pub/sub today).
 pub trait Outbound: Send + Sync {
     fn event(&self, user: UserId, msg: &ServerMsg);
+    fn session_ended(&self, user: UserId, session: &str);
 }
 
 #[derive(Clone, Default)]
@@ -65,6 +68,19 @@ impl Hub {
     /// Sends an event to this instance's sockets of `user` only (what the relay brings in).
     pub fn deliver(&self, user: UserId, msg: ServerMsg) -> usize {
         self.signal(user, Signal::Event(msg))
+    }
+
+    /// Closes the sockets of a session that ended, here and on other instances.
+    pub fn end_session(&self, user: UserId, session: &str) {
+        if let Some(outbound) = &self.outbound {
+            outbound.session_ended(user, session);
+        }
+        self.end_session_here(user, session);
+    }
+
+    /// The same, on this instance only (what the relay brings in).
+    pub fn end_session_here(&self, user: UserId, session: &str) -> usize {
+        self.signal(user, Signal::SessionEnded(session.to_string()))
     }
 
     fn signal(&self, user: UserId, signal: Signal) -> usize {

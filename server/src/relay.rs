@@ -59,6 +59,18 @@ enum Body {
     Gap,
     /// The origin is alive (every two seconds).
     Heartbeat,
+    /// A session ended (logout): its sockets close wherever they are.
+    SessionEnded {
+        user: UserId,
+        session: String,
+    },
+}
+
+impl Body {
+    /// What a resync cannot replace (an order to act): kept through an outage.
+    fn must_arrive(&self) -> bool {
+        matches!(self, Self::Cancel { .. } | Self::SessionEnded { .. })
+    }
 }
 
 /// This instance's end of the relay. Cheap to clone.
@@ -129,5 +141,9 @@ impl Relay {
 impl Outbound for Relay {
     fn event(&self, user: UserId, msg: &ServerMsg) {
         self.send(Body::Event { user, msg: Box::new(msg.clone()) });
+    }
+
+    fn session_ended(&self, user: UserId, session: &str) {
+        self.send(Body::SessionEnded { user, session: session.to_string() });
     }
 }

@@ -62,14 +62,51 @@ fn rewrite_change(change: &str) -> String {
     c.to_string()
 }
 
+/// `text` without the first case-insensitive occurrence of `phrase` (a whole phrase), spaces
+/// tidied. Matched on the lowercased text but cut from the original at the characters the
+/// match covers: lowercasing changes byte lengths (U+212A KELVIN SIGN: 3 bytes to 1), so the
+/// lowercased text's offsets are not the original's (H1).
 fn remove_phrase(text: &str, phrase: &str) -> String {
-    let lower = text.to_lowercase();
-    match lower.find(&phrase.to_lowercase()) {
-        Some(i) if has_phrase(&lower, &phrase.to_lowercase()) => {
-            let mut out = text[..i].to_string();
-            out.push_str(&text[i + phrase.len()..]);
-            out.split_whitespace().collect::<Vec<_>>().join(" ").replace(" ,", ",")
-        }
-        _ => text.to_string(),
+    let (lower, origin) = lowercase_with_origins(text);
+    let phrase = phrase.to_lowercase();
+    let Some(i) = lower.find(&phrase).filter(|_| has_phrase(&lower, &phrase)) else { return text.to_string() };
+    let end = i + phrase.len();
+    // A match that starts or ends inside one character's lowercase form covers no whole
+    // characters of the original.
+    let splits = |at: usize| at > 0 && at < lower.len() && origin[at] == origin[at - 1];
+    if phrase.is_empty() || splits(i) || splits(end) {
+        return text.to_string();
+    }
+    let (start, stop) = (origin[i], origin.get(end).copied().unwrap_or(text.len()));
+    let mut out = text[..start].to_string();
+    out.push_str(&text[stop..]);
+    out.split_whitespace().collect::<Vec<_>>().join(" ").replace(" ,", ",")
+}
+
+/// `text` lowercased, and for each byte of it the offset in `text` of the character it
+/// comes from.
+fn lowercase_with_origins(text: &str) -> (String, Vec<usize>) {
+    let mut lower = String::with_capacity(text.len());
+    let mut origin = Vec::with_capacity(text.len());
+    for (at, c) in text.char_indices() {
+        let before = lower.len();
+        lower.extend(c.to_lowercase());
+        origin.resize(origin.len() + (lower.len() - before), at);
+    }
+    (lower, origin)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_phrase_is_cut_from_the_original_even_when_lowercasing_changes_its_length() {
+        // U+212A KELVIN SIGN lowercases to a one-byte "k": offsets shift left.
+        assert_eq!(remove_phrase("\u{212A}\u{212A}\u{212A} at night", "at night"), "\u{212A}\u{212A}\u{212A}");
+        // U+0130 lowercases to two characters: offsets shift right.
+        assert_eq!(remove_phrase("\u{130}stanbul at night, misty", "at night"), "\u{130}stanbul, misty");
+        assert_eq!(remove_phrase("A Lighthouse AT NIGHT", "at night"), "A Lighthouse");
+        assert_eq!(remove_phrase("nothing here", "at night"), "nothing here");
     }
 }

@@ -29,11 +29,11 @@ pub(super) async fn run(relay: Relay, mut queue: mpsc::Receiver<Body>) {
         };
         let queued = !matches!(body, Body::Heartbeat);
         if publisher.relay.dropped.swap(false, Ordering::SeqCst) {
-            // Older than what was dropped: the others' resync replaces it (a cancel stays).
-            publisher.recover(&mut queue, matches!(body, Body::Cancel { .. }).then_some(body)).await;
+            // Older than what was dropped: the others' resync replaces it (an order stays).
+            publisher.recover(&mut queue, body.must_arrive().then_some(body)).await;
         } else if let Err(e) = publisher.publish(body.clone()).await {
             tracing::warn!(error = %e, "relay could not publish; other instances will resync");
-            publisher.recover(&mut queue, matches!(body, Body::Cancel { .. }).then_some(body)).await;
+            publisher.recover(&mut queue, body.must_arrive().then_some(body)).await;
         }
         if queued {
             publisher.relay.pending.fetch_sub(1, Ordering::SeqCst);
@@ -63,10 +63,10 @@ impl Publisher {
     }
 
     /// After events were lost: drops what is queued (stale by the time Redis answers; the
-    /// others' resync replaces it) except cancels, announces the gap once Redis takes it,
-    /// then sends the cancels, which a snapshot cannot replace. A drop while this runs
-    /// leaves the flag set, so the next envelope announces another gap.
-    async fn recover(&mut self, queue: &mut mpsc::Receiver<Body>, cancel: Option<Body>) {
+    /// others' resync replaces it) except orders (cancels, ended sessions), announces the gap
+    /// once Redis takes it, then sends the orders, which a snapshot cannot replace. A drop
+    /// while this runs leaves the flag set, so the next envelope announces another gap.
+    async fn recover(&mut self, queue: &mut mpsc::Receiver<Body>, order: Option<Body>) {
         let mut kept = Vec::new();
         let mut wait = Duration::from_millis(100);
         self.seq += 1;
@@ -80,25 +80,25 @@ impl Publisher {
             tokio::time::sleep(wait).await;
             wait = (wait * 2).min(Duration::from_secs(2));
         }
-        tracing::info!(seq = gap, cancels = kept.len(), "relay publishing again; announced the gap");
-        if let Some(cancel) = cancel {
-            if let Err(e) = self.publish(cancel).await {
-                tracing::warn!(error = %e, "a relayed cancel was lost");
+        tracing::info!(seq = gap, orders = kept.len(), "relay publishing again; announced the gap");
+        if let Some(order) = order {
+            if let Err(e) = self.publish(order).await {
+                tracing::warn!(error = %e, "a relayed order was lost");
             }
         }
-        for cancel in kept {
-            if let Err(e) = self.publish(cancel).await {
-                tracing::warn!(error = %e, "a relayed cancel was lost");
+        for order in kept {
+            if let Err(e) = self.publish(order).await {
+                tracing::warn!(error = %e, "a relayed order was lost");
             }
             self.relay.pending.fetch_sub(1, Ordering::SeqCst);
         }
     }
 
-    /// Empties the queue: events are dropped (no longer pending), cancels kept (still pending).
+    /// Empties the queue: events are dropped (no longer pending), orders kept (still pending).
     fn discard(&self, queue: &mut mpsc::Receiver<Body>, kept: &mut Vec<Body>) {
         while let Ok(body) = queue.try_recv() {
             match body {
-                Body::Cancel { .. } if kept.len() < super::OUTBOX_CAPACITY => kept.push(body),
+                _ if body.must_arrive() && kept.len() < super::OUTBOX_CAPACITY => kept.push(body),
                 _ => drop(self.relay.pending.fetch_sub(1, Ordering::SeqCst)),
             }
         }

@@ -22,6 +22,9 @@ use crate::hub::Signal;
 pub struct SessionCtx {
     pub chat: Chat,
     pub user: UserInfo,
+    /// The tag of the sign-in session the socket was opened under (see `auth::session_tag`):
+    /// its logout closes the socket.
+    pub session: Option<String>,
     pub ws: WsSettings,
 }
 
@@ -38,6 +41,10 @@ enum End {
     SocketError(String),
     #[error("hub closed")]
     HubClosed,
+    #[error("signed out")]
+    SignedOut,
+    #[error("not reading: a write waited {0:?}")]
+    NotReading(Duration),
     /// The tab could not be brought up to date; it reconnects and catches up then.
     #[error("resync failed: {0}")]
     ResyncFailed(String),
@@ -51,10 +58,14 @@ where
     let user = ctx.user.id;
     tracing::info!(%user, "socket opened");
     let end = session_loop(&ctx, &mut sink, &mut stream).await;
-    if let End::TooLarge = end {
-        let frame = CloseFrame { code: close_code::SIZE, reason: "frame larger than 64 KiB".into() };
+    let close = match end {
+        End::TooLarge => Some(CloseFrame { code: close_code::SIZE, reason: "frame larger than 64 KiB".into() }),
+        End::SignedOut => Some(CloseFrame { code: SIGNED_OUT, reason: "signed out".into() }),
+        _ => None,
+    };
+    if let Some(frame) = close {
         // The tab may already be gone; there is nothing left to tell it then.
-        let _ = sink.send(Message::Close(Some(frame))).await;
+        let _ = tokio::time::timeout(ctx.ws.idle_timeout, sink.send(Message::Close(Some(frame)))).await;
     }
     tracing::info!(%user, reason = %end, "socket closed");
 }
@@ -82,8 +93,10 @@ where
             event = events.recv() => {
                 let result = match event {
                     Ok(signal) => match &*signal {
-                        Signal::Event(msg) => send(sink, msg).await,
+                        Signal::Event(msg) => send(ctx, sink, msg).await,
                         Signal::Resync => resync(ctx, sink, open).await,
+                        Signal::SessionEnded(tag) if ctx.session.as_ref() == Some(tag) => return End::SignedOut,
+                        Signal::SessionEnded(_) => Ok(()),
                     },
                     Err(RecvError::Lagged(missed)) => {
                         tracing::warn!(user = %ctx.user.id, missed, "socket lagged behind the hub; re-syncing it");
@@ -108,7 +121,7 @@ where
                     Message::Ping(_) | Message::Pong(_) | Message::Close(_) => vec![],
                 };
                 for reply in replies {
-                    if let Err(end) = send(sink, &reply).await {
+                    if let Err(end) = send(ctx, sink, &reply).await {
                         return end;
                     }
                 }
@@ -118,8 +131,8 @@ where
                 if silent > ctx.ws.idle_timeout {
                     return End::Idle(silent);
                 }
-                if sink.send(Message::Ping(Default::default())).await.is_err() {
-                    return End::SocketError("ping failed".into());
+                if let Err(end) = write(ctx, sink, Message::Ping(Default::default())).await {
+                    return end;
                 }
             }
         }
@@ -131,11 +144,24 @@ fn is_too_large(e: axum::Error) -> bool {
     e.into_inner().downcast::<Error>().is_ok_and(|e| matches!(*e, Error::Capacity(_)))
 }
 
-async fn send<S>(sink: &mut S, msg: &ServerMsg) -> Result<(), End>
+async fn send<S>(ctx: &SessionCtx, sink: &mut S, msg: &ServerMsg) -> Result<(), End>
 where
     S: Sink<Message, Error = axum::Error> + Unpin,
 {
-    sink.send(Message::Text(msg.to_json().into())).await.map_err(|e| End::SocketError(e.to_string()))
+    write(ctx, sink, Message::Text(msg.to_json().into())).await
+}
+
+/// Every write has the idle limit as its deadline: a tab that stops reading fills its
+/// buffers and the write never completes, which would pin this task and its memory for good
+/// (G1); past the limit the socket is dropped like a silent one.
+async fn write<S>(ctx: &SessionCtx, sink: &mut S, message: Message) -> Result<(), End>
+where
+    S: Sink<Message, Error = axum::Error> + Unpin,
+{
+    match tokio::time::timeout(ctx.ws.idle_timeout, sink.send(message)).await {
+        Ok(sent) => sent.map_err(|e| End::SocketError(e.to_string())),
+        Err(_) => Err(End::NotReading(ctx.ws.idle_timeout)),
+    }
 }
 
 async fn send_snapshot<S>(ctx: &SessionCtx, sink: &mut S) -> Result<(), End>
@@ -146,7 +172,7 @@ where
         Ok(welcome) => ServerMsg::Welcome(welcome),
         Err(e) => error_reply(e, None),
     };
-    send(sink, &msg).await
+    send(ctx, sink, &msg).await
 }
 
 /// A fresh snapshot and the open thread, in place of events that were missed. When the
@@ -157,7 +183,7 @@ where
     S: Sink<Message, Error = axum::Error> + Unpin,
 {
     let welcome = ctx.chat.snapshot(&ctx.user).await.map_err(|e| End::ResyncFailed(e.to_string()))?;
-    send(sink, &ServerMsg::Welcome(welcome)).await?;
+    send(ctx, sink, &ServerMsg::Welcome(welcome)).await?;
     if let Some(id) = open {
         let msg = match ctx.chat.history(ctx.user.id, id, None).await {
             Ok(h) => ServerMsg::ThreadHistory(h),
@@ -165,7 +191,7 @@ where
             Err(ChatError::NotFound) => return Ok(()),
             Err(e) => return Err(End::ResyncFailed(e.to_string())),
         };
-        send(sink, &msg).await?;
+        send(ctx, sink, &msg).await?;
     }
     Ok(())
 }

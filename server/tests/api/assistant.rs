@@ -60,3 +60,23 @@ async fn ordinary_messages_get_a_short_answer_once_and_context_requests_draw_the
     let job = says_and_gets_an_image(&mut tab, thread.id, "m-2", "show me what that would look like").await;
     assert_eq!(job.enhanced_prompt, "a treehouse village connected by rope bridges");
 }
+
+/// H1: lowercasing changes byte lengths (U+212A KELVIN SIGN, 3 bytes, lowercases to "k"); a
+/// refinement of such a prompt once panicked the socket's task.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refining_a_prompt_whose_letters_shrink_when_lowercased_works() {
+    let app = spawn_app().await;
+    let cookie = app.signup("ada").await;
+    let mut tab = app.connect(&cookie).await;
+    let thread = tab.create_thread("t").await;
+    let kelvin = "\u{212A}\u{212A}\u{212A}";
+    let first = says_and_gets_an_image(&mut tab, thread.id, "m-1", &format!("/imagine {kelvin} at night")).await;
+    let second = says_and_gets_an_image(&mut tab, thread.id, "m-2", "make it at dawn").await;
+    assert_eq!(second.refines, Some(first.id), "a refinement of the first image");
+    assert!(
+        second.enhanced_prompt.contains("at dawn") && !second.enhanced_prompt.contains("at night"),
+        "{}",
+        second.enhanced_prompt
+    );
+    assert!(second.enhanced_prompt.contains(kelvin), "{}", second.enhanced_prompt);
+}

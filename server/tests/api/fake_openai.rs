@@ -37,6 +37,8 @@ pub enum Reply {
     },
     NoImage,
     BrokenJson,
+    /// 429 with `retry-after: inf`: a header a careless parser panics on.
+    RetryAfterInfinite,
     /// Accepts the request and never answers.
     Hang,
 }
@@ -246,6 +248,10 @@ fn answer(shared: Arc<Shared>) -> Response {
         }
         Reply::NoImage => Json(json!({ "created": 1, "data": [] })).into_response(),
         Reply::BrokenJson => ([(header::CONTENT_TYPE, "application/json")], "{\"data\": [").into_response(),
+        Reply::RetryAfterInfinite => {
+            let body = json!({ "error": { "message": "fake rate limit", "type": "requests", "code": "rate_limit_exceeded" } });
+            (StatusCode::TOO_MANY_REQUESTS, [("retry-after", "inf")], Json(body)).into_response()
+        }
         Reply::Error { status, code, retry_after_ms } => {
             let mut res = (
                 StatusCode::from_u16(status).expect("status"),

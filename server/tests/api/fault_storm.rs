@@ -1,8 +1,9 @@
 //! A thousand jobs with faults at random: the provider (the OpenAI wire fake) answers, streams,
-//! fails with each error it has, times out, sends garbage or no image; the database refuses a
-//! write in the middle of some jobs; users cancel some and retry others. Afterwards no job is
-//! left running, no slot is held, and for every user the gate (Redis) counts and charges
-//! exactly what the database does: nothing leaked, nothing charged twice.
+//! fails with each error it has, times out, sends garbage, no image, or a header that once
+//! panicked the client (E4); the database refuses a write in the middle of some jobs; users cancel
+//! some and retry others. Afterwards no job is left running, no slot is held, and for every
+//! user the gate (Redis) counts and charges exactly what the database does: nothing leaked,
+//! nothing charged twice.
 
 use std::time::Duration;
 
@@ -40,7 +41,8 @@ fn random_reply(dice: &mut Dice) -> Reply {
         70..=74 => Reply::Error { status: 400, code: "moderation_blocked", retry_after_ms: None },
         75..=79 => Reply::Error { status: 401, code: "invalid_api_key", retry_after_ms: None },
         80..=84 => Reply::NoImage,
-        85..=91 => Reply::BrokenJson,
+        85..=89 => Reply::BrokenJson,
+        90..=91 => Reply::RetryAfterInfinite,
         _ => Reply::Hang,
     }
 }

@@ -123,3 +123,14 @@ async fn an_instance_starting_up_leaves_jobs_running_on_another_alone() {
     assert_eq!(u.job.status, JobStatus::Complete, "finished where it ran");
     drop(c);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logout_on_one_instance_closes_the_sessions_sockets_on_the_other() {
+    let (a, b) = pair(Duration::from_millis(20), "").await;
+    let cookie = a.signup("ada").await;
+    let mut on_b = b.connect(&cookie).await;
+    let (status, _, _) = a.post_form("/auth/logout", &[], Some(&cookie)).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let code = crate::ws_auth::close_code_within(&mut on_b, Duration::from_secs(1)).await;
+    assert_eq!(code, Some(SIGNED_OUT), "closed within a second on the other instance");
+}

@@ -109,3 +109,112 @@ async fn a_silent_peer_is_dropped_and_a_live_one_is_kept() {
     };
     assert!(ended, "the silent socket was dropped");
 }
+
+/// Reads until the server closes the socket; returns the close code (`None`: no close frame).
+pub async fn close_code_within(client: &mut crate::helpers::Client, limit: Duration) -> Option<u16> {
+    let read = async {
+        while let Some(frame) = client.socket.next().await {
+            match frame {
+                Ok(Message::Close(close)) => return close.map(|c| u16::from(c.code)),
+                Ok(_) => continue,
+                Err(_) => return None,
+            }
+        }
+        None
+    };
+    tokio::time::timeout(limit, read).await.ok().flatten()
+}
+
+/// C2: a socket opened before logout used to keep working after it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logout_closes_that_sessions_sockets_at_once_and_no_others() {
+    let app = spawn_app().await;
+    let cookie = app.signup("ada").await;
+    let elsewhere = app.signin("ada").await;
+    let mut tab = app.connect(&cookie).await;
+    let mut other_device = app.connect(&elsewhere).await;
+
+    let (status, _, _) = app.post_form("/auth/logout", &[], Some(&cookie)).await;
+    assert_eq!(status, reqwest::StatusCode::SEE_OTHER);
+    assert_eq!(close_code_within(&mut tab, Duration::from_secs(1)).await, Some(SIGNED_OUT), "closed as signed out");
+    assert_eq!(app.try_connect(Some(&cookie), Some(&app.origin())).await.err(), Some(StatusCode::UNAUTHORIZED));
+
+    // The other sign-in is untouched.
+    let thread = other_device.create_thread("still-here").await;
+    assert_eq!(thread.title, "New chat");
+}
+
+/// G1: a tab that stops reading must not pin its socket task (and its buffers): every write
+/// has the idle limit as its deadline, and the heartbeat drops a tab that stays silent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tab_that_stops_reading_is_dropped_within_the_idle_limit() {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    use tokio_tungstenite::tungstenite::http::HeaderValue;
+    let app = spawn_app_with(test_db().await, |s| {
+        s.ws.ping_every = Duration::from_millis(500);
+        s.ws.idle_timeout = Duration::from_secs(2);
+    })
+    .await;
+    let cookie = app.signup("ada").await;
+    let mut writer = app.connect(&cookie).await;
+    let thread = writer.create_thread("t").await;
+
+    // A socket with a small receive window that is never read.
+    let tcp = tokio::net::TcpSocket::new_v4().expect("socket");
+    tcp.set_recv_buffer_size(4096).expect("buffer size");
+    let stream = tcp.connect(app.addr).await.expect("connect");
+    let mut req = format!("ws://{}/ws", app.addr).into_client_request().expect("request");
+    req.headers_mut().insert("cookie", HeaderValue::from_str(&cookie).expect("cookie"));
+    req.headers_mut().insert("origin", HeaderValue::from_str(&app.origin()).expect("origin"));
+    let (stuck, _) = tokio_tungstenite::client_async(req, stream).await.expect("upgrade");
+    let client = stuck.get_ref().local_addr().expect("address");
+    assert!(server_holds(app.addr, client), "the server's end of the socket is found");
+
+    // 2.4 MB of echoes for it.
+    let text = "x".repeat(MAX_MESSAGE_CHARS);
+    for i in 0..300 {
+        writer.say(thread.id, &format!("m-{i}"), &text).await;
+    }
+    writer
+        .read_until(
+            |m| matches!(m, ServerMsg::MessageAdded(a) if a.message.client_id == Some(ClientId("m-299".into()))),
+        )
+        .await;
+
+    // Past the idle limit (2 s) the server has let go of it, without the tab reading a byte.
+    let released = async {
+        while server_holds(app.addr, client) {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    assert!(tokio::time::timeout(Duration::from_secs(6), released).await.is_ok(), "the socket task ended");
+    drop(stuck);
+}
+
+/// An IPv4 address as /proc/net/tcp writes it.
+fn proc_hex(a: std::net::SocketAddr) -> String {
+    match a.ip() {
+        std::net::IpAddr::V4(ip) => format!("{:08X}:{:04X}", u32::from_le_bytes(ip.octets()), a.port()),
+        std::net::IpAddr::V6(_) => String::new(),
+    }
+}
+
+/// Whether this process (the server runs in it) has an open descriptor for the connection
+/// from `client` to `server`: found in /proc/net/tcp by its addresses, then among our fds.
+fn server_holds(server: std::net::SocketAddr, client: std::net::SocketAddr) -> bool {
+    let (local, remote) = (proc_hex(server), proc_hex(client));
+    let table = std::fs::read_to_string("/proc/net/tcp").expect("/proc/net/tcp");
+    let inodes: Vec<String> = table
+        .lines()
+        .skip(1)
+        .map(|l| l.split_whitespace().collect::<Vec<_>>())
+        .filter(|f| f.len() > 9 && f[1] == local && f[2] == remote)
+        .map(|f| f[9].to_string())
+        .collect();
+    let links: Vec<String> = std::fs::read_dir("/proc/self/fd")
+        .expect("fds")
+        .filter_map(|e| e.ok().and_then(|e| std::fs::read_link(e.path()).ok()))
+        .map(|l| l.display().to_string())
+        .collect();
+    inodes.iter().any(|inode| inode != "0" && links.contains(&format!("socket:[{inode}]")))
+}
