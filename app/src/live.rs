@@ -85,12 +85,13 @@ async fn run(
                         }
                     }
                     Either::Left((Some(Ok(Message::Bytes(_))), _)) => {}
-                    // The sign-in session ended (a logout, here or in another tab): sign in again.
+                    // The sign-in session ended (a logout, here or in another tab): to the home
+                    // page a visitor sees, where the logout itself lands too.
                     Either::Left((Some(Err(WebSocketError::ConnectionClose(close))), _))
                         if close.code == SIGNED_OUT =>
                     {
                         if let Some(window) = web_sys::window() {
-                            let _ = window.location().assign("/login");
+                            let _ = window.location().assign("/");
                         }
                         return;
                     }

@@ -65,7 +65,7 @@ pub const MAX_TITLE_CHARS: usize = 100;
 /// Largest frame the server accepts; bigger ones close the socket with code 1009.
 pub const MAX_FRAME_BYTES: usize = 64 * 1024;
 /// The close code of a socket whose sign-in session ended (a logout): the tab goes to the
-/// sign-in page instead of reconnecting (4000–4999 are the application's own).
+/// visitor's home page instead of reconnecting (4000–4999 are the application's own).
 pub const SIGNED_OUT: u16 = 4001;
 
 /// Frames a tab sends.

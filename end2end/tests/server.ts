@@ -22,8 +22,12 @@ export class OwnServer {
         ...process.env,
         LEPTOS_SITE_ADDR: `127.0.0.1:${this.port}`,
         DATABASE_URL: `sqlite://${this.dbDir}/easel.db`,
-        // Roomy quotas unless a test sets its own (quota.spec.ts).
+        // Roomy quotas unless a test sets its own (quota.spec.ts), and roomy sign-up and
+        // login rates (every test signs up from 127.0.0.1).
         EASEL_QUOTA_FREE: "hour=1000,day=1000,month=1000,cooldown=0",
+        EASEL_SIGNUPS_PER_HOUR: "100000",
+        EASEL_LOGINS_PER_MINUTE: "100000",
+        EASEL_LOGINS_PER_NAME_PER_MINUTE: "100000",
         ...env,
       },
       stdio: "ignore",

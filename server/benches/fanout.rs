@@ -46,6 +46,8 @@ async fn serve() -> Result<(), Box<dyn std::error::Error>> {
         redis_prefix: "easel".into(),
         quotas: server::config::QuotaSettings::default(),
         chat_model: None,
+        throttle: server::throttle::ThrottleSettings::default(),
+        client_ip_header: None,
         leptos,
     };
     let app = server::Application::build(settings).await?;

@@ -3,13 +3,17 @@
 //! Passwords are hashed with Argon2id by `password-auth` (PHC strings, salted), on the
 //! blocking pool because a hash takes tens of milliseconds of CPU. Log-in with an unknown
 //! username still verifies against a dummy hash, so timing does not reveal which names exist.
+//! Attempts are limited per client address and per username, and hashes computed at once by
+//! the number of cores (`throttle`): a flood is answered 429 instead of taking the CPU.
 
+use std::net::{IpAddr, SocketAddr};
 use std::sync::OnceLock;
 
 use app::auth_form::{check_new_password, normalize_username, AuthProblem, MAX_PASSWORD_CHARS};
 use app::protocol::{UserId, UserInfo};
-use axum::extract::{FromRequestParts, State};
+use axum::extract::{ConnectInfo, FromRequestParts, State};
 use axum::http::request::Parts;
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use serde::Deserialize;
@@ -18,6 +22,7 @@ use tower_sessions::Session;
 use crate::sessions::USER_ID_KEY;
 use crate::state::AppState;
 use crate::store::Store;
+use crate::throttle::TooMany;
 
 #[derive(Deserialize)]
 pub struct AccountForm {
@@ -58,6 +63,30 @@ async fn user_of(session: &Session, store: &Store) -> Option<UserInfo> {
             tracing::error!(error = %e, "user lookup failed");
             None
         }
+    }
+}
+
+/// 429 with `Retry-After`, and the same in words.
+fn too_many(TooMany(wait): TooMany, what: &str) -> Response {
+    let secs = wait.as_secs().max(1);
+    let text = format!("{what} Please try again in {secs} seconds.");
+    (StatusCode::TOO_MANY_REQUESTS, [(header::RETRY_AFTER, secs.to_string())], text).into_response()
+}
+
+/// Who is asking, for the per-address limits: the peer, or the address a trusted reverse
+/// proxy wrote in `EASEL_CLIENT_IP_HEADER` (its last entry: the one that proxy added).
+pub struct ClientAddress(pub IpAddr);
+
+impl FromRequestParts<AppState> for ClientAddress {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let forwarded = state.settings.client_ip_header.as_deref().and_then(|name| {
+            let value = parts.headers.get(name)?.to_str().ok()?;
+            value.rsplit(',').next()?.trim().parse::<IpAddr>().ok()
+        });
+        let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+        Ok(Self(forwarded.or(peer).unwrap_or(IpAddr::from([0, 0, 0, 0]))))
     }
 }
 
@@ -132,7 +161,19 @@ async fn authenticate(store: &Store, session: &Session, form: AccountForm) -> Re
     }
 }
 
-pub async fn signup(State(state): State<AppState>, session: Session, Form(form): Form<AccountForm>) -> Response {
+pub async fn signup(
+    State(state): State<AppState>,
+    ClientAddress(address): ClientAddress,
+    session: Session,
+    Form(form): Form<AccountForm>,
+) -> Response {
+    if let Err(wait) = state.throttle.signup(address) {
+        return too_many(wait, "Too many sign-ups from your address.");
+    }
+    let _turn = match state.throttle.hashing().await {
+        Ok(turn) => turn,
+        Err(wait) => return too_many(wait, "The server is busy."),
+    };
     let username = form.username.clone();
     match register(&state.chat.store, &session, form).await {
         Ok(()) => Redirect::to("/").into_response(),
@@ -140,7 +181,20 @@ pub async fn signup(State(state): State<AppState>, session: Session, Form(form):
     }
 }
 
-pub async fn login(State(state): State<AppState>, session: Session, Form(form): Form<AccountForm>) -> Response {
+pub async fn login(
+    State(state): State<AppState>,
+    ClientAddress(address): ClientAddress,
+    session: Session,
+    Form(form): Form<AccountForm>,
+) -> Response {
+    if let Err(wait) = state.throttle.login(address, &form.username) {
+        tracing::warn!(%address, "login refused: too many attempts");
+        return too_many(wait, "Too many sign-in attempts.");
+    }
+    let _turn = match state.throttle.hashing().await {
+        Ok(turn) => turn,
+        Err(wait) => return too_many(wait, "The server is busy."),
+    };
     let username = form.username.clone();
     match authenticate(&state.chat.store, &session, form).await {
         Ok(()) => Redirect::to("/").into_response(),

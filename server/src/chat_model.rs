@@ -254,7 +254,7 @@ impl ChatModel {
         let mut response = tokio::time::timeout_at(first, request.send())
             .await
             .map_err(|_| ChatModelError::Timeout)?
-            .map_err(|e| ChatModelError::Network(e.to_string()))?;
+            .map_err(|e| ChatModelError::Network(e.without_url().to_string()))?;
         if !response.status().is_success() {
             return Err(ChatModelError::Status(response.status().as_u16()));
         }
@@ -268,7 +268,7 @@ impl ChatModel {
             let deadline = if answered { end } else { first };
             let chunk = match tokio::time::timeout_at(deadline, response.chunk()).await {
                 Err(_) => break Err(ChatModelError::Timeout),
-                Ok(Err(e)) => break Err(ChatModelError::Network(e.to_string())),
+                Ok(Err(e)) => break Err(ChatModelError::Network(e.without_url().to_string())),
                 // Ended without `[DONE]` or a finish reason: the connection was cut.
                 Ok(Ok(None)) if !finished => break Err(ChatModelError::BadResponse("the stream ended early".into())),
                 Ok(Ok(None)) => break Ok(()),

@@ -12,6 +12,7 @@ use crate::providers::comfyui::ComfyUiSettings;
 use crate::providers::openai::OpenAiSettings;
 use crate::providers::pricing::PriceTable;
 use crate::providers::{ProviderKind, MAX_DEADLINE};
+use crate::throttle::ThrottleSettings;
 
 /// Where data lives when `DATABASE_URL` is not set: a SQLite file beside the app.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/easel.db";
@@ -34,6 +35,11 @@ pub struct Settings {
     pub quotas: QuotaSettings,
     /// `CHAT_MODEL`: a chat-completions model for ordinary messages (none: short built-in replies).
     pub chat_model: Option<ChatModelSettings>,
+    /// Login and sign-up rates per client (`EASEL_LOGINS_PER_MINUTE`, …).
+    pub throttle: ThrottleSettings,
+    /// The header a reverse proxy puts the client's address in (`EASEL_CLIENT_IP_HEADER`, e.g.
+    /// `x-forwarded-for`, whose last entry is taken); without it, the peer's address.
+    pub client_ip_header: Option<String>,
     /// Site address, output name and paths of the built front end (cargo-leptos' settings).
     pub leptos: LeptosOptions,
 }
@@ -165,6 +171,8 @@ pub enum ConfigError {
     ProviderNotConfigured(&'static str, &'static str),
     #[error("{0} must be a whole number of seconds above zero")]
     Deadline(&'static str),
+    #[error("{0} must be a whole number above zero")]
+    NotCount(&'static str),
     #[error("{0} must not carry a user name or password (they would be logged): use COMFYUI_API_KEY, A1111_AUTH, OPENAI_API_KEY or CHAT_API_KEY")]
     CredentialsInUrl(&'static str),
 }
@@ -232,6 +240,19 @@ impl Settings {
             redis_prefix: var("EASEL_REDIS_PREFIX").unwrap_or_else(|| "easel".to_string()),
             quotas: quotas_from_env(&var)?,
             chat_model: chat_model_from_env(&var)?,
+            throttle: {
+                let count = |name: &'static str, default: u32| match var(name) {
+                    Some(v) => v.trim().parse::<u32>().ok().filter(|n| *n > 0).ok_or(ConfigError::NotCount(name)),
+                    None => Ok(default),
+                };
+                let d = ThrottleSettings::default();
+                ThrottleSettings {
+                    logins_per_address: count("EASEL_LOGINS_PER_MINUTE", d.logins_per_address)?,
+                    logins_per_name: count("EASEL_LOGINS_PER_NAME_PER_MINUTE", d.logins_per_name)?,
+                    signups_per_address: count("EASEL_SIGNUPS_PER_HOUR", d.signups_per_address)?,
+                }
+            },
+            client_ip_header: var("EASEL_CLIENT_IP_HEADER").map(|h| h.trim().to_ascii_lowercase()),
             leptos,
         })
     }

@@ -46,6 +46,7 @@ pub fn router(state: AppState, sessions: SessionBackend) -> Router {
         .leptos_routes_with_handler(routes, get(page_handler))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(sessions.layer(secure))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::csrf::refuse_cross_site))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

@@ -11,6 +11,7 @@ pub mod auth;
 pub mod chat;
 pub mod chat_model;
 pub mod config;
+pub mod csrf;
 pub mod http;
 pub mod hub;
 pub mod jobs;
@@ -23,6 +24,7 @@ pub mod sessions;
 pub mod state;
 pub mod store;
 pub mod telemetry;
+pub mod throttle;
 pub mod ws;
 
 use std::net::SocketAddr;
@@ -49,6 +51,7 @@ use crate::relay::{Incoming, Relay};
 use crate::sessions::SessionBackend;
 use crate::state::AppState;
 use crate::store::{Store, StoreError};
+use crate::throttle::Throttle;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -170,7 +173,9 @@ impl Application {
         let (drain_jobs, grace) = (jobs.clone(), settings.images.shutdown_grace);
         let chat = Chat { store: store.clone(), hub: hub.clone(), jobs, model: chat_model };
         tokio::spawn(sweep_answers(chat.clone()));
-        let state = AppState { chat, settings: Arc::new(settings), routes: Arc::new(http::route_list()) };
+        let throttle = Throttle::new(settings.throttle);
+        tokio::spawn(shrink_throttle(throttle.clone()));
+        let state = AppState { chat, settings: Arc::new(settings), routes: Arc::new(http::route_list()), throttle };
         Ok(Self { listener, router: http::router(state, sessions), store, hub, relay, jobs: drain_jobs, grace })
     }
 
@@ -199,7 +204,9 @@ impl Application {
             let tabs = hub.tell_everyone(ServerMsg::Restarting(Restarting { grace_secs }));
             tracing::info!(tabs, grace_secs, "shutting down; told the tabs");
         };
-        let served = axum::serve(self.listener, self.router).with_graceful_shutdown(announced).await;
+        // With each peer's address, for the per-address limits (`throttle`).
+        let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
+        let served = axum::serve(self.listener, service).with_graceful_shutdown(announced).await;
         self.jobs.drain(self.grace).await;
         if let Some(relay) = &self.relay {
             relay.flush(std::time::Duration::from_secs(3)).await;
@@ -251,5 +258,14 @@ async fn sweep_answers(chat: Chat) {
         if let Err(e) = chat.answer_forgotten().await {
             tracing::warn!(error = %e, "sweep for unanswered messages failed");
         }
+    }
+}
+
+/// Every minute the limiters forget the clients whose budget is whole again.
+async fn shrink_throttle(throttle: Throttle) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+    loop {
+        tick.tick().await;
+        throttle.shrink();
     }
 }

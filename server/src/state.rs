@@ -8,6 +8,7 @@ use leptos_axum::AxumRouteListing;
 
 use crate::chat::Chat;
 use crate::config::Settings;
+use crate::throttle::Throttle;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -17,6 +18,8 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     /// The Leptos routes, for rendering pages with our own context.
     pub routes: Arc<Vec<AxumRouteListing>>,
+    /// Login and sign-up rates, and the password hashers' turns.
+    pub throttle: Throttle,
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -245,7 +245,8 @@ fn network(e: reqwest::Error) -> ProviderError {
     if e.is_timeout() {
         ProviderError::Timeout
     } else {
-        ProviderError::Network(e.to_string())
+        // Without the URL: a proxy's or compatible server's may carry a key (I2).
+        ProviderError::Network(e.without_url().to_string())
     }
 }
 
@@ -348,5 +349,39 @@ impl ImageProvider for OpenAiImages {
                 _ = tokio::time::sleep(wait) => {}
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn wait(name: &'static str, value: &'static str) -> Option<Duration> {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(name, reqwest::header::HeaderValue::from_static(value));
+        retry_after(&headers)
+    }
+
+    /// E4: `Duration::from_secs_f64` panics on these; a hostile provider may send them.
+    #[test]
+    fn retry_after_takes_only_finite_clamped_waits() {
+        for hostile in ["inf", "-inf", "NaN", "1e308", "-5"] {
+            let secs = wait("retry-after", hostile);
+            assert!(secs.is_none_or(|d| d <= Duration::from_secs(86_400_000)), "{hostile}: {secs:?}");
+            let ms = wait("retry-after-ms", hostile);
+            assert!(ms.is_none_or(|d| d <= Duration::from_secs(86_400)), "{hostile}: {ms:?}");
+        }
+        assert_eq!(wait("retry-after", "2.5"), Some(Duration::from_millis(2_500)));
+        assert_eq!(wait("retry-after-ms", "120"), Some(Duration::from_millis(120)));
+        assert_eq!(wait("retry-after", "soon"), None);
+    }
+
+    /// I2: reqwest's errors end with the URL, which may carry a key; none reaches our errors.
+    #[tokio::test]
+    async fn a_network_error_does_not_carry_the_url() {
+        let err = reqwest::get("http://127.0.0.1:1/v1/images?api-key=sk-secret").await.expect_err("nothing listens");
+        assert!(err.to_string().contains("sk-secret"), "reqwest's own text has it: {err}");
+        let ours = network(err).to_string();
+        assert!(!ours.contains("sk-secret"), "{ours}");
     }
 }

@@ -1,5 +1,7 @@
 //! Sign-up, log-in, log-out, and sessions that outlive the process.
 
+use std::time::Duration;
+
 use reqwest::StatusCode;
 
 use crate::helpers::{spawn_app, spawn_app_on, PASSWORD};
@@ -90,4 +92,56 @@ async fn healthz_answers_when_the_database_does() {
     let app = spawn_app().await;
     let (status, body) = app.get_page("/healthz", None).await;
     assert_eq!((status, body.as_str()), (StatusCode::OK, "ok"));
+}
+
+/// C6: a thousand wrong passwords at once are answered at once, nearly all 429 with
+/// `Retry-After`, without taking the CPU from everyone else; other clients still sign in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_bad_logins_is_answered_429_while_the_server_stays_responsive() {
+    let app = crate::helpers::spawn_app_with(crate::helpers::test_db().await, |s| {
+        s.throttle = server::throttle::ThrottleSettings::default();
+        s.client_ip_header = Some("x-forwarded-for".into());
+    })
+    .await;
+    app.signup("ada").await;
+    app.signup("bob").await;
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+    let attempt = |i: usize| {
+        let (client, url) = (client.clone(), app.url("/auth/login"));
+        async move {
+            let form = [("username", "ada".to_string()), ("password", format!("wrong {i}"))];
+            let res =
+                client.post(url).header("x-forwarded-for", "203.0.113.7").form(&form).send().await.expect("answered");
+            (res.status(), res.headers().get("retry-after").is_some())
+        }
+    };
+    let started = std::time::Instant::now();
+    let flood = tokio::spawn(futures::future::join_all((0..1_000).map(attempt)));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let health = std::time::Instant::now();
+    let up = reqwest::get(app.url("/healthz")).await.expect("healthz").status();
+    let health = health.elapsed();
+    let answers = flood.await.expect("flood");
+    let took = started.elapsed();
+
+    let limited = answers.iter().filter(|(s, retry)| *s == StatusCode::TOO_MANY_REQUESTS && *retry).count();
+    let refused = answers.iter().filter(|(s, _)| *s == StatusCode::SEE_OTHER).count();
+    println!("1,000 bad logins: {limited} × 429, {refused} checked, all answered in {took:?}; /healthz {health:?}");
+    assert_eq!(limited + refused, 1_000, "every attempt answered, none failed");
+    assert!(refused <= 30, "at most the per-address budget reached Argon2: {refused}");
+    assert_eq!(up, StatusCode::OK);
+    assert!(health < Duration::from_secs(1), "/healthz stayed fast: {health:?}");
+    assert!(took < Duration::from_secs(30), "nothing hung: {took:?}");
+
+    // Another client, another account: not affected.
+    let form = [("username", "bob"), ("password", crate::helpers::PASSWORD)];
+    let res = client
+        .post(app.url("/auth/login"))
+        .header("x-forwarded-for", "198.51.100.2")
+        .form(&form)
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert!(res.headers().get("set-cookie").is_some(), "signed in");
 }

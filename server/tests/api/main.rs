@@ -13,6 +13,7 @@ mod chat_model;
 mod comfyui;
 mod comfyui_app;
 mod comfyui_cancel;
+mod csrf;
 mod fake_a1111;
 mod fake_chat;
 mod fake_comfyui;

@@ -54,7 +54,7 @@ impl Api {
         } else if e.is_connect() {
             ProviderError::Network(format!("AUTOMATIC1111 at {} is not reachable", self.base))
         } else {
-            ProviderError::Network(format!("AUTOMATIC1111 at {}: {e}", self.base))
+            ProviderError::Network(format!("AUTOMATIC1111 at {}: {}", self.base, e.without_url()))
         }
     }
 

@@ -64,9 +64,13 @@ struct Job {
     execution_error: Value,
 }
 
-/// The message of a reqwest error with its causes ("connection refused" sits in the chain).
+/// The message of a reqwest error with its causes ("connection refused" sits in the chain),
+/// without the URL reqwest appends (it may carry credentials; I2).
 fn describe(e: &reqwest::Error) -> String {
     let mut text = e.to_string();
+    if let Some(url) = e.url() {
+        text = text.replace(&format!(" for url ({url})"), "");
+    }
     let mut source = std::error::Error::source(e);
     while let Some(cause) = source {
         text.push_str(": ");
