@@ -33,8 +33,10 @@ macro_rules! id_newtype {
 }
 
 mod jobs;
+mod kinds;
 mod quota;
 pub use jobs::*;
+pub use kinds::*;
 pub use quota::*;
 
 id_newtype!(

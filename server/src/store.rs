@@ -4,6 +4,7 @@
 //! checks both. Rows are converted into the wire types here; nothing above sees SQL.
 
 mod answers;
+mod ending;
 mod images;
 mod jobs;
 mod messages;
@@ -18,8 +19,9 @@ use std::str::FromStr;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::AnyPool;
 
+pub use ending::JobEnding;
 pub use images::{StoredVariant, VariantBytes};
-pub use jobs::{job_text, JobEnding, JobPlace, JobRun, NewJob};
+pub use jobs::{job_text, JobPlace, JobRun, NewJob};
 pub use messages::{NewMessage, RecentJob, RecentMessage};
 pub use model_usage::ModelUsage;
 pub use quota::Plan;
