@@ -22,7 +22,8 @@ use tower_sessions::Session;
 use crate::sessions::USER_ID_KEY;
 use crate::state::AppState;
 use crate::store::Store;
-use crate::throttle::TooMany;
+use crate::throttle::{Throttle, TooMany};
+use tokio::sync::SemaphorePermit;
 
 #[derive(Deserialize)]
 pub struct AccountForm {
@@ -64,6 +65,20 @@ async fn user_of(session: &Session, store: &Store) -> Option<UserInfo> {
             None
         }
     }
+}
+
+/// Lets an attempt that will hash a password go on: within its rate, and with a hasher's
+/// turn (held until the request ends). Else the 429 to answer with.
+async fn admit<'a>(
+    throttle: &'a Throttle,
+    (address, rate): (IpAddr, Result<(), TooMany>),
+    too_often: &str,
+) -> Result<SemaphorePermit<'a>, Response> {
+    if let Err(wait) = rate {
+        tracing::warn!(%address, too_often, "refused: over the rate");
+        return Err(too_many(wait, too_often));
+    }
+    throttle.hashing().await.map_err(|wait| too_many(wait, "The server is busy."))
 }
 
 /// 429 with `Retry-After`, and the same in words.
@@ -167,12 +182,10 @@ pub async fn signup(
     session: Session,
     Form(form): Form<AccountForm>,
 ) -> Response {
-    if let Err(wait) = state.throttle.signup(address) {
-        return too_many(wait, "Too many sign-ups from your address.");
-    }
-    let _turn = match state.throttle.hashing().await {
+    let rate = (address, state.throttle.signup(address));
+    let _turn = match admit(&state.throttle, rate, "Too many sign-ups from your address.").await {
         Ok(turn) => turn,
-        Err(wait) => return too_many(wait, "The server is busy."),
+        Err(refused) => return refused,
     };
     let username = form.username.clone();
     match register(&state.chat.store, &session, form).await {
@@ -187,13 +200,10 @@ pub async fn login(
     session: Session,
     Form(form): Form<AccountForm>,
 ) -> Response {
-    if let Err(wait) = state.throttle.login(address, &form.username) {
-        tracing::warn!(%address, "login refused: too many attempts");
-        return too_many(wait, "Too many sign-in attempts.");
-    }
-    let _turn = match state.throttle.hashing().await {
+    let rate = (address, state.throttle.login(address, &form.username));
+    let _turn = match admit(&state.throttle, rate, "Too many sign-in attempts.").await {
         Ok(turn) => turn,
-        Err(wait) => return too_many(wait, "The server is busy."),
+        Err(refused) => return refused,
     };
     let username = form.username.clone();
     match authenticate(&state.chat.store, &session, form).await {

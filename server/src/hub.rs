@@ -50,8 +50,12 @@ impl Hub {
         Self { channels: Arc::default(), outbound: Some(outbound) }
     }
 
+    fn channels(&self) -> std::sync::MutexGuard<'_, HashMap<UserId, broadcast::Sender<Event>>> {
+        self.channels.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
     pub fn subscribe(&self, user: UserId) -> broadcast::Receiver<Event> {
-        let mut channels = self.channels.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut channels = self.channels();
         channels.retain(|_, tx| tx.receiver_count() > 0);
         channels.entry(user).or_insert_with(|| broadcast::channel(CAPACITY).0).subscribe()
     }
@@ -84,33 +88,29 @@ impl Hub {
     }
 
     fn signal(&self, user: UserId, signal: Signal) -> usize {
-        let channels = self.channels.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         // No receiver means the user has no open tab: the event is already stored, nothing is lost.
-        channels.get(&user).and_then(|tx| tx.send(Arc::new(signal)).ok()).unwrap_or(0)
+        self.channels().get(&user).and_then(|tx| tx.send(Arc::new(signal)).ok()).unwrap_or(0)
     }
 
     /// Sends `msg` to every socket on this instance (a notice such as a restart), not relayed.
     pub fn tell_everyone(&self, msg: ServerMsg) -> usize {
-        let signal = Arc::new(Signal::Event(msg));
-        self.each_channel(|tx| tx.send(signal.clone()).ok())
+        self.signal_everyone(Signal::Event(msg))
     }
 
     /// Has every socket on this instance re-read its state from the database: events from
     /// other instances may have been lost, and a snapshot is what every tab converges on.
     pub fn resync_all(&self) -> usize {
-        let signal = Arc::new(Signal::Resync);
-        self.each_channel(|tx| tx.send(signal.clone()).ok())
+        self.signal_everyone(Signal::Resync)
+    }
+
+    fn signal_everyone(&self, signal: Signal) -> usize {
+        let signal = Arc::new(signal);
+        self.channels().values().filter_map(|tx| tx.send(signal.clone()).ok()).sum()
     }
 
     /// Events queued here that some socket has not taken yet (the shutdown lets them go out).
     pub fn undelivered(&self) -> usize {
-        let channels = self.channels.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        channels.values().map(broadcast::Sender::len).sum()
-    }
-
-    fn each_channel(&self, send: impl Fn(&broadcast::Sender<Event>) -> Option<usize>) -> usize {
-        let channels = self.channels.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        channels.values().filter_map(send).sum()
+        self.channels().values().map(broadcast::Sender::len).sum()
     }
 }
 

@@ -49,13 +49,9 @@ impl Chat {
         if given_up > 0 {
             tracing::warn!(messages = given_up, "gave up answering messages left unanswered for ten minutes");
         }
-        let stale = now - CLAIM_STALE_MS;
         let mut answered = 0;
-        for (user, message) in self.store.unanswered(now - ANSWER_WITHIN_MS, stale, SWEEP_BATCH).await? {
-            // Another instance's sweep may take it first.
-            if !self.store.claim_answer(message.id, stale).await? {
-                continue;
-            }
+        let forgotten = self.store.claim_forgotten(now - ANSWER_WITHIN_MS, now - CLAIM_STALE_MS, SWEEP_BATCH).await?;
+        for (user, message) in forgotten {
             tracing::warn!(message = %message.id, %user, "answering a message whose answer was lost");
             match self.answer(user, &message).await {
                 Ok(()) => answered += 1,

@@ -81,8 +81,7 @@ impl Jobs {
     /// Writes the failure, trying the database a few times; `None` when it never answered.
     /// Called, the provider probably billed the job: its cost is recorded and charged.
     async fn close_failed(&self, run: JobRun, held: &Held, job: &JobView, called: bool) -> Option<bool> {
-        // Zero when unpriced: still a record that the provider was paid (its place stays).
-        let cost = called.then(|| self.estimate_micros(job).unwrap_or(0));
+        let cost = called.then(|| self.billed_micros(job));
         let failed = JobEnding::Failed {
             kind: FailureKind::Internal,
             message: FAILED.to_string(),

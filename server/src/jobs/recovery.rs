@@ -1,11 +1,11 @@
 //! Jobs whose process died: found by their stopped heartbeat and marked interrupted, so the
 //! user gets Retry instead of a job that never ends.
 
-use app::protocol::{JobStage, JobUpdated, ServerMsg};
+use app::protocol::JobStage;
 
 use super::Jobs;
 use crate::limits::WindowIds;
-use crate::store::{job_text, StoreError};
+use crate::store::StoreError;
 
 impl Jobs {
     /// Jobs a dead process left running are marked interrupted, with Retry offered, and every
@@ -19,17 +19,17 @@ impl Jobs {
             tracing::warn!(jobs = closed.len(), "marked jobs left running by a dead process as interrupted");
         }
         for &(user, id, stage) in &closed {
-            let Some((view, place)) = self.store.job(user, id).await? else { continue };
-            // Past initializing the provider was called and probably billed it: the cost is
-            // recorded (zero when unpriced, which keeps its place on a Retry).
-            if stage > JobStage::Initializing {
-                let micros = self.estimate_micros(&view).unwrap_or(0);
+            // Past initializing the provider was called and probably billed it: its cost is
+            // recorded.
+            let called = stage > JobStage::Initializing;
+            if let Some((view, _)) = if called { self.store.job(user, id).await? } else { None } {
+                let micros = self.billed_micros(&view);
                 self.store.add_job_cost(id, micros).await?;
                 self.charge(user, WindowIds::at(crate::store::now_ms()).month, micros).await?;
             }
-            self.store.set_job_message_text(id, &job_text(&view)).await?;
-            let updated = JobUpdated { thread_id: place.thread, message_id: place.message, job: view };
-            self.hub.publish(user, ServerMsg::JobUpdated(updated));
+            if let Some(ended) = self.ended(user, id).await? {
+                self.hub.publish(user, ended);
+            }
         }
         Ok(closed.len() as u64)
     }

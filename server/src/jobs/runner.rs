@@ -127,7 +127,14 @@ impl Jobs {
             false => Err(ProviderError::Cancelled),
         };
         let (ending, recorded) = match result {
-            Ok(image) if !cancel.is_cancelled() => self.save(run, user, thread, &job, image).await?,
+            Ok(image) if !cancel.is_cancelled() => match self.save(run, user, thread, &job, image).await? {
+                Some(saved) => saved,
+                None => {
+                    // A stale runner: the job was closed and retried meanwhile; this image is not its.
+                    tracing::warn!(job = %run.id, attempt = run.attempt, "a stale runner's image was not recorded");
+                    return Ok(None);
+                }
+            },
             // Stopped by the shutdown, not by the user: Retry is offered.
             Ok(_) | Err(ProviderError::Cancelled) if self.closing() => {
                 (JobEnding::Interrupted { cost_micros: None }, false)
@@ -149,8 +156,7 @@ impl Jobs {
         };
         // What the provider probably billed is recorded, whatever happened after (F7).
         let ending = match ending.billed(called) && !recorded {
-            // Zero when unpriced: still a record that the provider was paid (its place stays).
-            true => ending.with_cost(Some(self.estimate_micros(&job).unwrap_or(0))),
+            true => ending.with_cost(Some(self.billed_micros(&job))),
             false => ending,
         };
         // Recorded first: only the attempt that still owns the row settles and announces.
@@ -165,8 +171,14 @@ impl Jobs {
             tracing::error!(job = %run.id, error = %e, "a job's reservation could not be settled");
         }
         outcome.settled();
-        let Some((view, place)) = self.store.job(user, job.id).await? else { return Ok(None) };
-        self.store.set_job_message_text(job.id, &job_text(&view)).await?;
+        self.ended(user, job.id).await
+    }
+
+    /// The `JobUpdated` that announces how a job ended, read back from its row, with the text
+    /// of the message that shows it brought in line; `None` when the job is gone.
+    pub(super) async fn ended(&self, user: UserId, id: JobId) -> Result<Option<ServerMsg>, StoreError> {
+        let Some((view, place)) = self.store.job(user, id).await? else { return Ok(None) };
+        self.store.set_job_message_text(id, &job_text(&view)).await?;
         Ok(Some(ServerMsg::JobUpdated(JobUpdated { thread_id: place.thread, message_id: place.message, job: view })))
     }
 
@@ -183,7 +195,8 @@ impl Jobs {
     }
 
     /// Decodes, stores and records the image; returns the ending and whether it was recorded
-    /// (an image that cannot be decoded is a failure still to record).
+    /// (an image that cannot be decoded is a failure still to record); `None` when this
+    /// runner no longer owns the job.
     async fn save(
         &self,
         run: JobRun,
@@ -191,7 +204,7 @@ impl Jobs {
         thread: ThreadId,
         job: &JobView,
         image: GeneratedImage,
-    ) -> Result<(JobEnding, bool), StoreError> {
+    ) -> Result<Option<(JobEnding, bool)>, StoreError> {
         self.stage(run, user, thread, job, JobStage::Processing).await?;
         let png = image.png;
         let bad_image = || JobEnding::Failed {
@@ -204,11 +217,11 @@ impl Jobs {
             Ok(Ok(prepared)) => prepared,
             Ok(Err(e)) => {
                 tracing::warn!(job = %job.id, error = %e, "provider image could not be decoded");
-                return Ok((bad_image(), false));
+                return Ok(Some((bad_image(), false)));
             }
             Err(e) => {
                 tracing::error!(job = %job.id, error = %e, "image processing stopped");
-                return Ok((bad_image(), false));
+                return Ok(Some((bad_image(), false)));
             }
         };
         self.stage(run, user, thread, job, JobStage::Saving).await?;
@@ -219,17 +232,17 @@ impl Jobs {
         let cost_micros = self.prices.cost_micros(&image.model, image.usage);
         let complete = JobEnding::Complete { image: id, revised_prompt: image.revised_prompt, cost_micros };
         if !self.store.finish_job(run, &complete).await? {
-            // A stale runner: the job was closed and retried meanwhile; this image is not its.
-            return Ok((complete, false));
+            return Ok(None);
         }
         self.stage(run, user, thread, job, JobStage::Complete).await?;
-        Ok((complete, true))
+        Ok(Some((complete, true)))
     }
 
-    /// What a generation of `job` costs when the provider reports no usage: its price for one
-    /// image of the job's shape.
-    pub(super) fn estimate_micros(&self, job: &JobView) -> Option<i64> {
+    /// What the provider probably billed for a generation of `job` that reported no usage:
+    /// its price for one image of the job's shape; zero when unpriced, still a record that the
+    /// provider was paid (the job keeps its place on a Retry).
+    pub(super) fn billed_micros(&self, job: &JobView) -> i64 {
         let (width, height) = crate::assistant::style::aspect_in(&job.enhanced_prompt).unwrap_or_default().size();
-        self.prices.estimate_micros(&job.model, None, width, height)
+        self.prices.estimate_micros(&job.model, None, width, height).unwrap_or(0)
     }
 }

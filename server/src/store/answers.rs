@@ -42,20 +42,31 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
-    /// Users' messages since `since` that nobody is answering (claim released or older than
-    /// `stale_before`), oldest first, at most `limit`; not claimed yet (see `claim_answer`).
-    pub async fn unanswered(
+    /// Claims, in one statement, the users' messages since `since` that nobody is answering
+    /// (claim released or older than `stale_before`), oldest first, at most `limit`; a message
+    /// another instance claims at the same moment goes to one of them only.
+    pub async fn claim_forgotten(
         &self,
         since: i64,
         stale_before: i64,
         limit: i64,
     ) -> Result<Vec<(UserId, ChatMessage)>, StoreError> {
         let sql = format!(
-            "SELECT {MESSAGE_COLUMNS}, user_id FROM messages WHERE answered_at IS NULL AND created_at >= $1 \
-             AND (reply_claimed_at IS NULL OR reply_claimed_at < $2) ORDER BY created_at LIMIT $3"
+            "UPDATE messages SET reply_claimed_at = $1 WHERE answered_at IS NULL \
+             AND (reply_claimed_at IS NULL OR reply_claimed_at < $3) AND id IN \
+             (SELECT id FROM messages WHERE answered_at IS NULL AND created_at >= $2 \
+              AND (reply_claimed_at IS NULL OR reply_claimed_at < $3) ORDER BY created_at LIMIT $4) \
+             RETURNING {MESSAGE_COLUMNS}, user_id"
         );
-        let rows = sqlx::query(&sql).bind(since).bind(stale_before).bind(limit).fetch_all(self.pool()).await?;
-        rows.iter().map(|r| Ok((UserId(r.try_get("user_id")?), message_from_row(r)?))).collect()
+        let rows =
+            sqlx::query(&sql).bind(now_ms()).bind(since).bind(stale_before).bind(limit).fetch_all(self.pool()).await?;
+        let mut claimed: Vec<(UserId, ChatMessage)> = rows
+            .iter()
+            .map(|r| Ok((UserId(r.try_get("user_id")?), message_from_row(r)?)))
+            .collect::<Result<_, sqlx::Error>>()?;
+        // RETURNING keeps no order: oldest first, as they were sent.
+        claimed.sort_by_key(|(_, m)| m.created_at);
+        Ok(claimed)
     }
 
     /// Messages too old to answer now are given up on (a late answer would confuse more than

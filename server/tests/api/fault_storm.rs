@@ -61,27 +61,10 @@ async fn refuse_some_writes(app: &TestApp) {
     conn.execute(sql).await.expect("trigger");
 }
 
-/// Like `Client::read_until`, saying what was read when the wait runs out.
-async fn read_until(tab: &mut Client, mut done: impl FnMut(&ServerMsg) -> bool) -> Vec<ServerMsg> {
-    let mut seen = Vec::new();
-    loop {
-        match tokio::time::timeout(Duration::from_secs(9), tab.recv_any()).await {
-            Ok(m) => {
-                let stop = done(&m);
-                seen.push(m);
-                if stop {
-                    return seen;
-                }
-            }
-            Err(_) => panic!("no such frame within 9 s; read: {seen:#?}"),
-        }
-    }
-}
-
 /// Reads until the job shown by the next assistant message has ended; cancels it first when
 /// asked to. Returns its final view.
 async fn run_one(tab: &mut Client, cancel: bool) -> JobView {
-    let frames = read_until(tab, |m| matches!(m, ServerMsg::MessageAdded(a) if a.message.job.is_some())).await;
+    let frames = tab.read_until(|m| matches!(m, ServerMsg::MessageAdded(a) if a.message.job.is_some())).await;
     let Some(ServerMsg::MessageAdded(added)) = frames.last() else { unreachable!() };
     let id = added.message.job.as_ref().map(|j| j.id).expect("a job");
     if cancel {
@@ -91,7 +74,7 @@ async fn run_one(tab: &mut Client, cancel: bool) -> JobView {
 }
 
 async fn wait_end(tab: &mut Client, id: JobId) -> JobView {
-    let frames = read_until(tab, |m| finished_job(m).is_some_and(|j| j.id == id)).await;
+    let frames = tab.read_until(|m| finished_job(m).is_some_and(|j| j.id == id)).await;
     frames.last().and_then(finished_job).expect("a final state")
 }
 

@@ -248,15 +248,24 @@ impl TestApp {
 pub type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 async fn next_text(socket: &mut Socket) -> String {
+    next_text_within(socket).await.expect("a frame within 10 s")
+}
+
+/// The next text frame, or `None` when none came within 10 s.
+async fn next_text_within(socket: &mut Socket) -> Option<String> {
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
-        let frame = tokio::time::timeout_at(deadline, socket.next()).await.expect("a frame within 10 s");
+        let frame = tokio::time::timeout_at(deadline, socket.next()).await.ok()?;
         match frame {
-            Some(Ok(Message::Text(t))) => return t.to_string(),
+            Some(Ok(Message::Text(t))) => return Some(t.to_string()),
             Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
             other => panic!("expected a text frame, got {other:?}"),
         }
     }
+}
+
+fn parse_frame(text: &str) -> ServerMsg {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("unreadable server frame {text}: {e}"))
 }
 
 /// A typed test client over one socket.
@@ -285,8 +294,7 @@ impl Client {
     }
 
     pub async fn recv_any(&mut self) -> ServerMsg {
-        let text = next_text(&mut self.socket).await;
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("unreadable server frame {text}: {e}"))
+        parse_frame(&next_text(&mut self.socket).await)
     }
 
     /// Reads until a quota update and returns it.
@@ -327,10 +335,14 @@ impl Client {
     }
 
     /// Reads frames until `done` says stop; returns everything read, the last one included.
+    /// A wait that runs out panics with what was read, so a failure says what came instead.
     pub async fn read_until(&mut self, mut done: impl FnMut(&ServerMsg) -> bool) -> Vec<ServerMsg> {
         let mut seen = Vec::new();
         loop {
-            let msg = self.recv_any().await;
+            let Some(text) = next_text_within(&mut self.socket).await else {
+                panic!("no awaited frame within 10 s; read: {seen:#?}")
+            };
+            let msg = parse_frame(&text);
             let stop = done(&msg);
             seen.push(msg);
             if stop {
