@@ -53,12 +53,28 @@ pub struct AdminOverview {
     pub include_exempt: bool,
     /// The month's spend alert threshold, if one is set.
     pub alert_threshold: Option<i64>,
+    /// The server-wide monthly cap and this month's spend by everyone (exempt accounts and
+    /// the chat model included), when a cap is set.
+    pub spend_cap: Option<(i64, i64)>,
     pub users: Vec<AdminUser>,
     /// The last 30 days, oldest first, every day present.
     pub days: Vec<DayPoint>,
 }
 
 impl AdminOverview {
+    /// The banner's text when the server-wide cap is reached and paid work is refused.
+    pub fn cap_reached(&self) -> Option<String> {
+        let (cap, spent) = self.spend_cap?;
+        (spent >= cap).then(|| {
+            format!(
+                "Spending cap reached: this month's spend, {}, has reached the {} cap. Paid images and chat-model \
+                 replies are refused for everyone until the month ends.",
+                crate::protocol::dollars(spent),
+                crate::protocol::dollars(cap)
+            )
+        })
+    }
+
     /// The banner's text when this month's spend has reached the threshold.
     pub fn alert(&self) -> Option<String> {
         let threshold = self.alert_threshold?;
@@ -155,6 +171,7 @@ mod tests {
             totals: SpendTotals { all_time: 9, today: 1, month: 5_000_000 },
             include_exempt: false,
             alert_threshold: Some(5_000_000),
+            spend_cap: Some((10_000_000, 9_999_999)),
             users: vec![],
             days: vec![],
         };
@@ -164,6 +181,9 @@ mod tests {
         );
         o.totals.month = 4_999_999;
         assert_eq!(o.alert(), None);
+        assert_eq!(o.cap_reached(), None);
+        o.spend_cap = Some((10_000_000, 10_000_000));
+        assert!(o.cap_reached().is_some_and(|t| t.starts_with("Spending cap reached: this month's spend, $10.00,")));
         assert_eq!(short_date(crate::protocol::days_from_civil(2026, 11, 25)), "25 Nov");
     }
 }

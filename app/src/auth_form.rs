@@ -8,6 +8,8 @@ pub enum AuthProblem {
     BadUsername,
     ShortPassword,
     BadCredentials,
+    /// The current password given to change it is not the account's.
+    WrongPassword,
     Unavailable,
 }
 
@@ -21,12 +23,20 @@ impl AuthProblem {
             Self::BadUsername => "username",
             Self::ShortPassword => "password",
             Self::BadCredentials => "credentials",
+            Self::WrongPassword => "current",
             Self::Unavailable => "unavailable",
         }
     }
 
     pub fn from_code(code: &str) -> Option<Self> {
-        [Self::UsernameTaken, Self::BadUsername, Self::ShortPassword, Self::BadCredentials, Self::Unavailable]
+        [
+            Self::UsernameTaken,
+            Self::BadUsername,
+            Self::ShortPassword,
+            Self::BadCredentials,
+            Self::WrongPassword,
+            Self::Unavailable,
+        ]
             .into_iter()
             .find(|p| p.code() == code)
     }
@@ -37,6 +47,7 @@ impl AuthProblem {
             Self::BadUsername => "Usernames are 3 to 32 letters, digits, dots, dashes or underscores.",
             Self::ShortPassword => "Passwords need 8 to 128 characters.",
             Self::BadCredentials => "Wrong username or password.",
+            Self::WrongPassword => "Your current password is not right.",
             Self::Unavailable => "Something went wrong on our side. Please try again.",
         }
     }

@@ -1,6 +1,7 @@
 //! The pages and their parts. Components read the tab's [`ChatState`](crate::chat_state::ChatState)
 //! and send [`ClientMsg`]s through [`Outbound`]; they hold no protocol logic themselves.
 
+pub mod account_page;
 pub mod admin_page;
 pub mod auth_pages;
 pub mod composer;

@@ -25,7 +25,9 @@ use leptos_router::{
 };
 
 use chat_state::ChatState;
-use components::{admin_page::AdminPage, auth_pages::*, home::HomePage, thread_page::ThreadPage};
+use components::{
+    account_page::AccountPage, admin_page::AdminPage, auth_pages::*, home::HomePage, thread_page::ThreadPage,
+};
 
 /// The HTML document around the app; used by the server only.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -65,6 +67,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/signup") view=SignupPage ssr=SsrMode::Async/>
                 <Route path=path!("/threads/:id") view=ThreadPage ssr=SsrMode::Async/>
                 <Route path=path!("/admin") view=AdminPage ssr=SsrMode::Async/>
+                <Route path=path!("/account") view=AccountPage ssr=SsrMode::Async/>
             </Routes>
         </Router>
     }

@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -38,6 +38,15 @@ export class OwnServer {
       await new Promise((r) => setTimeout(r, 100));
     }
     throw new Error(`server ${bin} did not answer on ${this.base}`);
+  }
+
+  /** Gives `name` the admin right with the operator's command, on this server's database. */
+  grantAdmin(name: string) {
+    const run = spawnSync(bin, ["admin", "grant", name], {
+      env: { ...process.env, DATABASE_URL: `sqlite://${this.dbDir}/easel.db` },
+      encoding: "utf8",
+    });
+    if (run.status !== 0) throw new Error(`admin grant ${name} failed: ${run.stdout}${run.stderr}`);
   }
 
   /** SIGTERM, as a deploy or a crash-free restart would. */

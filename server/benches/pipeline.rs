@@ -101,8 +101,8 @@ fn config(deadline: Duration) -> JobsConfig {
         gate: Arc::new(MemoryGate::default()),
         lease: Duration::from_secs(15),
         policies: server::limits::Policies::default(),
-        admins: vec![],
         spend_alert_micros: None,
+        spend_cap_micros: None,
         relay: None,
     }
 }

@@ -1,5 +1,5 @@
 //! The admin page's numbers: spend totals, per-user use against each tier's limits, and the
-//! daily trend, assembled from the store's aggregates. Admins are named in configuration.
+//! daily trend, assembled from the store's aggregates. Admin rights live in the database.
 
 use app::admin::{fill_days, AdminOverview, AdminUser, DayPoint, SpendTotals};
 use app::protocol::{Tier, UserId, UserInfo, Window};
@@ -11,12 +11,29 @@ use crate::store::{now_ms, Store, StoreError};
 /// Days the trend chart covers.
 const TREND_DAYS: i64 = 30;
 
-pub fn is_admin(quotas: &QuotaSettings, user: &UserInfo) -> bool {
-    quotas.admins.contains(&user.username)
+/// Whether `user` holds the admin right now, as the database says (A5: never a name in
+/// the configuration, which anyone could claim by signing up first).
+pub async fn is_admin(store: &Store, user: &UserInfo) -> Result<bool, StoreError> {
+    Ok(store.user(user.id).await?.is_some_and(|u| u.admin))
+}
+
+/// Grants the admin right to each account named in `EASEL_ADMINS` that exists; a name
+/// with no account is said in the log and reserved for nobody: whoever signs up with it is
+/// an ordinary user until the operator grants it (`server admin grant NAME`).
+pub async fn grant_listed(store: &Store, names: &[String]) -> Result<(), StoreError> {
+    for name in names {
+        if store.set_admin(name, true).await? {
+            tracing::info!(admin = %name, "admin right granted (EASEL_ADMINS)");
+        } else {
+            tracing::warn!(admin = %name, "EASEL_ADMINS names an account that does not exist: nothing granted; sign up as it, then restart or run `server admin grant {name}`");
+        }
+    }
+    Ok(())
 }
 
 pub async fn overview(
     store: &Store,
+    jobs: &Jobs,
     quotas: &QuotaSettings,
     include_exempt: bool,
 ) -> Result<AdminOverview, StoreError> {
@@ -59,6 +76,7 @@ pub async fn overview(
         totals,
         include_exempt,
         alert_threshold: quotas.spend_alert_micros,
+        spend_cap: jobs.global_cap().await?,
         users,
         days: fill_days(&known, today, TREND_DAYS),
     })

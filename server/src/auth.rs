@@ -19,7 +19,8 @@ use axum::Form;
 use serde::Deserialize;
 use tower_sessions::Session;
 
-use crate::sessions::USER_ID_KEY;
+use crate::hub::Ended;
+use crate::sessions::{SIGNED_IN_AT_KEY, USER_ID_KEY};
 use crate::state::AppState;
 use crate::store::Store;
 use crate::throttle::{Throttle, TooMany};
@@ -42,11 +43,7 @@ impl FromRequestParts<AppState> for MaybeUser {
         let Ok(session) = Session::from_request_parts(parts, state).await else {
             return Ok(Self(None));
         };
-        let mut user = user_of(&session, &state.chat.store).await;
-        if let Some(u) = &mut user {
-            u.admin = state.settings.quotas.admins.contains(&u.username);
-        }
-        Ok(Self(user))
+        Ok(Self(user_of(&session, &state.chat.store).await))
     }
 }
 
@@ -58,7 +55,7 @@ async fn user_of(session: &Session, store: &Store) -> Option<UserInfo> {
             return None;
         }
     };
-    match store.user(UserId(id)).await {
+    match store.signed_in_user(UserId(id), signed_in_at(session).await).await {
         Ok(user) => user,
         Err(e) => {
             tracing::error!(error = %e, "user lookup failed");
@@ -69,7 +66,7 @@ async fn user_of(session: &Session, store: &Store) -> Option<UserInfo> {
 
 /// Lets an attempt that will hash a password go on: within its rate, and with a hasher's
 /// turn (held until the request ends). Else the 429 to answer with.
-async fn admit<'a>(
+pub(crate) async fn admit<'a>(
     throttle: &'a Throttle,
     (address, rate): (IpAddr, Result<(), TooMany>),
     too_often: &str,
@@ -110,7 +107,7 @@ fn back_to(page: &str, problem: AuthProblem, username: &str) -> Response {
     Redirect::to(&format!("{page}?{query}")).into_response()
 }
 
-async fn hash(password: String) -> Result<String, AuthProblem> {
+pub(crate) async fn hash(password: String) -> Result<String, AuthProblem> {
     tokio::task::spawn_blocking(move || password_auth::generate_hash(password))
         .await
         .map_err(|_| AuthProblem::Unavailable)
@@ -118,7 +115,7 @@ async fn hash(password: String) -> Result<String, AuthProblem> {
 
 /// Checks `password` against `hash`, or against a dummy hash when the user does not exist,
 /// so both cases take the same time. On the blocking pool: Argon2 is CPU work by design.
-async fn verify(password: String, hash: Option<String>) -> bool {
+pub(crate) async fn verify(password: String, hash: Option<String>) -> bool {
     tokio::task::spawn_blocking(move || {
         let hash = hash.unwrap_or_else(dummy_hash);
         password_auth::verify_password(password, &hash).is_ok()
@@ -134,10 +131,21 @@ fn dummy_hash() -> String {
     DUMMY.get_or_init(|| password_auth::generate_hash(uuid::Uuid::new_v4().to_string())).clone()
 }
 
-async fn sign_in(session: &Session, user: &UserInfo) -> Result<(), AuthProblem> {
+/// When `session` signed in (ms); 0 for one signed in before this was recorded.
+pub async fn signed_in_at(session: &Session) -> i64 {
+    session.get::<i64>(SIGNED_IN_AT_KEY).await.ok().flatten().unwrap_or(0)
+}
+
+/// Signs `user` in on `session`, at `at` (ms).
+pub(crate) async fn sign_in_at(session: &Session, user: UserId, at: i64) -> Result<(), AuthProblem> {
     // A new id on sign-in, so a session id planted before log-in is worthless after it.
     session.cycle_id().await.map_err(|_| AuthProblem::Unavailable)?;
-    session.insert(USER_ID_KEY, user.id.0).await.map_err(|_| AuthProblem::Unavailable)
+    session.insert(USER_ID_KEY, user.0).await.map_err(|_| AuthProblem::Unavailable)?;
+    session.insert(SIGNED_IN_AT_KEY, at).await.map_err(|_| AuthProblem::Unavailable)
+}
+
+async fn sign_in(session: &Session, user: &UserInfo) -> Result<(), AuthProblem> {
+    sign_in_at(session, user.id, crate::store::now_ms()).await
 }
 
 async fn register(store: &Store, session: &Session, form: AccountForm) -> Result<(), AuthProblem> {
@@ -220,9 +228,13 @@ pub async fn logout(State(state): State<AppState>, session: Session) -> Response
         tracing::warn!(error = %e, "session could not be removed");
     }
     if let (Some(user), Some(tag)) = (user, tag) {
-        state.chat.hub.end_session(user, &tag);
+        state.chat.hub.end_session(user, Ended::One(tag));
     }
-    Redirect::to("/").into_response()
+    // Images are cached privately for a year; signing out empties this site's cache where
+    // the browser honours it (K5), so the next person at this browser cannot open them.
+    let mut res = Redirect::to("/").into_response();
+    res.headers_mut().insert("clear-site-data", axum::http::HeaderValue::from_static("\"cache\""));
+    res
 }
 
 /// A session's name among sockets and instances: a digest of its id, so the id itself (the

@@ -227,7 +227,12 @@ impl Chat {
     async fn start_image(&self, user: UserId, thread: ThreadId, request: &JobRequest<'_>) -> Result<(), ChatError> {
         match self.jobs.start(user, thread, request).await {
             Ok(_) => Ok(()),
-            Err(refusal @ (JobError::Refused { .. } | JobError::Unavailable)) => {
+            Err(
+                refusal @ (JobError::Refused { .. }
+                | JobError::Unavailable
+                | JobError::Paused(_)
+                | JobError::PromptTooLong),
+            ) => {
                 self.say(user, thread, &refusal.to_string()).await
             }
             Err(e) => Err(e.into()),

@@ -68,6 +68,9 @@ pub struct ChatModelSettings {
     /// overrun a user's budget.
     pub max_reply_tokens: u32,
     pub rates: TokenRates,
+    /// Calls at once, for everyone (K1): past it a message waits for a free call until its
+    /// first-token deadline, then the local classifier answers.
+    pub max_concurrent: usize,
 }
 
 impl ChatModelSettings {
@@ -81,6 +84,7 @@ impl ChatModelSettings {
             first_token_timeout: Duration::from_secs(15),
             max_reply_tokens: 800,
             rates: TokenRates::default(),
+            max_concurrent: 16,
         }
     }
 }
@@ -94,6 +98,7 @@ impl std::fmt::Debug for ChatModelSettings {
             .field("timeout", &self.timeout)
             .field("first_token_timeout", &self.first_token_timeout)
             .field("max_reply_tokens", &self.max_reply_tokens)
+            .field("max_concurrent", &self.max_concurrent)
             .finish()
     }
 }
@@ -106,6 +111,9 @@ pub enum ChatModelError {
     Network(String),
     #[error("the chat model took too long")]
     Timeout,
+    /// Every call the server allows at once was taken for the whole wait.
+    #[error("all {0} chat model calls were busy")]
+    Busy(usize),
     #[error("unreadable chat model stream: {0}")]
     BadResponse(String),
 }
@@ -194,12 +202,14 @@ answered briefly in plain text without a tool.";
 pub struct ChatModel {
     http: reqwest::Client,
     settings: ChatModelSettings,
+    calls: tokio::sync::Semaphore,
 }
 
 impl ChatModel {
     pub fn new(settings: ChatModelSettings) -> Result<Self, reqwest::Error> {
         let http = reqwest::Client::builder().connect_timeout(Duration::from_secs(10)).build()?;
-        Ok(Self { http, settings })
+        let calls = tokio::sync::Semaphore::new(settings.max_concurrent.max(1));
+        Ok(Self { http, settings, calls })
     }
 
     pub fn model(&self) -> &str {
@@ -224,6 +234,11 @@ impl ChatModel {
         pieces: mpsc::Sender<String>,
     ) -> ModelReply {
         let mut reply = ModelReply::default();
+        let wait = tokio::time::timeout(self.settings.first_token_timeout, self.calls.acquire()).await;
+        let Ok(Ok(_call)) = wait else {
+            reply.error = Some(ChatModelError::Busy(self.settings.max_concurrent));
+            return reply;
+        };
         if let Err(e) = self.stream(conversation, tools, pieces, &mut reply).await {
             reply.error = Some(e);
         }

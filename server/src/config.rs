@@ -9,7 +9,7 @@ use crate::chat_model::{ChatModelSettings, TokenRates};
 use crate::limits::{Limits, Policies};
 use crate::providers::a1111::A1111Settings;
 use crate::providers::comfyui::ComfyUiSettings;
-use crate::providers::openai::OpenAiSettings;
+use crate::providers::openai::{AllowedHosts, OpenAiSettings};
 use crate::providers::pricing::PriceTable;
 use crate::providers::{ProviderKind, MAX_DEADLINE};
 use crate::throttle::ThrottleSettings;
@@ -50,11 +50,18 @@ pub struct WsSettings {
     pub ping_every: Duration,
     /// A socket silent for this long (no frame, no pong) is dropped.
     pub idle_timeout: Duration,
+    /// How often a socket checks that its sign-in session still holds (C2): what the relay
+    /// could not say (Redis was down, no Redis between instances) is caught by then.
+    pub revalidate_every: Duration,
 }
 
 impl Default for WsSettings {
     fn default() -> Self {
-        Self { ping_every: Duration::from_secs(20), idle_timeout: Duration::from_secs(60) }
+        Self {
+            ping_every: Duration::from_secs(20),
+            idle_timeout: Duration::from_secs(60),
+            revalidate_every: Duration::from_secs(60),
+        }
     }
 }
 
@@ -135,12 +142,15 @@ pub struct QuotaSettings {
     /// Per tier, from `EASEL_QUOTA_FREE` / `EASEL_QUOTA_PREMIUM`
     /// (`running=1,hour=10,day=50,month=200,cooldown=30,spend=5`; omitted names keep defaults).
     pub policies: Policies,
-    /// Usernames that may open `/admin` (`EASEL_ADMINS`, comma-separated); their own
-    /// generations are exempt from spend totals.
+    /// Accounts given the admin right at start-up if they exist (`EASEL_ADMINS`,
+    /// comma-separated); the right itself lives in the database (see [`crate::admin`]).
     pub admins: Vec<String>,
     /// This month's total spend, in micro-dollars, past which the admin page shows a banner
     /// and a warning is logged (`EASEL_SPEND_ALERT_USD`).
     pub spend_alert_micros: Option<i64>,
+    /// This month's total spend, in micro-dollars, at which paid work stops for everyone
+    /// until the month ends (`EASEL_SPEND_CAP_USD`, K2).
+    pub spend_cap_micros: Option<i64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -155,8 +165,8 @@ pub enum ConfigError {
     PartialImages,
     #[error("{0}: {1}")]
     Quota(&'static str, String),
-    #[error("EASEL_SPEND_ALERT_USD must be an amount in dollars")]
-    SpendAlert,
+    #[error("{0} must be an amount in dollars")]
+    Dollars(&'static str),
     #[error("EASEL_TOKEN_PRICES: {0}")]
     TokenPrices(String),
     #[error("{0}")]
@@ -173,6 +183,8 @@ pub enum ConfigError {
     Deadline(&'static str),
     #[error("{0} must be a whole number above zero")]
     NotCount(&'static str),
+    #[error("OPENAI_IMAGE_URL_HOSTS: {0}")]
+    UrlHosts(String),
     #[error("{0} must not carry a user name or password (they would be logged): use COMFYUI_API_KEY, A1111_AUTH, OPENAI_API_KEY or CHAT_API_KEY")]
     CredentialsInUrl(&'static str),
 }
@@ -207,6 +219,7 @@ impl Settings {
             ws: WsSettings {
                 ping_every: secs("EASEL_WS_PING_SECS", defaults.ping_every)?,
                 idle_timeout: secs("EASEL_WS_IDLE_SECS", defaults.idle_timeout)?,
+                revalidate_every: secs("EASEL_WS_REVALIDATE_SECS", defaults.revalidate_every)?,
             },
             images: ImageSettings {
                 providers: providers_from_env(&var)?,
@@ -279,6 +292,10 @@ fn chat_model_from_env(var: &dyn Fn(&str) -> Option<String>) -> Result<Option<Ch
     }
     settings.rates =
         TokenRates::parse(&var("CHAT_TOKEN_PRICES").unwrap_or_default()).map_err(ConfigError::ChatPrices)?;
+    if let Some(v) = var("CHAT_MAX_CONCURRENT") {
+        settings.max_concurrent =
+            v.trim().parse().ok().filter(|n| *n > 0).ok_or(ConfigError::NotCount("CHAT_MAX_CONCURRENT"))?;
+    }
     Ok(Some(settings))
 }
 
@@ -286,13 +303,17 @@ fn quotas_from_env(var: &dyn Fn(&str) -> Option<String>) -> Result<QuotaSettings
     let tier = |name: &'static str, defaults: Limits| {
         defaults.with_spec(&var(name).unwrap_or_default()).map_err(|e| ConfigError::Quota(name, e))
     };
-    let spend_alert_micros = match var("EASEL_SPEND_ALERT_USD") {
+    let usd = |name: &'static str| match var(name) {
         Some(v) => {
-            let d: f64 =
-                v.trim().parse().ok().filter(|d: &f64| d.is_finite() && *d >= 0.0).ok_or(ConfigError::SpendAlert)?;
-            Some((d * 1e6).round() as i64)
+            let d: f64 = v
+                .trim()
+                .parse()
+                .ok()
+                .filter(|d: &f64| d.is_finite() && (0.0..1e12).contains(d))
+                .ok_or(ConfigError::Dollars(name))?;
+            Ok(Some((d * 1e6).round() as i64))
         }
-        None => None,
+        None => Ok(None),
     };
     Ok(QuotaSettings {
         policies: Policies {
@@ -302,7 +323,8 @@ fn quotas_from_env(var: &dyn Fn(&str) -> Option<String>) -> Result<QuotaSettings
         admins: var("EASEL_ADMINS")
             .map(|v| v.split(',').map(|a| a.trim().to_lowercase()).filter(|a| !a.is_empty()).collect())
             .unwrap_or_default(),
-        spend_alert_micros,
+        spend_alert_micros: usd("EASEL_SPEND_ALERT_USD")?,
+        spend_cap_micros: usd("EASEL_SPEND_CAP_USD")?,
     })
 }
 
@@ -362,7 +384,9 @@ fn providers_from_env(var: &dyn Fn(&str) -> Option<String>) -> Result<Vec<Provid
 /// model, size, quality and number of previews come from `OPENAI_IMAGE_MODEL` (default
 /// [`catalogue::DEFAULT_MODEL`](crate::providers::catalogue::DEFAULT_MODEL)),
 /// `OPENAI_IMAGE_SIZE` (`1024x1024`), `OPENAI_IMAGE_QUALITY` and `OPENAI_PARTIAL_IMAGES` (2);
-/// `OPENAI_TIMEOUT_SECS` is the deadline of a medium 1024² image (others scale from it).
+/// `OPENAI_TIMEOUT_SECS` is the deadline of a medium 1024² image (others scale from it);
+/// `OPENAI_IMAGE_URL_HOSTS` names hosts an image link may reach over http or at a private
+/// address (besides the server's own).
 fn openai_from_env(var: &dyn Fn(&str) -> Option<String>) -> Result<Option<OpenAiSettings>, ConfigError> {
     let key = var("OPENAI_API_KEY");
     let base = var("OPENAI_BASE_URL");
@@ -385,6 +409,8 @@ fn openai_from_env(var: &dyn Fn(&str) -> Option<String>) -> Result<Option<OpenAi
         quality: var("OPENAI_IMAGE_QUALITY"),
         partial_images,
         request_timeout: timeout,
+        image_url_hosts: AllowedHosts::parse(&var("OPENAI_IMAGE_URL_HOSTS").unwrap_or_default())
+            .map_err(ConfigError::UrlHosts)?,
     }))
 }
 

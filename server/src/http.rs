@@ -8,15 +8,17 @@ use app::ssr::{SharedPageData, Viewer};
 use app::{shell, App};
 use axum::body::Body;
 use axum::extract::{Path, Request, State};
-use axum::http::StatusCode;
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
-use leptos::prelude::provide_context;
+use leptos::nonce::use_nonce;
+use leptos::prelude::{provide_context, use_context};
 use leptos_axum::{generate_route_list, handle_server_fns_with_context, LeptosRoutes};
 use serde::Deserialize;
 use tower_http::trace::TraceLayer;
 
+use crate::account;
 use crate::auth::{self, MaybeUser};
 use crate::media;
 use crate::page_data::StorePageData;
@@ -38,6 +40,8 @@ pub fn router(state: AppState, sessions: SessionBackend) -> Router {
         .route("/auth/signup", post(auth::signup))
         .route("/auth/login", post(auth::login))
         .route("/auth/logout", post(auth::logout))
+        .route("/auth/logout-everywhere", post(account::logout_everywhere))
+        .route("/auth/password", post(account::change_password))
         .route("/threads", post(create_thread_form))
         .route("/threads/{id}/messages", post(send_message_form))
         .route("/images/{id}/{variant}", get(media::image))
@@ -46,6 +50,7 @@ pub fn router(state: AppState, sessions: SessionBackend) -> Router {
         .leptos_routes_with_handler(routes, get(page_handler))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(sessions.layer(secure))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::headers::secure))
         .layer(axum::middleware::from_fn_with_state(state.clone(), crate::csrf::refuse_cross_site))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
@@ -66,10 +71,19 @@ fn page_context(state: &AppState, user: MaybeUser) -> impl Fn() + Clone + Send +
 
 async fn page_handler(State(state): State<AppState>, user: MaybeUser, req: Request<Body>) -> Response {
     let options = state.settings.leptos.clone();
-    let handler =
-        leptos_axum::render_route_with_context(state.routes.as_ref().clone(), page_context(&state, user), move || {
-            shell(options.clone())
-        });
+    let context = page_context(&state, user);
+    // The render's nonce is on every inline script it writes; the policy names it.
+    let context = move || {
+        context();
+        if let (Some(nonce), Some(res)) = (use_nonce(), use_context::<leptos_axum::ResponseOptions>()) {
+            if let Ok(policy) = HeaderValue::from_str(&crate::headers::page_policy(&nonce)) {
+                res.insert_header(header::CONTENT_SECURITY_POLICY, policy);
+            }
+        }
+    };
+    let handler = leptos_axum::render_route_with_context(state.routes.as_ref().clone(), context, move || {
+        shell(options.clone())
+    });
     handler(State(state), req).await.into_response()
 }
 

@@ -26,8 +26,29 @@ pub enum Signal {
     Event(ServerMsg),
     /// Events may have been missed (the relay saw a gap): send the tab a fresh snapshot.
     Resync,
-    /// The session with this tag ended (logout): its sockets close.
-    SessionEnded(String),
+    /// Sign-in sessions ended (logout, "sign out everywhere", a new password): their
+    /// sockets close.
+    SessionEnded(Ended),
+}
+
+/// Which sign-in sessions of a user ended.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Ended {
+    /// The session with this tag (see `auth::session_tag`).
+    One(String),
+    /// Every session signed in before this moment (ms), but the one tagged `keep` (the
+    /// session that changed the password stays signed in).
+    AllBefore { before_ms: i64, keep: Option<String> },
+}
+
+impl Ended {
+    /// Whether a socket of the session tagged `tag`, signed in at `signed_in_at`, must close.
+    pub fn closes(&self, tag: Option<&str>, signed_in_at: i64) -> bool {
+        match self {
+            Self::One(ended) => tag == Some(ended.as_str()),
+            Self::AllBefore { before_ms, keep } => signed_in_at < *before_ms && (keep.is_none() || tag != keep.as_deref()),
+        }
+    }
 }
 
 pub type Event = Arc<Signal>;
@@ -35,7 +56,7 @@ pub type Event = Arc<Signal>;
 /// Where events for other instances go. The hub does not know how (Redis pub/sub today).
 pub trait Outbound: Send + Sync {
     fn event(&self, user: UserId, msg: &ServerMsg);
-    fn session_ended(&self, user: UserId, session: &str);
+    fn session_ended(&self, user: UserId, ended: &Ended);
 }
 
 #[derive(Clone, Default)]
@@ -74,17 +95,17 @@ impl Hub {
         self.signal(user, Signal::Event(msg))
     }
 
-    /// Closes the sockets of a session that ended, here and on other instances.
-    pub fn end_session(&self, user: UserId, session: &str) {
+    /// Closes the sockets of sessions that ended, here and on other instances.
+    pub fn end_session(&self, user: UserId, ended: Ended) {
         if let Some(outbound) = &self.outbound {
-            outbound.session_ended(user, session);
+            outbound.session_ended(user, &ended);
         }
-        self.end_session_here(user, session);
+        self.end_session_here(user, ended);
     }
 
     /// The same, on this instance only (what the relay brings in).
-    pub fn end_session_here(&self, user: UserId, session: &str) -> usize {
-        self.signal(user, Signal::SessionEnded(session.to_string()))
+    pub fn end_session_here(&self, user: UserId, ended: Ended) -> usize {
+        self.signal(user, Signal::SessionEnded(ended))
     }
 
     fn signal(&self, user: UserId, signal: Signal) -> usize {

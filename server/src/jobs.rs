@@ -12,6 +12,7 @@
 
 mod abandon;
 mod drive;
+pub mod global_cap;
 mod live;
 mod quota;
 mod recovery;
@@ -34,8 +35,14 @@ use crate::providers::pricing::PriceTable;
 use crate::providers::registry::Providers;
 use crate::relay::Relay;
 use crate::store::{JobRun, NewJob, Store, StoreError};
+use global_cap::GlobalCap;
 use slots::Slots;
 pub use text::friendly;
+
+/// The longest prompt sent to a provider (D3): DALL-E 3 takes 4,000 characters, and a
+/// diffusion model reads far fewer; a chain of refinements, each adding its change, stops
+/// here instead of growing without bound.
+pub const MAX_PROMPT_CHARS: usize = 4_000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum JobError {
@@ -46,6 +53,12 @@ pub enum JobError {
     NotFound,
     #[error("Image generation is unavailable right now. Chat still works; please try again soon.")]
     Unavailable,
+    /// The server-wide monthly spending cap is reached; `0` is what the user reads.
+    #[error("{0}")]
+    Paused(String),
+    /// The prompt would pass [`MAX_PROMPT_CHARS`] (a long message, or a long refinement chain).
+    #[error("That description is too long for the image model (at most 4,000 characters). Please start a new image with a shorter one.")]
+    PromptTooLong,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -59,10 +72,10 @@ pub struct Jobs {
     deadline: Option<Duration>,
     prices: Arc<PriceTable>,
     slots: Arc<Slots>,
-    /// Usernames whose generations are exempt from spend totals.
-    admins: Arc<Vec<String>>,
     /// Total monthly spend (micro-dollars) past which a warning is logged.
     spend_alert_micros: Option<i64>,
+    /// The server-wide monthly cap (K2).
+    global: Arc<GlobalCap>,
     /// Other instances, when there are any (cancels and previews for jobs running there).
     relay: Option<Relay>,
     /// Set on shutdown: no new job starts, and a job stopped now was interrupted, not cancelled.
@@ -88,8 +101,8 @@ pub struct JobsConfig {
     pub gate: Arc<dyn Gate>,
     pub lease: Duration,
     pub policies: Policies,
-    pub admins: Vec<String>,
     pub spend_alert_micros: Option<i64>,
+    pub spend_cap_micros: Option<i64>,
     pub relay: Option<Relay>,
 }
 
@@ -102,8 +115,8 @@ impl Jobs {
             deadline: config.deadline,
             prices: Arc::new(config.prices),
             slots: Slots::new(config.gate, config.lease, config.policies),
-            admins: Arc::new(config.admins),
             spend_alert_micros: config.spend_alert_micros,
+            global: Arc::new(GlobalCap::new(config.spend_cap_micros)),
             relay: config.relay,
             closing: Arc::new(AtomicBool::new(false)),
             runners: TaskTracker::new(),
@@ -120,6 +133,10 @@ impl Jobs {
         if self.closing() {
             return Err(JobError::Unavailable);
         }
+        if request.enhanced.chars().count() > MAX_PROMPT_CHARS {
+            return Err(JobError::PromptTooLong);
+        }
+        self.refuse_past_global_cap().await?;
         let (claim, exempt) = self.admit(user).await?;
         let subject = crate::assistant::subject_of(request.enhanced);
         let provider = self.providers.default_provider();
@@ -147,6 +164,7 @@ impl Jobs {
         if self.closing() {
             return Err(JobError::Unavailable);
         }
+        self.refuse_past_global_cap().await?;
         let (claim, _) = self.admit(user).await?;
         let before = self.store.job_counted_at(user, id).await?;
         let run = self.store.restart_job(user, id, crate::store::now_ms()).await?.ok_or(JobError::NotFound)?;
@@ -161,6 +179,17 @@ impl Jobs {
         self.hub.publish(user, ServerMsg::JobUpdated(updated));
         self.spawn(run, place.thread, place.message, job, held);
         Ok(())
+    }
+
+    /// Refuses paid work once the server-wide cap is reached.
+    async fn refuse_past_global_cap(&self) -> Result<(), JobError> {
+        if !self.default_is_paid() {
+            return Ok(());
+        }
+        match self.global_cap_reached().await? {
+            Some(month) => Err(JobError::Paused(global_cap::paused_images(month))),
+            None => Ok(()),
+        }
     }
 
     /// Trips the job's cancellation token, here or (through the relay) on the instance running

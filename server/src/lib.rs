@@ -5,6 +5,7 @@
 
 #![recursion_limit = "256"]
 
+pub mod account;
 pub mod admin;
 pub mod assistant;
 pub mod auth;
@@ -12,6 +13,7 @@ pub mod chat;
 pub mod chat_model;
 pub mod config;
 pub mod csrf;
+pub mod headers;
 pub mod http;
 pub mod hub;
 pub mod jobs;
@@ -114,6 +116,7 @@ impl Application {
         let addr = settings.leptos.site_addr;
         let listener = TcpListener::bind(addr).await.map_err(|source| StartupError::Bind { addr, source })?;
         let store = Store::connect(&settings.database_url).await?;
+        admin::grant_listed(&store, &settings.quotas.admins).await?;
         let sessions = SessionBackend::connect(&settings.database_url).await?;
         sessions.spawn_cleanup();
         let relay = match &settings.redis_url {
@@ -145,8 +148,8 @@ impl Application {
             gate,
             lease: images.slot_lease,
             policies: settings.quotas.policies,
-            admins: settings.quotas.admins.clone(),
             spend_alert_micros: settings.quotas.spend_alert_micros,
+            spend_cap_micros: settings.quotas.spend_cap_micros,
             relay: relay.clone(),
         };
         let jobs = Jobs::new(store.clone(), hub.clone(), providers, config);

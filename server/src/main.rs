@@ -18,11 +18,41 @@ async fn main() -> std::process::ExitCode {
 }
 
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if !args.is_empty() {
+        return command(&args).await;
+    }
     let leptos = get_configuration(None)?.leptos_options;
     let settings = Settings::from_env(leptos)?;
     let app = Application::build(settings).await?;
     tracing::info!("listening on http://{}", app.local_addr());
     app.run_until(shutdown_signal()).await?;
+    Ok(())
+}
+
+const USAGE: &str = "usage: server [admin grant NAME | admin revoke NAME | admin list] (on the database at DATABASE_URL)";
+
+/// The operator's commands, run against the database at `DATABASE_URL` (A5: admin rights
+/// are granted here or at start-up, never by signing up).
+async fn command(args: &[String]) -> Result<(), Box<dyn std::error::Error>> {
+    let url = std::env::var("DATABASE_URL").unwrap_or_else(|_| server::config::DEFAULT_DATABASE_URL.to_string());
+    let words: Vec<&str> = args.iter().map(String::as_str).collect();
+    let store = || server::store::Store::connect(&url);
+    match words.as_slice() {
+        ["admin", verb @ ("grant" | "revoke"), name] => {
+            let name = name.trim().to_lowercase();
+            if !store().await?.set_admin(&name, *verb == "grant").await? {
+                return Err(format!("there is no account named {name}").into());
+            }
+            println!("{name}: admin right {}", if *verb == "grant" { "granted" } else { "revoked" });
+        }
+        ["admin", "list"] => {
+            for name in store().await?.admins().await? {
+                println!("{name}");
+            }
+        }
+        _ => return Err(USAGE.into()),
+    }
     Ok(())
 }
 

@@ -1,5 +1,5 @@
 //! The server's [`PageData`]: what server functions read to render a page, over the store,
-//! with the admin's operations checked against the configured admins.
+//! with the admin's operations checked against the admin right in the database.
 
 use std::sync::Arc;
 
@@ -36,12 +36,12 @@ impl PageData for StorePageData {
         viewer: UserInfo,
         include_exempt: bool,
     ) -> BoxFuture<'static, Result<Option<AdminOverview>, String>> {
-        let (store, quotas) = (self.store.clone(), self.quotas.clone());
+        let (store, jobs, quotas) = (self.store.clone(), self.jobs.clone(), self.quotas.clone());
         async move {
-            if !admin::is_admin(&quotas, &viewer) {
+            if !admin::is_admin(&store, &viewer).await.map_err(log_and_hide)? {
                 return Ok(None);
             }
-            admin::overview(&store, &quotas, include_exempt).await.map(Some).map_err(log_and_hide)
+            admin::overview(&store, &jobs, &quotas, include_exempt).await.map(Some).map_err(log_and_hide)
         }
         .boxed()
     }
@@ -53,9 +53,9 @@ impl PageData for StorePageData {
         tier: Tier,
         test_account: bool,
     ) -> BoxFuture<'static, Result<bool, String>> {
-        let (store, jobs, quotas) = (self.store.clone(), self.jobs.clone(), self.quotas.clone());
+        let (store, jobs) = (self.store.clone(), self.jobs.clone());
         async move {
-            if !admin::is_admin(&quotas, &viewer) {
+            if !admin::is_admin(&store, &viewer).await.map_err(log_and_hide)? {
                 tracing::warn!(viewer = %viewer.username, "a non-admin tried to change a plan");
                 return Ok(false);
             }

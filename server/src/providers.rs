@@ -13,9 +13,11 @@
 //! ([`registry::Providers`]); the administrator names which are offered and the default.
 
 pub mod a1111;
+pub mod body;
 pub mod builtin;
 pub mod catalogue;
 pub mod comfyui;
+pub mod download;
 pub mod openai;
 pub mod pricing;
 pub mod registry;

@@ -29,7 +29,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
-use crate::hub::Outbound;
+use crate::hub::{Ended, Outbound};
 pub use listen::Incoming;
 
 /// Envelopes waiting for Redis at most; past that, new ones are dropped and counted as a gap.
@@ -62,7 +62,7 @@ enum Body {
     /// A session ended (logout): its sockets close wherever they are.
     SessionEnded {
         user: UserId,
-        session: String,
+        session: Ended,
     },
 }
 
@@ -143,7 +143,7 @@ impl Outbound for Relay {
         self.send(Body::Event { user, msg: Box::new(msg.clone()) });
     }
 
-    fn session_ended(&self, user: UserId, session: &str) {
-        self.send(Body::SessionEnded { user, session: session.to_string() });
+    fn session_ended(&self, user: UserId, ended: &Ended) {
+        self.send(Body::SessionEnded { user, session: ended.clone() });
     }
 }

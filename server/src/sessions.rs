@@ -20,6 +20,9 @@ use crate::store::{sqlite_create_mode, DbKind, StoreError};
 
 /// Key of the signed-in user's id in the session.
 pub const USER_ID_KEY: &str = "user_id";
+/// When the session signed in (ms): a session older than its account's `sessions_from`
+/// was ended by "sign out everywhere" or a new password.
+pub const SIGNED_IN_AT_KEY: &str = "signed_in_at";
 /// A session ends after this long without a visit.
 const IDLE_DAYS: i64 = 30;
 

@@ -16,7 +16,7 @@ use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
 use tracing::Instrument;
 
-use crate::auth::{session_tag, MaybeUser};
+use crate::auth::{session_tag, signed_in_at, MaybeUser};
 use crate::state::AppState;
 
 pub use session::{run_session, SessionCtx};
@@ -42,7 +42,13 @@ pub async fn upgrade(
     let Some(user) = user.0 else {
         return (StatusCode::UNAUTHORIZED, "sign in first").into_response();
     };
-    let ctx = SessionCtx { chat: state.chat.clone(), user, session: session_tag(&session), ws: state.settings.ws };
+    let ctx = SessionCtx {
+        chat: state.chat.clone(),
+        user,
+        session: session_tag(&session),
+        signed_in_at: signed_in_at(&session).await,
+        ws: state.settings.ws,
+    };
     ws.read_buffer_size(READ_BUFFER_BYTES)
         .write_buffer_size(WRITE_BUFFER_BYTES)
         .max_write_buffer_size(MAX_WRITE_BUFFER_BYTES)

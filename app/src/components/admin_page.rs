@@ -43,6 +43,7 @@ pub fn AdminPage() -> impl IntoView {
 #[component]
 fn Dashboard(o: AdminOverview, update: ServerAction<UpdatePlan>) -> impl IntoView {
     let alert = o.alert();
+    let cap_reached = o.cap_reached();
     let near: Vec<AdminUser> = o.users.iter().filter(|u| u.near_limit()).cloned().collect();
     let (toggle_href, toggle_text) = match o.include_exempt {
         true => ("/admin", "Leave out test and admin generations"),
@@ -52,6 +53,7 @@ fn Dashboard(o: AdminOverview, update: ServerAction<UpdatePlan>) -> impl IntoVie
     view! {
         <section class="admin">
             <h1>"Admin"</h1>
+            {cap_reached.map(|a| view! { <p class="banner alert" role="alert">{a}</p> })}
             {alert.map(|a| view! { <p class="banner alert" role="alert">{a}</p> })}
             <p class="muted">
                 {if o.include_exempt { "Including test and admin generations. " } else { "Test and admin generations left out. " }}

@@ -19,7 +19,7 @@ pub fn ChatLayout(user: UserInfo, children: Children) -> impl IntoView {
                 <a class="brand" href="/">"Easel"</a>
                 <ConnectionBanner/>
                 {user.admin.then(|| view! { <a class="admin-link" href="/admin">"Admin"</a> })}
-                <span class="who">{user.username}</span>
+                <a class="who" href="/account" title="Account">{user.username}</a>
                 <form method="post" action="/auth/logout">
                     <button type="submit" class="secondary">"Log out"</button>
                 </form>

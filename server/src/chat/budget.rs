@@ -40,8 +40,18 @@ fn spent_window(window: Window, now: i64) -> String {
 }
 
 impl Chat {
+    /// Whether the chat model's calls cost money (unpriced models, local servers, do not).
+    fn model_is_paid(&self) -> bool {
+        self.model.as_ref().is_some_and(|m| m.rates().input > 0 || m.rates().output > 0)
+    }
+
     pub(super) async fn model_budget(&self, user: UserId) -> Result<Budget, ChatError> {
         let (limits, exempt) = self.jobs.limits_of(user).await?.ok_or(ChatError::NotFound)?;
+        if self.model_is_paid() {
+            if let Some(month) = self.jobs.global_cap_reached().await? {
+                return Ok(Budget::Spent(crate::jobs::global_cap::paused_chat(month)));
+            }
+        }
         let now = now_ms();
         let ids = WindowIds::at(now);
         let since = [Window::Hour.start_of(ids.hour), Window::Day.start_of(ids.day)];

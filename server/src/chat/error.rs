@@ -29,8 +29,9 @@ impl ChatError {
             Self::Invalid(_) => ErrorCode::Invalid,
             Self::Store(_) | Self::Job(JobError::Store(_)) => ErrorCode::Internal,
             Self::Job(JobError::Refused { verdict: Verdict::Busy, .. } | JobError::Unavailable) => ErrorCode::Busy,
-            Self::Job(JobError::Refused { .. }) => ErrorCode::Quota,
+            Self::Job(JobError::Refused { .. } | JobError::Paused(_)) => ErrorCode::Quota,
             Self::Job(JobError::NotFound) => ErrorCode::NotFound,
+            Self::Job(JobError::PromptTooLong) => ErrorCode::Invalid,
         }
     }
 

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use app::protocol::*;
 use tokio::sync::mpsc;
+use tokio::time::Instant;
 
 use super::live::Live;
 use super::slots::Held;
@@ -15,7 +16,13 @@ use crate::providers::{GeneratedImage, ImageProvider, ImageRequest, ProviderErro
 use crate::store::{JobRun, StoreError};
 
 impl Jobs {
-    /// Drives the provider, turning its events into progress, within our own deadline.
+    /// The moment a job started now must end by: the work decides it (4K at high quality or
+    /// a CPU engine takes minutes), never past [`MAX_DEADLINE`].
+    pub(super) fn ends_at(&self, provider: &dyn ImageProvider, request: &ImageRequest) -> Instant {
+        Instant::now() + self.deadline.unwrap_or_else(|| provider.deadline(request)).min(MAX_DEADLINE)
+    }
+
+    /// Drives the provider, turning its events into progress, until `ends_at`.
     pub(super) async fn generate(
         &self,
         run: JobRun,
@@ -24,11 +31,10 @@ impl Jobs {
         job: &JobView,
         provider: Arc<dyn ImageProvider>,
         request: ImageRequest,
+        ends_at: Instant,
     ) -> Result<Result<GeneratedImage, ProviderError>, StoreError> {
         let (user, cancel) = (held.user, held.cancel.clone());
         let (tx, mut rx) = mpsc::channel(16);
-        // The work decides the deadline: 4K at high quality or a CPU engine takes minutes.
-        let deadline = self.deadline.unwrap_or_else(|| provider.deadline(&request)).min(MAX_DEADLINE);
         let mut live = Live::new(job, thread);
         live.counts_steps = provider.capabilities().steps;
         let call = {
@@ -36,10 +42,10 @@ impl Jobs {
             async move { provider.generate(&request, tx, cancel).await }
         };
         tokio::pin!(call);
-        let deadline = tokio::time::sleep(deadline);
+        let deadline = tokio::time::sleep_until(ends_at);
         tokio::pin!(deadline);
         // Halfway to the deadline the user is told it is slow, once, before it fails.
-        let slow = tokio::time::sleep(deadline.deadline().duration_since(tokio::time::Instant::now()) / 2);
+        let slow = tokio::time::sleep(ends_at.duration_since(Instant::now()) / 2);
         tokio::pin!(slow);
         let mut told_slow = false;
         loop {

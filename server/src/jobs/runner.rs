@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use app::protocol::*;
+use tokio::time::Instant;
 use tracing::Instrument;
 
 use super::abandon::Outcome;
@@ -122,12 +123,13 @@ impl Jobs {
         // Cancelled before the provider was called: the generation never happened.
         let called = !cancel.is_cancelled();
         outcome.called(called);
+        let ends_at = self.ends_at(provider.as_ref(), &request);
         let result = match called {
-            true => self.generate(run, held, thread, &job, provider, request).await?,
+            true => self.generate(run, held, thread, &job, provider, request, ends_at).await?,
             false => Err(ProviderError::Cancelled),
         };
         let (ending, recorded) = match result {
-            Ok(image) if !cancel.is_cancelled() => match self.save(run, user, thread, &job, image).await? {
+            Ok(image) if !cancel.is_cancelled() => match self.save(run, user, thread, &job, image, ends_at).await? {
                 Some(saved) => saved,
                 None => {
                     // A stale runner: the job was closed and retried meanwhile; this image is not its.
@@ -204,6 +206,7 @@ impl Jobs {
         thread: ThreadId,
         job: &JobView,
         image: GeneratedImage,
+        ends_at: Instant,
     ) -> Result<Option<(JobEnding, bool)>, StoreError> {
         self.stage(run, user, thread, job, JobStage::Processing).await?;
         let png = image.png;
@@ -213,15 +216,25 @@ impl Jobs {
             retryable: true,
             cost_micros: None,
         };
-        let prepared = match tokio::task::spawn_blocking(move || variants::prepare(&png)).await {
-            Ok(Ok(prepared)) => prepared,
-            Ok(Err(e)) => {
+        // Within the job's deadline: decoding is bounded (see `variants`), but a slow machine
+        // must not keep the job looking alive past it. The blocking task finishes unobserved.
+        let work = tokio::task::spawn_blocking(move || variants::prepare(&png));
+        let prepared = match tokio::time::timeout_at(ends_at, work).await {
+            Ok(Ok(Ok(prepared))) => prepared,
+            Ok(Ok(Err(e))) => {
                 tracing::warn!(job = %job.id, error = %e, "provider image could not be decoded");
                 return Ok(Some((bad_image(), false)));
             }
-            Err(e) => {
+            Ok(Err(e)) => {
                 tracing::error!(job = %job.id, error = %e, "image processing stopped");
                 return Ok(Some((bad_image(), false)));
+            }
+            Err(_) => {
+                tracing::warn!(job = %job.id, "the image was still being processed at the job's deadline");
+                let e = ProviderError::Timeout;
+                let failed =
+                    JobEnding::Failed { kind: e.kind(), message: friendly(&e), retryable: true, cost_micros: None };
+                return Ok(Some((failed, false)));
             }
         };
         self.stage(run, user, thread, job, JobStage::Saving).await?;

@@ -21,8 +21,26 @@ pub struct Prepared {
     pub variants: Vec<StoredVariant>,
 }
 
+/// The largest side we decode: past the largest any engine makes (A1111's upscalers reach
+/// 8K); a 30000² "image" from a hostile engine is refused from its header alone (E3).
+pub const MAX_SIDE: u32 = 8192;
+/// What one decode may allocate: an 8192² RGBA image, with room.
+const MAX_DECODE_BYTES: u64 = 320 * 1024 * 1024;
+
+/// Decodes with explicit limits: the dimensions are read from the header and refused before
+/// any pixel buffer exists, and no allocation passes [`MAX_DECODE_BYTES`].
+pub fn decode(bytes: &[u8]) -> Result<image::DynamicImage, image::ImageError> {
+    let mut reader = image::ImageReader::new(Cursor::new(bytes)).with_guessed_format()?;
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(MAX_SIDE);
+    limits.max_image_height = Some(MAX_SIDE);
+    limits.max_alloc = Some(MAX_DECODE_BYTES);
+    reader.limits(limits);
+    reader.decode()
+}
+
 pub fn prepare(png: &[u8]) -> Result<Prepared, image::ImageError> {
-    let img = image::load_from_memory(png)?;
+    let img = decode(png)?;
     let (width, height) = (img.width(), img.height());
     let full = match image::guess_format(png)? {
         ImageFormat::Png => png.to_vec(),
@@ -86,6 +104,36 @@ mod tests {
         let p = prepare(&jpeg.into_inner()).expect("prepared");
         assert_eq!(image::guess_format(&p.variants[0].bytes).ok(), Some(ImageFormat::Png));
         assert_eq!((p.width, p.height), (300, 200));
+    }
+
+    #[test]
+    fn an_image_larger_than_any_engine_makes_is_refused() {
+        let wide = image::RgbImage::from_pixel(MAX_SIDE + 1, 1, image::Rgb([1, 2, 3]));
+        let mut out = Cursor::new(Vec::new());
+        wide.write_to(&mut out, ImageFormat::Png).expect("encode");
+        let e = prepare(&out.into_inner()).err().expect("refused");
+        assert!(matches!(e, image::ImageError::Limits(_)), "{e}");
+        assert!(prepare(&png(MAX_SIDE.min(1100), 2)).is_ok());
+    }
+
+    proptest::proptest! {
+        /// Any bytes, and a real PNG with any bytes changed or cut: decoded or refused, never
+        /// a panic (the image path takes whatever an engine sends).
+        #[test]
+        fn any_bytes_are_decoded_or_refused(
+            bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512),
+            edits in proptest::collection::vec((proptest::prelude::any::<proptest::sample::Index>(), proptest::prelude::any::<u8>()), 0..8),
+            cut in proptest::prelude::any::<proptest::sample::Index>(),
+        ) {
+            let _ = prepare(&bytes);
+            let mut real = png(40, 30);
+            for (at, value) in &edits {
+                let i = at.index(real.len());
+                real[i] = *value;
+            }
+            let _ = prepare(&real);
+            let _ = prepare(&real[..cut.index(real.len())]);
+        }
     }
 
     #[test]

@@ -33,7 +33,10 @@ use reqwest::StatusCode;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use super::body::{self, Budget, StreamBudget};
 use super::catalogue::{self, Lookup, Quality};
+pub use super::download::AllowedHosts;
+use super::download::Downloader;
 use super::pricing::Usage;
 use super::{Capabilities, GeneratedImage, ImageProvider, ImageRequest, ProviderError, ProviderEvent, ProviderKind};
 pub use model_check::ModelCheck;
@@ -58,6 +61,9 @@ pub struct OpenAiSettings {
     /// Deadline of a medium-quality 1024×1024 image; larger sizes and higher qualities get
     /// proportionally more (see [`OpenAiImages::deadline`]).
     pub request_timeout: Duration,
+    /// Hosts an image link may reach over http or at a private address, besides the
+    /// server's own origin (see [`download`](super::download)).
+    pub image_url_hosts: AllowedHosts,
 }
 
 impl std::fmt::Debug for OpenAiSettings {
@@ -75,6 +81,7 @@ impl std::fmt::Debug for OpenAiSettings {
 
 pub struct OpenAiImages {
     http: reqwest::Client,
+    downloads: Downloader,
     settings: OpenAiSettings,
     /// Models already reported missing, so the administrator reads it once, not per job.
     reported: Mutex<HashSet<String>>,
@@ -83,7 +90,8 @@ pub struct OpenAiImages {
 impl OpenAiImages {
     pub fn new(settings: OpenAiSettings) -> Result<Self, reqwest::Error> {
         let http = reqwest::Client::builder().connect_timeout(Duration::from_secs(10)).build()?;
-        Ok(Self { http, settings, reported: Mutex::default() })
+        let downloads = Downloader::new(settings.image_url_hosts.clone().with_origin_of(&settings.base_url))?;
+        Ok(Self { http, downloads, settings, reported: Mutex::default() })
     }
 
     /// DALL-E models take `response_format` and cannot stream; GPT image models are the opposite.
@@ -185,14 +193,17 @@ impl OpenAiImages {
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.starts_with("text/event-stream"));
         if !is_stream {
-            let bytes = res.bytes().await.map_err(network)?;
+            let bytes = body::read_or(res, Budget::ImagesJson, network).await?;
             let body: ImagesResponse =
                 serde_json::from_slice(&bytes).map_err(|e| ProviderError::BadResponse(e.to_string()))?;
             return self.finish(body).await;
         }
         let mut parser = SseParser::default();
+        let mut budget = StreamBudget::new();
         while let Some(chunk) = res.chunk().await.map_err(network)? {
-            for event in parser.push(&chunk) {
+            let parsed = parser.push(&chunk);
+            budget.take(chunk.len(), parser.pending())?;
+            for event in parsed {
                 match StreamEvent::parse(&event)? {
                     Some(StreamEvent::Partial { b64_json }) => {
                         let png = decode(&b64_json)?;
@@ -218,11 +229,7 @@ impl OpenAiImages {
             (Some(b64), _) => decode(&b64)?,
             (None, Some(url)) => {
                 // Provider URLs expire within the hour: fetch now, store the bytes.
-                let res = self.http.get(url).timeout(self.settings.request_timeout).send().await.map_err(network)?;
-                if !res.status().is_success() {
-                    return Err(ProviderError::Server { status: res.status().as_u16() });
-                }
-                res.bytes().await.map_err(network)?.to_vec()
+                self.downloads.image(&url, self.settings.request_timeout).await?
             }
             (None, None) => return Err(ProviderError::NoImage),
         };
@@ -273,7 +280,7 @@ fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
 async fn error_from(res: reqwest::Response, model: &str) -> ProviderError {
     let status = res.status();
     let wait = retry_after(res.headers());
-    let body = res.bytes().await.unwrap_or_default();
+    let body = body::read_prefix(res, Budget::Error).await;
     let error = serde_json::from_slice::<ErrorBody>(&body).map(|b| b.error).unwrap_or_default();
     error.into_provider_error(status, wait, model)
 }

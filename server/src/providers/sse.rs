@@ -12,41 +12,66 @@ pub struct SseEvent {
 #[derive(Default)]
 pub struct SseParser {
     buffer: Vec<u8>,
+    /// How far the buffer is known to hold no blank line, so a long event is scanned once,
+    /// not once per chunk.
+    scanned: usize,
 }
 
 impl SseParser {
+    /// Bytes held of an event not finished yet.
+    pub fn pending(&self) -> usize {
+        self.buffer.len()
+    }
+
     pub fn push(&mut self, chunk: &[u8]) -> Vec<SseEvent> {
         self.buffer.extend_from_slice(chunk);
         let mut events = Vec::new();
-        while let Some(end) = find_blank_line(&self.buffer) {
-            let block: Vec<u8> = self.buffer.drain(..end.0).collect();
-            self.buffer.drain(..end.1 - end.0);
-            let text = String::from_utf8_lossy(&block);
-            let mut event = None;
-            let mut data = Vec::new();
-            for line in text.lines() {
-                if let Some(v) = line.strip_prefix("event:") {
-                    event = Some(v.trim().to_string());
-                } else if let Some(v) = line.strip_prefix("data:") {
-                    data.push(v.strip_prefix(' ').unwrap_or(v).to_string());
-                }
+        // Events are cut out by offset and the buffer shifted once per chunk: draining it per
+        // event would move the rest of a large chunk once for every small event in it.
+        let mut start = 0;
+        loop {
+            // A blank line is at most 4 bytes: one may straddle the end of what was scanned.
+            let from = start.max(self.scanned.saturating_sub(3));
+            let Some((end, next)) = find_blank_line(&self.buffer, from) else { break };
+            if let Some(event) = parse_block(&self.buffer[start..end.max(start)]) {
+                events.push(event);
             }
-            if event.is_some() || !data.is_empty() {
-                events.push(SseEvent { event, data: data.join("\n") });
-            }
+            start = next;
+            self.scanned = start;
         }
+        self.buffer.drain(..start);
+        self.scanned = self.buffer.len();
         events
     }
 }
 
-/// (start, end) of the first blank line (`\n\n` or `\r\n\r\n`).
-fn find_blank_line(buf: &[u8]) -> Option<(usize, usize)> {
-    let lf = buf.windows(2).position(|w| w == b"\n\n").map(|i| (i, i + 2));
-    let crlf = buf.windows(4).position(|w| w == b"\r\n\r\n").map(|i| (i, i + 4));
-    match (lf, crlf) {
-        (Some(a), Some(b)) => Some(if a.0 < b.0 { a } else { b }),
-        (a, b) => a.or(b),
+fn parse_block(block: &[u8]) -> Option<SseEvent> {
+    let text = String::from_utf8_lossy(block);
+    let mut event = None;
+    let mut data = Vec::new();
+    for line in text.lines() {
+        if let Some(v) = line.strip_prefix("event:") {
+            event = Some(v.trim().to_string());
+        } else if let Some(v) = line.strip_prefix("data:") {
+            data.push(v.strip_prefix(' ').unwrap_or(v).to_string());
+        }
     }
+    (event.is_some() || !data.is_empty()).then(|| SseEvent { event, data: data.join("\n") })
+}
+
+/// Where the first event from `from` on ends and the next begins: a line break followed by
+/// an empty line, either written with LF or CRLF. One pass over the bytes.
+fn find_blank_line(buf: &[u8], from: usize) -> Option<(usize, usize)> {
+    let mut at = from;
+    while let Some(i) = buf[at..].iter().position(|&b| b == b'\n').map(|i| at + i) {
+        let end = if i > 0 && buf[i - 1] == b'\r' { i - 1 } else { i };
+        match (buf.get(i + 1), buf.get(i + 2)) {
+            (Some(b'\n'), _) => return Some((end, i + 2)),
+            (Some(b'\r'), Some(b'\n')) => return Some((end, i + 3)),
+            _ => at = i + 1,
+        }
+    }
+    None
 }
 
 #[cfg(test)]

@@ -140,7 +140,7 @@ impl Relay {
                     let tabs = hub.resync_all();
                     tracing::warn!(origin = %envelope.origin, tabs, "another instance dropped events; resyncing local tabs");
                 }
-                Body::SessionEnded { user, session } => drop(hub.end_session_here(user, &session)),
+                Body::SessionEnded { user, session } => drop(hub.end_session_here(user, session)),
                 Body::Heartbeat => {}
             }
         }

@@ -14,11 +14,13 @@ pub struct Plan {
     pub tier: Tier,
     /// Its generations are marked exempt (left out of the admin's spend by default).
     pub test_account: bool,
+    /// Holds the admin right (its generations are exempt too).
+    pub admin: bool,
 }
 
 impl Store {
     pub async fn plan(&self, user: UserId) -> Result<Option<Plan>, StoreError> {
-        let row = sqlx::query("SELECT username, tier, test_account FROM users WHERE id = $1")
+        let row = sqlx::query("SELECT username, tier, test_account, is_admin FROM users WHERE id = $1")
             .bind(user.0)
             .fetch_optional(self.pool())
             .await?;
@@ -27,6 +29,7 @@ impl Store {
                 username: r.try_get("username")?,
                 tier: Tier::parse(&r.try_get::<String, _>("tier")?).unwrap_or_default(),
                 test_account: r.try_get::<i64, _>("test_account")? != 0,
+                admin: r.try_get::<i64, _>("is_admin")? != 0,
             })
         })
         .transpose()

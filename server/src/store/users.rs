@@ -44,9 +44,65 @@ impl Store {
         .transpose()
     }
 
+    /// The account, with its admin right as the database holds it (read on every request,
+    /// so a grant or a revocation counts at once).
     pub async fn user(&self, id: UserId) -> Result<Option<UserInfo>, StoreError> {
-        let row =
-            sqlx::query("SELECT username FROM users WHERE id = $1").bind(id.0).fetch_optional(self.pool()).await?;
-        row.map(|r| Ok(UserInfo { id, username: r.try_get("username")?, admin: false })).transpose()
+        let row = sqlx::query("SELECT username, is_admin FROM users WHERE id = $1")
+            .bind(id.0)
+            .fetch_optional(self.pool())
+            .await?;
+        row.map(|r| {
+            Ok(UserInfo { id, username: r.try_get("username")?, admin: r.try_get::<i64, _>("is_admin")? != 0 })
+        })
+        .transpose()
+    }
+
+    /// The account of a session signed in at `signed_in_at`, unless the account ended every
+    /// session since ("sign out everywhere", a new password) or is gone.
+    pub async fn signed_in_user(&self, id: UserId, signed_in_at: i64) -> Result<Option<UserInfo>, StoreError> {
+        let row = sqlx::query("SELECT username, is_admin, sessions_from FROM users WHERE id = $1")
+            .bind(id.0)
+            .fetch_optional(self.pool())
+            .await?;
+        let Some(r) = row else { return Ok(None) };
+        if signed_in_at < r.try_get::<i64, _>("sessions_from")? {
+            return Ok(None);
+        }
+        Ok(Some(UserInfo { id, username: r.try_get("username")?, admin: r.try_get::<i64, _>("is_admin")? != 0 }))
+    }
+
+    /// Ends every session of the account signed in before `at` (ms).
+    pub async fn end_sessions_before(&self, id: UserId, at: i64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE users SET sessions_from = $1 WHERE id = $2").bind(at).bind(id.0).execute(self.pool()).await?;
+        Ok(())
+    }
+
+    /// A new password hash; every session signed in before `at` ends with it.
+    pub async fn set_password(&self, id: UserId, password_hash: &str, at: i64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE users SET password_hash = $1, sessions_from = $2 WHERE id = $3")
+            .bind(password_hash)
+            .bind(at)
+            .bind(id.0)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Gives or takes the admin right of an existing account; `false` when there is none.
+    pub async fn set_admin(&self, username: &str, admin: bool) -> Result<bool, StoreError> {
+        let done = sqlx::query("UPDATE users SET is_admin = $1 WHERE username = $2")
+            .bind(i64::from(admin))
+            .bind(username)
+            .execute(self.pool())
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// The usernames that hold the admin right.
+    pub async fn admins(&self) -> Result<Vec<String>, StoreError> {
+        let rows = sqlx::query("SELECT username FROM users WHERE is_admin <> 0 ORDER BY username")
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter().map(|r| Ok(r.try_get("username")?)).collect()
     }
 }

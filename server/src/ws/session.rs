@@ -15,7 +15,7 @@ use tokio::time::{interval, Instant, MissedTickBehavior};
 
 use crate::chat::{Chat, ChatError};
 use crate::config::WsSettings;
-use crate::hub::Signal;
+use crate::hub::{Ended, Signal};
 
 /// What a session needs: the chat operations, who is connected, and the heartbeat timing.
 #[derive(Clone)]
@@ -25,6 +25,8 @@ pub struct SessionCtx {
     /// The tag of the sign-in session the socket was opened under (see `auth::session_tag`):
     /// its logout closes the socket.
     pub session: Option<String>,
+    /// When that session signed in (ms): "sign out everywhere" ends sessions older than its moment.
+    pub signed_in_at: i64,
     pub ws: WsSettings,
 }
 
@@ -84,6 +86,10 @@ where
     let mut heartbeat = interval(ctx.ws.ping_every);
     heartbeat.set_missed_tick_behavior(MissedTickBehavior::Delay);
     heartbeat.tick().await;
+    let mut revalidate = interval(ctx.ws.revalidate_every);
+    revalidate.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    revalidate.tick().await;
+    let mut signed_in_at = ctx.signed_in_at;
     let mut last_heard = Instant::now();
     loop {
         tokio::select! {
@@ -95,8 +101,16 @@ where
                     Ok(signal) => match &*signal {
                         Signal::Event(msg) => send(ctx, sink, msg).await,
                         Signal::Resync => resync(ctx, sink, open).await,
-                        Signal::SessionEnded(tag) if ctx.session.as_ref() == Some(tag) => return End::SignedOut,
-                        Signal::SessionEnded(_) => Ok(()),
+                        Signal::SessionEnded(ended) if ended.closes(ctx.session.as_deref(), signed_in_at) => {
+                            return End::SignedOut
+                        }
+                        Signal::SessionEnded(ended) => {
+                            // The session that changed the password stays signed in as of then.
+                            if let Ended::AllBefore { before_ms, .. } = ended {
+                                signed_in_at = signed_in_at.max(*before_ms);
+                            }
+                            Ok(())
+                        }
                     },
                     Err(RecvError::Lagged(missed)) => {
                         tracing::warn!(user = %ctx.user.id, missed, "socket lagged behind the hub; re-syncing it");
@@ -124,6 +138,14 @@ where
                     if let Err(end) = send(ctx, sink, &reply).await {
                         return end;
                     }
+                }
+            }
+            _ = revalidate.tick() => {
+                match ctx.chat.store.signed_in_user(ctx.user.id, signed_in_at).await {
+                    Ok(Some(_)) => {}
+                    Ok(None) => return End::SignedOut,
+                    // The database is away: the session is taken as it was, checked next time.
+                    Err(e) => tracing::warn!(user = %ctx.user.id, error = %e, "session could not be revalidated"),
                 }
             }
             _ = heartbeat.tick() => {

@@ -19,7 +19,7 @@ async fn the_admin_sees_spend_per_user_and_the_chart_and_others_do_not() {
     let fake = FakeOpenAi::start(vec![]).await;
     let app = app_with(Some(&fake), "").await;
     let ada = app.signup("ada").await;
-    let root = app.signup("root").await; // named admin in the test settings
+    let root = app.signup_admin("root").await;
     generate_once(&app, &ada).await;
     generate_once(&app, &root).await;
     // One generation at the fake's usage: 50 text tokens at $5/M + 1056 image tokens at $30/M.
@@ -51,7 +51,7 @@ async fn the_admin_sees_spend_per_user_and_the_chart_and_others_do_not() {
 async fn only_an_admin_can_change_a_plan_and_the_user_sees_the_new_limits() {
     let app = app_with(None, "").await;
     let ada = app.signup("ada").await;
-    let root = app.signup("root").await;
+    let root = app.signup_admin("root").await;
     let id = app.store.credentials("ada").await.expect("db").expect("ada").user.id;
     let mut tab = app.connect(&ada).await;
     let form = [("user_id", id.0.to_string()), ("tier", "premium".to_string()), ("test_account", "on".to_string())];
@@ -83,15 +83,44 @@ async fn crossing_the_spend_alert_shows_a_banner() {
                 quality: None,
                 partial_images: 0,
                 request_timeout: std::time::Duration::from_secs(10),
+                image_url_hosts: Default::default(),
             },
         ));
     })
     .await;
-    let root = app.signup("root").await;
+    let root = app.signup_admin("root").await;
     let ada = app.signup("ada").await;
     let (_, page) = app.get_page("/admin", Some(&root)).await;
     assert!(!page.contains("Spend alert"), "nothing spent yet");
     generate_once(&app, &ada).await;
     let (_, page) = app.get_page("/admin", Some(&root)).await;
     assert!(page.contains("Spend alert: this month's image spend"), "{page}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_name_claimed_by_sign_up_gets_no_rights_until_the_operator_grants_them() {
+    // The test settings list `root` in EASEL_ADMINS; no account `root` existed at start-up.
+    let app = app_with(None, "").await;
+    let ada = app.signup("ada").await;
+    let claimed = app.signup("root").await;
+    let id = app.store.credentials("ada").await.expect("db").expect("ada").user.id;
+    let (_, page) = app.get_page("/admin", Some(&claimed)).await;
+    assert!(page.contains("Only admins can see this page."), "a listed name signed up is no admin");
+    let (_, page) = app.get_page("/", Some(&claimed)).await;
+    assert!(!page.contains(r#"href="/admin""#));
+    let form = [("user_id", id.0.to_string()), ("tier", "premium".to_string())];
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let _ = app.post_form("/api/update_plan", &form, Some(&claimed)).await;
+    assert_eq!(app.store.plan(id).await.expect("db").map(|p| p.tier), Some(Tier::Free), "no plan changed");
+
+    // The next start-up grants the listed name now that the account exists (the operator
+    // made it); the same session sees it at once, and a revocation too.
+    server::admin::grant_listed(&app.store, &["root".to_string(), "nobody".to_string()]).await.expect("granted");
+    let (_, page) = app.get_page("/admin", Some(&claimed)).await;
+    assert!(page.contains("Daily trend"), "granted");
+    assert!(!app.store.set_admin("nobody", true).await.expect("db"), "no account, nothing granted");
+    assert!(app.store.set_admin("root", false).await.expect("db"));
+    let (_, page) = app.get_page("/admin", Some(&claimed)).await;
+    assert!(page.contains("Only admins can see this page."), "revoked");
+    let _ = ada;
 }

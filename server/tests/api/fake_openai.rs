@@ -41,6 +41,16 @@ pub enum Reply {
     RetryAfterInfinite,
     /// Accepts the request and never answers.
     Hang,
+    /// A hostile server: `bytes` of JSON (one endless `b64_json`), sent as fast as read.
+    HugeJson { bytes: u64 },
+    /// A hostile stream: one event whose `data:` never ends.
+    EndlessEvent { bytes: u64 },
+    /// A hostile stream: small events of an unknown type, `bytes` of them in all.
+    EndlessEvents { bytes: u64 },
+    /// A `url` answer pointing wherever the test says.
+    UrlTo(String),
+    /// These bytes as the image (a decompression bomb, say).
+    Image(Arc<Vec<u8>>),
 }
 
 #[derive(Default)]
@@ -54,6 +64,8 @@ struct Shared {
     no_model_list: AtomicBool,
     /// Models served besides OpenAI's own, as a compatible server names its models.
     extra_models: Mutex<Vec<String>>,
+    /// Bytes of hostile bodies the client read (sent into the socket).
+    hostile_sent: std::sync::atomic::AtomicU64,
 }
 
 /// The models this fake serves, as the real API lists them today.
@@ -111,6 +123,7 @@ impl FakeOpenAi {
             .route("/v1/images/edits", post(edits))
             .route("/v1/models", get(models))
             .route("/files/{name}", get(file))
+            .route("/redirect", get(redirect))
             .with_state(shared.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
@@ -149,6 +162,46 @@ impl FakeOpenAi {
     pub fn png(&self) -> &[u8] {
         &self.shared.png
     }
+
+    /// Adds `reply` to the end of the script.
+    pub fn then(&self, reply: Reply) {
+        self.shared.script.lock().expect("lock").push_back(reply);
+    }
+
+    /// The fake's own address (scheme, host and port), for links to itself.
+    pub fn origin(&self) -> String {
+        self.shared.base.lock().expect("lock").clone()
+    }
+
+    /// How much of its hostile bodies the fake got to send.
+    pub fn hostile_bytes_sent(&self) -> u64 {
+        self.shared.hostile_sent.load(Ordering::SeqCst)
+    }
+}
+
+/// `GET /redirect?to=…`: a 302 there, as a CDN in front of a compatible server may answer.
+async fn redirect(axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>) -> Response {
+    (StatusCode::FOUND, [(header::LOCATION, q.get("to").cloned().unwrap_or_default())]).into_response()
+}
+
+/// `head`, then `fill` repeated in 1 MiB chunks up to `bytes` in all, counted as sent.
+fn endless(shared: Arc<Shared>, head: String, fill: Vec<u8>, bytes: u64, content_type: &'static str) -> Response {
+    // Whole repetitions of `fill`, so events stay whole across chunks.
+    let size = ((1 << 20) / fill.len()).max(1) * fill.len();
+    let chunk = axum::body::Bytes::from(fill.iter().copied().cycle().take(size).collect::<Vec<u8>>());
+    let first = axum::body::Bytes::from(head);
+    let stream = futures::stream::unfold((0u64, true), move |(sent, first_time)| {
+        let (chunk, first, shared) = (chunk.clone(), first.clone(), shared.clone());
+        async move {
+            if sent >= bytes {
+                return None;
+            }
+            let piece = if first_time { first } else { chunk };
+            shared.hostile_sent.fetch_add(piece.len() as u64, Ordering::SeqCst);
+            Some((Ok::<_, std::io::Error>(piece.clone()), (sent + piece.len() as u64, false)))
+        }
+    });
+    ([(header::CONTENT_TYPE, content_type)], Body::from_stream(stream)).into_response()
 }
 
 async fn file(State(shared): State<Arc<Shared>>, Path(_name): Path<String>) -> Response {
@@ -291,6 +344,22 @@ fn answer(shared: Arc<Shared>) -> Response {
             });
             ([(header::CONTENT_TYPE, "text/event-stream")], Body::from_stream(stream)).into_response()
         }
+        Reply::HugeJson { bytes } => {
+            endless(shared, "{\"created\":1,\"data\":[{\"b64_json\":\"".into(), b"AAAA".to_vec(), bytes, "application/json")
+        }
+        Reply::EndlessEvent { bytes } => endless(
+            shared,
+            "event: image_generation.completed\ndata: {\"b64_json\":\"".into(),
+            b"AAAA".to_vec(),
+            bytes,
+            "text/event-stream",
+        ),
+        Reply::EndlessEvents { bytes } => {
+            let event = format!("event: keepalive\ndata: {{\"type\":\"keepalive\",\"pad\":\"{}\"}}\n\n", "x".repeat(1000));
+            endless(shared, String::new(), event.into_bytes(), bytes, "text/event-stream")
+        }
+        Reply::UrlTo(url) => Json(json!({ "created": 1, "data": [{ "url": url }] })).into_response(),
+        Reply::Image(bytes) => Json(json!({ "created": 1, "data": [{ "b64_json": b64(&bytes) }] })).into_response(),
         Reply::Hang => {
             let watch = HangUpWatch { shared: shared.clone(), finished: false };
             let stream = futures::stream::unfold(watch, |watch| async move {

@@ -108,6 +108,7 @@ async fn a_thousand_jobs_with_random_faults_leave_nothing_stuck_leaked_or_charge
         quality: Some("low".into()),
         partial_images: 1,
         request_timeout: Duration::from_secs(5),
+        image_url_hosts: Default::default(),
     };
     let prefix = prefix();
     let app = spawn_app_with(test_db().await, move |s| {

@@ -76,7 +76,11 @@ pub fn settings(url: &str) -> Settings {
         database_url: url.to_string(),
         allowed_origins: vec!["http://allowed.example".into()],
         secure_cookies: false,
-        ws: WsSettings { ping_every: Duration::from_secs(5), idle_timeout: Duration::from_secs(30) },
+        ws: WsSettings {
+            ping_every: Duration::from_secs(5),
+            idle_timeout: Duration::from_secs(30),
+            revalidate_every: Duration::from_secs(2),
+        },
         // A stop in a test is a restart: running jobs are not waited for.
         images: ImageSettings {
             render_pace: Duration::from_millis(20),
@@ -85,7 +89,7 @@ pub fn settings(url: &str) -> Settings {
         },
         redis_url: None,
         redis_prefix: "easel".into(),
-        quotas: QuotaSettings { policies: roomy(), admins: vec!["root".into()], spend_alert_micros: None },
+        quotas: QuotaSettings { policies: roomy(), admins: vec!["root".into()], spend_alert_micros: None, spend_cap_micros: None },
         chat_model: None,
         // Tests sign up and log in many accounts from one address; `accounts.rs` sets its own.
         throttle: server::throttle::ThrottleSettings {
@@ -160,6 +164,14 @@ impl TestApp {
         assert_eq!(status, reqwest::StatusCode::SEE_OTHER, "sign-up redirects");
         assert_eq!(location.as_deref(), Some("/"), "sign-up succeeded");
         cookie.expect("sign-up sets a session cookie")
+    }
+
+    /// Signs `username` up and gives the account the admin right, as the operator's
+    /// `server admin grant` does; returns its cookie.
+    pub async fn signup_admin(&self, username: &str) -> String {
+        let cookie = self.signup(username).await;
+        assert!(self.store.set_admin(username, true).await.expect("db"), "the account exists");
+        cookie
     }
 
     /// Signs `username` in (a new session) and returns its cookie.

@@ -2,12 +2,14 @@
 //! default, PostgreSQL with `EASEL_TEST_DB=postgres`), driven over HTTP and WebSocket.
 
 mod a1111;
+mod account;
 mod a1111_app;
 mod a1111_engine;
 mod accounts;
 mod admin;
 mod answers;
 mod assistant;
+mod bounds;
 mod chaos;
 mod chat_model;
 mod comfyui;
@@ -20,7 +22,9 @@ mod fake_comfyui;
 mod fake_openai;
 mod fault_storm;
 mod gate;
+mod headers;
 mod helpers;
+mod hostile_provider;
 mod instances;
 mod job_faults;
 mod jobs;
@@ -28,6 +32,7 @@ mod openai;
 mod pages;
 mod quota_gate;
 mod quotas;
+mod spend_cap;
 mod store;
 mod thread_delete;
 mod ws_auth;

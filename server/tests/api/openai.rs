@@ -22,6 +22,7 @@ fn settings(fake: &FakeOpenAi, model: &str, partial_images: u8) -> OpenAiSetting
         quality: Some("low".into()),
         partial_images,
         request_timeout: Duration::from_secs(10),
+        image_url_hosts: Default::default(),
     }
 }
 

@@ -26,6 +26,7 @@ pub async fn app_with(fake: Option<&FakeOpenAi>, spec: &str) -> TestApp {
         quality: None,
         partial_images: 0,
         request_timeout: Duration::from_secs(10),
+        image_url_hosts: Default::default(),
     });
     spawn_app_with(test_db().await, move |s| {
         s.quotas.policies.free = free;
@@ -52,7 +53,7 @@ pub async fn imagine_to_the_end(tab: &mut Client, thread: ThreadId, id: &str) ->
 }
 
 /// Sends `/imagine …` expecting a refusal; its text.
-async fn imagine_refused(tab: &mut Client, thread: ThreadId, id: &str) -> String {
+pub async fn imagine_refused(tab: &mut Client, thread: ThreadId, id: &str) -> String {
     tab.say(thread, id, &format!("/imagine lighthouse {id}")).await;
     loop {
         if let ServerMsg::MessageAdded(m) = tab.recv().await {

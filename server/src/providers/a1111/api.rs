@@ -9,6 +9,7 @@ use reqwest::RequestBuilder;
 use super::errors;
 use super::wire::{EngineProgress, GenerationBody, GenerationResponse, TaskProgress, TaskProgressBody};
 use super::A1111Settings;
+use crate::providers::body::{self, Budget};
 use crate::providers::ProviderError;
 
 /// A progress or interrupt call slower than this is skipped (the engine answers them from
@@ -64,8 +65,8 @@ impl Api {
         let req = self.with_auth(self.http.post(url).timeout(self.generate_timeout).json(body));
         let res = req.send().await.map_err(|e| self.network(e))?;
         let status = res.status();
-        let bytes = res.bytes().await.map_err(|e| self.network(e))?;
         if !status.is_success() {
+            let bytes = body::read_prefix(res, Budget::Error).await;
             let error = errors::error_from(status.as_u16(), &bytes, &self.base);
             if matches!(&error, ProviderError::Rejected(m) if *m == errors::api_missing(&self.base))
                 && !self.told_api_missing.swap(true, Ordering::Relaxed)
@@ -74,6 +75,7 @@ impl Api {
             }
             return Err(error);
         }
+        let bytes = body::read_or(res, Budget::ImagesJson, |e| self.network(e)).await?;
         let answer: GenerationResponse = serde_json::from_slice(&bytes)
             .map_err(|e| ProviderError::BadResponse(format!("not the JSON of a generation: {e}")))?;
         answer.into_image()
@@ -95,7 +97,7 @@ impl Api {
         if !res.status().is_success() {
             return Err(ProviderError::Server { status: res.status().as_u16() });
         }
-        let bytes = res.bytes().await.map_err(|e| self.network(e))?;
+        let bytes = body::read_or(res, Budget::Small, |e| self.network(e)).await?;
         serde_json::from_slice(&bytes).map(Some).map_err(|e| ProviderError::BadResponse(e.to_string()))
     }
 
@@ -107,7 +109,7 @@ impl Api {
         if !res.status().is_success() {
             return Err(ProviderError::Server { status: res.status().as_u16() });
         }
-        let bytes = res.bytes().await.map_err(|e| self.network(e))?;
+        let bytes = body::read_or(res, Budget::Small, |e| self.network(e)).await?;
         serde_json::from_slice(&bytes).map_err(|e| ProviderError::BadResponse(e.to_string()))
     }
 

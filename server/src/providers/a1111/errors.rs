@@ -114,4 +114,12 @@ mod tests {
         assert_eq!(oom, ProviderError::Engine("OutOfMemoryError: CUDA out of memory".into()));
         assert_eq!(error_from(502, b"<html>bad gateway</html>", base), ProviderError::Server { status: 502 });
     }
+
+    proptest::proptest! {
+        /// Whatever an engine (or a proxy in front of it) answers, it becomes one of our errors.
+        #[test]
+        fn any_error_body_becomes_an_error(status in 100u16..600, body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300)) {
+            let _ = error_from(status, &body, "http://127.0.0.1:7860");
+        }
+    }
 }

@@ -16,6 +16,7 @@ use serde_json::{json, Value};
 
 use super::frames::ImageRef;
 use super::settings::ComfyUiSettings;
+use crate::providers::body::{self, Budget};
 use crate::providers::ProviderError;
 
 pub struct Api {
@@ -149,7 +150,7 @@ impl Api {
     }
 
     async fn json(&self, res: Response, what: &str) -> Result<Value, ProviderError> {
-        let bytes = res.bytes().await.map_err(|e| self.network(e))?;
+        let bytes = body::read_or(res, Budget::Small, |e| self.network(e)).await?;
         serde_json::from_slice(&bytes)
             .map_err(|e| ProviderError::BadResponse(format!("{what} did not answer JSON: {e}")))
     }
@@ -199,11 +200,11 @@ impl Api {
         if !res.status().is_success() {
             return Err(self.status_error(res.status(), "GET /view"));
         }
-        let bytes = res.bytes().await.map_err(|e| self.network(e))?;
+        let bytes = body::read_or(res, Budget::Image, |e| self.network(e)).await?;
         if bytes.is_empty() {
             return Err(ProviderError::NoImage);
         }
-        Ok(bytes.to_vec())
+        Ok(bytes)
     }
 
     /// Stops this prompt only, whether queued or running.

@@ -7,6 +7,7 @@ use std::time::Duration;
 use super::wire::ModelList;
 use super::OpenAiImages;
 use crate::providers::catalogue::{self, Lookup};
+use crate::providers::body::{self, Budget};
 use crate::providers::ProviderError;
 
 /// What the provider's `GET /models` said of the configured model.
@@ -62,7 +63,7 @@ impl OpenAiImages {
             req = req.bearer_auth(&self.settings.api_key);
         }
         let res = req.send().await.ok().filter(|r| r.status().is_success())?;
-        let bytes = res.bytes().await.ok()?;
+        let bytes = body::read(res, Budget::Small).await.ok()?;
         let list: ModelList = serde_json::from_slice(&bytes).ok()?;
         Some(list.data.into_iter().map(|m| m.id).collect())
     }

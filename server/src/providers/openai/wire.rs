@@ -182,4 +182,19 @@ mod tests {
             ProviderError::ModelUnavailable { model: "my-sdxl".into(), retired_on: None }
         );
     }
+
+    proptest::proptest! {
+        /// Any event a server sends becomes an event, nothing, or an error: never a panic.
+        #[test]
+        fn any_stream_event_is_read_or_refused(event in proptest::option::of(".{0,30}"), data in ".{0,200}") {
+            let _ = StreamEvent::parse(&SseEvent { event, data });
+        }
+
+        #[test]
+        fn any_json_answer_or_error_body_is_read_or_refused(body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300)) {
+            let _ = serde_json::from_slice::<ImagesResponse>(&body);
+            let error = serde_json::from_slice::<ErrorBody>(&body).map(|b| b.error).unwrap_or_default();
+            let _ = error.into_provider_error(StatusCode::BAD_REQUEST, None, "m");
+        }
+    }
 }

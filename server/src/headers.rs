@@ -1,0 +1,109 @@
+//! Security headers on every response (J1, K5, C3): a Content Security Policy that lets
+//! only our own files and the hydration script (by its per-response nonce) run, no framing,
+//! no MIME sniffing, no referrer to other sites, and `Secure` session cookies whenever the
+//! page was reached over HTTPS, even when the operator did not say so.
+//!
+//! Leptos's axum integration makes a nonce for every page render and puts it on each inline
+//! script it writes (the hydration loader, streamed resources); [`page_policy`] is the
+//! policy naming that nonce, set by the page handler while it renders. Everything else
+//! (files, images, server functions, errors) gets [`FILE_POLICY`], which runs no script at all
+//! but our own files.
+
+use axum::extract::{Request, State};
+use axum::http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use axum::middleware::Next;
+use axum::response::Response;
+
+use crate::state::AppState;
+
+/// The policy of a response that is not a rendered page.
+pub const FILE_POLICY: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; \
+     img-src 'self' data: blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; \
+     frame-ancestors 'none'";
+
+/// The policy of a rendered page: its inline scripts run only with `nonce`. Inline style
+/// *attributes* are allowed (a progress bar's width is one, rendered on the server), inline
+/// style elements are not. `wasm-unsafe-eval` lets the page compile its own WebAssembly.
+/// While `cargo leptos watch` runs, its reload socket (another port) may be reached too.
+pub fn page_policy(nonce: &str) -> String {
+    let reload = if std::env::var_os("LEPTOS_WATCH").is_some() { " ws:" } else { "" };
+    format!(
+        "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; style-src 'self'; \
+         style-src-attr 'unsafe-inline'; img-src 'self' data: blob:; connect-src 'self'{reload}; object-src 'none'; \
+         base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    )
+}
+
+/// Whether the browser reached us over HTTPS: its `Origin` (sent with every POST, where
+/// cookies are set) or a proxy's `X-Forwarded-Proto`. A forged header only makes a cookie
+/// stricter, never weaker.
+fn over_https(headers: &HeaderMap) -> bool {
+    let says = |name: &str, prefix: &str| {
+        headers.get(name).and_then(|v| v.to_str().ok()).is_some_and(|v| v.trim().to_ascii_lowercase().starts_with(prefix))
+    };
+    says("origin", "https://") || says("x-forwarded-proto", "https")
+}
+
+/// Adds the headers to every response, and `Secure` to the cookies of one reached over HTTPS.
+pub async fn secure(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let https = state.settings.secure_cookies || over_https(req.headers());
+    let mut res = next.run(req).await;
+    let headers = res.headers_mut();
+    let set = |headers: &mut HeaderMap, name: HeaderName, value: &'static str| {
+        headers.entry(name).or_insert(HeaderValue::from_static(value));
+    };
+    set(headers, header::CONTENT_SECURITY_POLICY, FILE_POLICY);
+    set(headers, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
+    set(headers, header::X_FRAME_OPTIONS, "DENY");
+    set(headers, header::REFERRER_POLICY, "same-origin");
+    set(headers, HeaderName::from_static("cross-origin-opener-policy"), "same-origin");
+    set(headers, HeaderName::from_static("cross-origin-resource-policy"), "same-origin");
+    if https {
+        set(headers, header::STRICT_TRANSPORT_SECURITY, "max-age=31536000");
+        let cookies: Vec<HeaderValue> = headers.get_all(header::SET_COOKIE).iter().cloned().collect();
+        if !cookies.is_empty() {
+            headers.remove(header::SET_COOKIE);
+            for cookie in cookies {
+                headers.append(header::SET_COOKIE, with_secure(cookie));
+            }
+        }
+    }
+    res
+}
+
+fn with_secure(cookie: HeaderValue) -> HeaderValue {
+    let Ok(text) = cookie.to_str() else { return cookie };
+    let secure = text.split(';').any(|part| part.trim().eq_ignore_ascii_case("secure"));
+    match secure {
+        true => cookie,
+        false => HeaderValue::from_str(&format!("{text}; Secure")).unwrap_or(cookie),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cookie_set_over_https_is_secure_once() {
+        let plain = HeaderValue::from_static("id=abc; HttpOnly; SameSite=Lax; Path=/");
+        assert_eq!(with_secure(plain).to_str().ok(), Some("id=abc; HttpOnly; SameSite=Lax; Path=/; Secure"));
+        let already = HeaderValue::from_static("id=abc; Secure; HttpOnly");
+        assert_eq!(with_secure(already.clone()), already);
+        let mut h = HeaderMap::new();
+        assert!(!over_https(&h));
+        h.insert("origin", HeaderValue::from_static("https://easel.example"));
+        assert!(over_https(&h));
+        let mut h = HeaderMap::new();
+        h.insert("x-forwarded-proto", HeaderValue::from_static("https"));
+        assert!(over_https(&h));
+    }
+
+    #[test]
+    fn the_page_policy_names_its_nonce_and_allows_no_other_inline_script() {
+        let p = page_policy("abc123");
+        assert!(p.contains("script-src 'self' 'nonce-abc123' 'wasm-unsafe-eval';"));
+        assert!(!p.contains("'unsafe-inline'; img") && !p.contains("script-src 'self' 'unsafe-inline'"));
+        assert!(p.contains("frame-ancestors 'none'"));
+    }
+}
