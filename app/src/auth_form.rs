@@ -37,8 +37,8 @@ impl AuthProblem {
             Self::WrongPassword,
             Self::Unavailable,
         ]
-            .into_iter()
-            .find(|p| p.code() == code)
+        .into_iter()
+        .find(|p| p.code() == code)
     }
 
     pub fn message(self) -> &'static str {

@@ -263,6 +263,8 @@ pub enum ErrorCode {
     Busy,
     /// A quota or cooldown refused the request; the message says when to try again.
     Quota,
+    /// Too many frames too fast; the message says how long to wait.
+    RateLimited,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -278,6 +280,15 @@ impl ClientMsg {
     /// Parses one text frame; the error text is safe to show to the sender.
     pub fn parse(text: &str) -> Result<Self, String> {
         serde_json::from_str(text).map_err(|e| format!("unreadable frame: {e}"))
+    }
+
+    /// The client id of a request that carries one (a message, a new thread).
+    pub fn client_id(&self) -> Option<&ClientId> {
+        match self {
+            Self::Send(s) => Some(&s.client_id),
+            Self::CreateThread(c) => Some(&c.client_id),
+            _ => None,
+        }
     }
 }
 

@@ -27,6 +27,7 @@ export class OwnServer {
         EASEL_QUOTA_FREE: "hour=1000,day=1000,month=1000,cooldown=0",
         EASEL_SIGNUPS_PER_HOUR: "100000",
         EASEL_LOGINS_PER_MINUTE: "100000",
+        EASEL_SOCKETS_PER_ADDRESS: "100000",
         EASEL_LOGINS_PER_NAME_PER_MINUTE: "100000",
         ...env,
       },

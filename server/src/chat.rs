@@ -232,9 +232,7 @@ impl Chat {
                 | JobError::Unavailable
                 | JobError::Paused(_)
                 | JobError::PromptTooLong),
-            ) => {
-                self.say(user, thread, &refusal.to_string()).await
-            }
+            ) => self.say(user, thread, &refusal.to_string()).await,
             Err(e) => Err(e.into()),
         }
     }

@@ -263,6 +263,9 @@ impl Settings {
                     logins_per_address: count("EASEL_LOGINS_PER_MINUTE", d.logins_per_address)?,
                     logins_per_name: count("EASEL_LOGINS_PER_NAME_PER_MINUTE", d.logins_per_name)?,
                     signups_per_address: count("EASEL_SIGNUPS_PER_HOUR", d.signups_per_address)?,
+                    frames_per_second: count("EASEL_FRAMES_PER_SECOND", d.frames_per_second)?,
+                    sockets_per_user: count("EASEL_SOCKETS_PER_USER", d.sockets_per_user)?,
+                    sockets_per_address: count("EASEL_SOCKETS_PER_ADDRESS", d.sockets_per_address)?,
                 }
             },
             client_ip_header: var("EASEL_CLIENT_IP_HEADER").map(|h| h.trim().to_ascii_lowercase()),

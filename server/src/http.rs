@@ -81,9 +81,8 @@ async fn page_handler(State(state): State<AppState>, user: MaybeUser, req: Reque
             }
         }
     };
-    let handler = leptos_axum::render_route_with_context(state.routes.as_ref().clone(), context, move || {
-        shell(options.clone())
-    });
+    let handler =
+        leptos_axum::render_route_with_context(state.routes.as_ref().clone(), context, move || shell(options.clone()));
     handler(State(state), req).await.into_response()
 }
 

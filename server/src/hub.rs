@@ -46,7 +46,9 @@ impl Ended {
     pub fn closes(&self, tag: Option<&str>, signed_in_at: i64) -> bool {
         match self {
             Self::One(ended) => tag == Some(ended.as_str()),
-            Self::AllBefore { before_ms, keep } => signed_in_at < *before_ms && (keep.is_none() || tag != keep.as_deref()),
+            Self::AllBefore { before_ms, keep } => {
+                signed_in_at < *before_ms && (keep.is_none() || tag != keep.as_deref())
+            }
         }
     }
 }

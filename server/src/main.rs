@@ -30,7 +30,8 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-const USAGE: &str = "usage: server [admin grant NAME | admin revoke NAME | admin list] (on the database at DATABASE_URL)";
+const USAGE: &str =
+    "usage: server [admin grant NAME | admin revoke NAME | admin list] (on the database at DATABASE_URL)";
 
 /// The operator's commands, run against the database at `DATABASE_URL` (A5: admin rights
 /// are granted here or at start-up, never by signing up).

@@ -3,11 +3,13 @@
 //! is answered 429 with `Retry-After` at once instead of taking the CPU. Counted per instance
 //! (`governor`'s keyed limiters, in memory).
 
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::num::NonZeroU32;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use app::protocol::UserId;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use tokio::sync::{Semaphore, SemaphorePermit};
@@ -21,11 +23,25 @@ pub struct ThrottleSettings {
     pub logins_per_name: u32,
     /// Sign-ups per client address per hour (`EASEL_SIGNUPS_PER_HOUR`).
     pub signups_per_address: u32,
+    /// Socket frames per user per second, with three seconds' worth at once
+    /// (`EASEL_FRAMES_PER_SECOND`).
+    pub frames_per_second: u32,
+    /// Sockets open at once per user (`EASEL_SOCKETS_PER_USER`).
+    pub sockets_per_user: u32,
+    /// Sockets open at once per client address (`EASEL_SOCKETS_PER_ADDRESS`).
+    pub sockets_per_address: u32,
 }
 
 impl Default for ThrottleSettings {
     fn default() -> Self {
-        Self { logins_per_address: 30, logins_per_name: 10, signups_per_address: 20 }
+        Self {
+            logins_per_address: 30,
+            logins_per_name: 10,
+            signups_per_address: 20,
+            frames_per_second: 20,
+            sockets_per_user: 30,
+            sockets_per_address: 200,
+        }
     }
 }
 
@@ -44,7 +60,42 @@ pub struct Throttle {
     logins_by_address: Arc<DefaultKeyedRateLimiter<IpAddr>>,
     logins_by_name: Arc<DefaultKeyedRateLimiter<String>>,
     signups_by_address: Arc<DefaultKeyedRateLimiter<IpAddr>>,
+    frames: Arc<DefaultKeyedRateLimiter<UserId>>,
+    sockets: Arc<Mutex<OpenSockets>>,
     hashing: Arc<Semaphore>,
+}
+
+/// Sockets open now, per user and per address (this instance's).
+#[derive(Default)]
+struct OpenSockets {
+    by_user: HashMap<UserId, u32>,
+    by_address: HashMap<IpAddr, u32>,
+    per_user: u32,
+    per_address: u32,
+}
+
+/// One open socket's place in the counts, given back when it is dropped.
+pub struct SocketPlace {
+    sockets: Arc<Mutex<OpenSockets>>,
+    user: UserId,
+    address: IpAddr,
+}
+
+impl Drop for SocketPlace {
+    fn drop(&mut self) {
+        let mut open = self.sockets.lock().unwrap_or_else(|p| p.into_inner());
+        release(&mut open.by_user, &self.user);
+        release(&mut open.by_address, &self.address);
+    }
+}
+
+fn release<K: std::hash::Hash + Eq>(counts: &mut HashMap<K, u32>, key: &K) {
+    if let Some(c) = counts.get_mut(key) {
+        *c = c.saturating_sub(1);
+        if *c == 0 {
+            counts.remove(key);
+        }
+    }
 }
 
 fn per(n: u32, period: Duration) -> Quota {
@@ -60,6 +111,12 @@ impl Throttle {
             logins_by_address: Arc::new(RateLimiter::keyed(per(settings.logins_per_address, minute))),
             logins_by_name: Arc::new(RateLimiter::keyed(per(settings.logins_per_name, minute))),
             signups_by_address: Arc::new(RateLimiter::keyed(per(settings.signups_per_address, minute * 60))),
+            frames: Arc::new(RateLimiter::keyed(frames(settings.frames_per_second))),
+            sockets: Arc::new(Mutex::new(OpenSockets {
+                per_user: settings.sockets_per_user,
+                per_address: settings.sockets_per_address,
+                ..OpenSockets::default()
+            })),
             hashing: Arc::new(Semaphore::new(hashing_permits())),
         }
     }
@@ -72,6 +129,26 @@ impl Throttle {
 
     pub fn signup(&self, address: IpAddr) -> Result<(), TooMany> {
         check(&self.signups_by_address, &address)
+    }
+
+    /// One frame from a socket of `user`.
+    pub fn frame(&self, user: UserId) -> Result<(), TooMany> {
+        check(&self.frames, &user)
+    }
+
+    /// A place for one more socket of `user` from `address`, or why not.
+    pub fn open_socket(&self, user: UserId, address: IpAddr) -> Result<SocketPlace, SocketRefused> {
+        let mut open = self.sockets.lock().unwrap_or_else(|p| p.into_inner());
+        let (per_user, per_address) = (open.per_user, open.per_address);
+        if open.by_user.get(&user).copied().unwrap_or(0) >= per_user {
+            return Err(SocketRefused::User(per_user));
+        }
+        if open.by_address.get(&address).copied().unwrap_or(0) >= per_address {
+            return Err(SocketRefused::Address(per_address));
+        }
+        *open.by_user.entry(user).or_default() += 1;
+        *open.by_address.entry(address).or_default() += 1;
+        Ok(SocketPlace { sockets: Arc::clone(&self.sockets), user, address })
     }
 
     /// A turn at hashing a password; refused when the hashers stay busy for [`HASH_WAIT`].
@@ -87,7 +164,31 @@ impl Throttle {
         self.logins_by_address.retain_recent();
         self.logins_by_name.retain_recent();
         self.signups_by_address.retain_recent();
+        self.frames.retain_recent();
     }
+}
+
+/// Why a socket was not opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SocketRefused {
+    User(u32),
+    Address(u32),
+}
+
+impl SocketRefused {
+    pub fn sentence(self) -> String {
+        match self {
+            Self::User(n) => format!("You have {n} tabs open already; close one and reload."),
+            Self::Address(n) => format!("{n} connections are open from your address already."),
+        }
+    }
+}
+
+/// `n` frames a second, three seconds' worth at once.
+fn frames(n: u32) -> Quota {
+    let n = NonZeroU32::new(n.max(1)).unwrap_or(NonZeroU32::MIN);
+    let burst = n.saturating_mul(NonZeroU32::new(3).unwrap_or(NonZeroU32::MIN));
+    Quota::per_second(n).allow_burst(burst)
 }
 
 fn check<K: std::hash::Hash + Eq + Clone>(limiter: &DefaultKeyedRateLimiter<K>, key: &K) -> Result<(), TooMany> {
@@ -103,7 +204,12 @@ mod tests {
 
     #[test]
     fn an_address_gets_its_budget_then_waits_and_others_are_not_affected() {
-        let t = Throttle::new(ThrottleSettings { logins_per_address: 3, logins_per_name: 100, signups_per_address: 1 });
+        let t = Throttle::new(ThrottleSettings {
+            logins_per_address: 3,
+            logins_per_name: 100,
+            signups_per_address: 1,
+            ..Default::default()
+        });
         let (a, b) = (IpAddr::from([10, 0, 0, 1]), IpAddr::from([10, 0, 0, 2]));
         for i in 0..3 {
             assert_eq!(t.login(a, &format!("user{i}")), Ok(()));
@@ -117,9 +223,37 @@ mod tests {
 
     #[test]
     fn a_username_is_limited_from_every_address() {
-        let t = Throttle::new(ThrottleSettings { logins_per_address: 100, logins_per_name: 2, signups_per_address: 1 });
+        let t = Throttle::new(ThrottleSettings {
+            logins_per_address: 100,
+            logins_per_name: 2,
+            signups_per_address: 1,
+            ..Default::default()
+        });
         assert!(t.login(IpAddr::from([10, 0, 0, 1]), "ada").is_ok());
         assert!(t.login(IpAddr::from([10, 0, 0, 2]), "ADA ").is_ok());
         assert!(t.login(IpAddr::from([10, 0, 0, 3]), "ada").is_err(), "a third address, the same name");
+    }
+
+    #[test]
+    fn sockets_are_counted_per_user_and_per_address_and_given_back() {
+        let t = Throttle::new(ThrottleSettings { sockets_per_user: 2, sockets_per_address: 3, ..Default::default() });
+        let (a, b) = (IpAddr::from([10, 0, 0, 1]), IpAddr::from([10, 0, 0, 2]));
+        let first = t.open_socket(UserId(1), a).expect("first");
+        let _second = t.open_socket(UserId(1), a).expect("second");
+        assert_eq!(t.open_socket(UserId(1), b).err(), Some(SocketRefused::User(2)));
+        let _other = t.open_socket(UserId(2), a).expect("another user");
+        assert_eq!(t.open_socket(UserId(3), a).err(), Some(SocketRefused::Address(3)));
+        drop(first);
+        assert!(t.open_socket(UserId(1), b).is_ok(), "a closed socket gives its place back");
+    }
+
+    #[test]
+    fn frames_come_in_bursts_of_three_seconds_then_wait() {
+        let t = Throttle::new(ThrottleSettings { frames_per_second: 2, ..Default::default() });
+        for _ in 0..6 {
+            assert!(t.frame(UserId(1)).is_ok());
+        }
+        assert!(t.frame(UserId(1)).is_err());
+        assert!(t.frame(UserId(2)).is_ok(), "per user");
     }
 }

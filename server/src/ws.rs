@@ -16,7 +16,7 @@ use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
 use tracing::Instrument;
 
-use crate::auth::{session_tag, signed_in_at, MaybeUser};
+use crate::auth::{session_tag, signed_in_at, ClientAddress, MaybeUser};
 use crate::state::AppState;
 
 pub use session::{run_session, SessionCtx};
@@ -31,6 +31,7 @@ pub async fn upgrade(
     State(state): State<AppState>,
     user: MaybeUser,
     session: tower_sessions::Session,
+    ClientAddress(address): ClientAddress,
     headers: HeaderMap,
 ) -> Response {
     let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
@@ -42,12 +43,22 @@ pub async fn upgrade(
     let Some(user) = user.0 else {
         return (StatusCode::UNAUTHORIZED, "sign in first").into_response();
     };
+    // Sockets per user and per address (D2): each holds memory and a task for as long as
+    // it stays open.
+    let place = match state.throttle.open_socket(user.id, address) {
+        Ok(place) => place,
+        Err(refused) => {
+            tracing::warn!(user = %user.id, %address, ?refused, "websocket refused: too many open");
+            return (StatusCode::TOO_MANY_REQUESTS, [(header::RETRY_AFTER, "30")], refused.sentence()).into_response();
+        }
+    };
     let ctx = SessionCtx {
         chat: state.chat.clone(),
         user,
         session: session_tag(&session),
         signed_in_at: signed_in_at(&session).await,
         ws: state.settings.ws,
+        throttle: state.throttle.clone(),
     };
     ws.read_buffer_size(READ_BUFFER_BYTES)
         .write_buffer_size(WRITE_BUFFER_BYTES)
@@ -59,7 +70,11 @@ pub async fn upgrade(
             // Every line a socket logs carries its user and its own number.
             let span =
                 tracing::info_span!("socket", user = %ctx.user.id, socket = SOCKETS.fetch_add(1, Ordering::Relaxed));
-            run_session(ctx, sink, stream).instrument(span)
+            async move {
+                run_session(ctx, sink, stream).await;
+                drop(place);
+            }
+            .instrument(span)
         })
 }
 

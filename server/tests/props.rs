@@ -31,7 +31,8 @@ fn text() -> impl Strategy<Value = String> {
 
 fn turns() -> impl Strategy<Value = Vec<Turn>> {
     prop::collection::vec(
-        (any::<bool>(), text()).prop_map(|(user, text)| Turn { role: if user { Role::User } else { Role::Assistant }, text }),
+        (any::<bool>(), text())
+            .prop_map(|(user, text)| Turn { role: if user { Role::User } else { Role::Assistant }, text }),
         0..6,
     )
 }

@@ -125,7 +125,7 @@ impl Jobs {
         outcome.called(called);
         let ends_at = self.ends_at(provider.as_ref(), &request);
         let result = match called {
-            true => self.generate(run, held, thread, &job, provider, request, ends_at).await?,
+            true => self.generate(run, held, (thread, &job), provider, request, ends_at).await?,
             false => Err(ProviderError::Cancelled),
         };
         let (ending, recorded) = match result {

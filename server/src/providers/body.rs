@@ -153,7 +153,10 @@ mod tests {
 
     #[test]
     fn budgets_say_their_size() {
-        assert_eq!(Budget::Error.exceeded().to_string(), "unreadable provider response: the provider's answer passed the 64 KiB limit");
+        assert_eq!(
+            Budget::Error.exceeded().to_string(),
+            "unreadable provider response: the provider's answer passed the 64 KiB limit"
+        );
         assert!(Budget::ImagesJson.exceeded().to_string().contains("192 MiB"));
     }
 }

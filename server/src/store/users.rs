@@ -51,10 +51,8 @@ impl Store {
             .bind(id.0)
             .fetch_optional(self.pool())
             .await?;
-        row.map(|r| {
-            Ok(UserInfo { id, username: r.try_get("username")?, admin: r.try_get::<i64, _>("is_admin")? != 0 })
-        })
-        .transpose()
+        row.map(|r| Ok(UserInfo { id, username: r.try_get("username")?, admin: r.try_get::<i64, _>("is_admin")? != 0 }))
+            .transpose()
     }
 
     /// The account of a session signed in at `signed_in_at`, unless the account ended every
@@ -73,7 +71,11 @@ impl Store {
 
     /// Ends every session of the account signed in before `at` (ms).
     pub async fn end_sessions_before(&self, id: UserId, at: i64) -> Result<(), StoreError> {
-        sqlx::query("UPDATE users SET sessions_from = $1 WHERE id = $2").bind(at).bind(id.0).execute(self.pool()).await?;
+        sqlx::query("UPDATE users SET sessions_from = $1 WHERE id = $2")
+            .bind(at)
+            .bind(id.0)
+            .execute(self.pool())
+            .await?;
         Ok(())
     }
 

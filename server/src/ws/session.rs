@@ -16,6 +16,7 @@ use tokio::time::{interval, Instant, MissedTickBehavior};
 use crate::chat::{Chat, ChatError};
 use crate::config::WsSettings;
 use crate::hub::{Ended, Signal};
+use crate::throttle::{Throttle, TooMany};
 
 /// What a session needs: the chat operations, who is connected, and the heartbeat timing.
 #[derive(Clone)]
@@ -28,6 +29,8 @@ pub struct SessionCtx {
     /// When that session signed in (ms): "sign out everywhere" ends sessions older than its moment.
     pub signed_in_at: i64,
     pub ws: WsSettings,
+    /// Frames per user per second (D2).
+    pub throttle: Throttle,
 }
 
 /// Why a session ended; logged once when it does.
@@ -225,6 +228,11 @@ async fn handle_frame(ctx: &SessionCtx, text: &str, open: &mut Option<ThreadId>)
         Ok(msg) => msg,
         Err(reason) => return vec![protocol_error(ErrorCode::BadFrame, &reason, None)],
     };
+    // Refused, not queued: the tab keeps the message and shows the sentence with Retry.
+    if let Err(TooMany(wait)) = ctx.throttle.frame(ctx.user.id) {
+        let text = format!("You are sending too fast; wait {} seconds and try again.", wait.as_secs().max(1));
+        return vec![protocol_error(ErrorCode::RateLimited, &text, msg.client_id().cloned())];
+    }
     let user = ctx.user.id;
     let chat = &ctx.chat;
     let reply = match msg {

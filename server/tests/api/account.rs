@@ -42,8 +42,7 @@ async fn a_new_password_ends_every_other_session_and_keeps_this_one() {
     // The old password no longer signs in; the new one does.
     let (_, location, _) = app.post_form("/auth/login", &[("username", "ada"), ("password", PASSWORD)], None).await;
     assert!(location.is_some_and(|l| l.starts_with("/login?error=credentials")));
-    let (_, location, _) =
-        app.post_form("/auth/login", &[("username", "ada"), ("password", NEW_PASSWORD)], None).await;
+    let (_, location, _) = app.post_form("/auth/login", &[("username", "ada"), ("password", NEW_PASSWORD)], None).await;
     assert_eq!(location.as_deref(), Some("/"));
 }
 

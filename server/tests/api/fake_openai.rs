@@ -42,11 +42,17 @@ pub enum Reply {
     /// Accepts the request and never answers.
     Hang,
     /// A hostile server: `bytes` of JSON (one endless `b64_json`), sent as fast as read.
-    HugeJson { bytes: u64 },
+    HugeJson {
+        bytes: u64,
+    },
     /// A hostile stream: one event whose `data:` never ends.
-    EndlessEvent { bytes: u64 },
+    EndlessEvent {
+        bytes: u64,
+    },
     /// A hostile stream: small events of an unknown type, `bytes` of them in all.
-    EndlessEvents { bytes: u64 },
+    EndlessEvents {
+        bytes: u64,
+    },
     /// A `url` answer pointing wherever the test says.
     UrlTo(String),
     /// These bytes as the image (a decompression bomb, say).
@@ -180,7 +186,9 @@ impl FakeOpenAi {
 }
 
 /// `GET /redirect?to=…`: a 302 there, as a CDN in front of a compatible server may answer.
-async fn redirect(axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>) -> Response {
+async fn redirect(
+    axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>,
+) -> Response {
     (StatusCode::FOUND, [(header::LOCATION, q.get("to").cloned().unwrap_or_default())]).into_response()
 }
 

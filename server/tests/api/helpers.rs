@@ -89,13 +89,21 @@ pub fn settings(url: &str) -> Settings {
         },
         redis_url: None,
         redis_prefix: "easel".into(),
-        quotas: QuotaSettings { policies: roomy(), admins: vec!["root".into()], spend_alert_micros: None, spend_cap_micros: None },
+        quotas: QuotaSettings {
+            policies: roomy(),
+            admins: vec!["root".into()],
+            spend_alert_micros: None,
+            spend_cap_micros: None,
+        },
         chat_model: None,
         // Tests sign up and log in many accounts from one address; `accounts.rs` sets its own.
         throttle: server::throttle::ThrottleSettings {
             logins_per_address: 100_000,
             logins_per_name: 100_000,
             signups_per_address: 100_000,
+            frames_per_second: 100_000,
+            sockets_per_user: 100_000,
+            sockets_per_address: 100_000,
         },
         client_ip_header: None,
         leptos,

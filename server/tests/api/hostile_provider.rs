@@ -86,17 +86,21 @@ async fn three_gigabytes_of_json_are_cut_at_the_budget_and_never_held() {
     let started = std::time::Instant::now();
     let (result, growth) = with_peak_growth(generate(&client)).await;
     assert!(over_budget(&result), "{result:?}");
-    assert!(!result.as_ref().err().expect("an error").retryable(), "the same answer would come again");
+    assert!(!result.as_ref().expect_err("an error").retryable(), "the same answer would come again");
     let sent = fake.hostile_bytes_sent();
-    println!("3 GiB JSON: refused after {sent} bytes sent, in {:?}, resident growth {} MiB", started.elapsed(), growth / MIB);
+    println!(
+        "3 GiB JSON: refused after {sent} bytes sent, in {:?}, resident growth {} MiB",
+        started.elapsed(),
+        growth / MIB
+    );
     assert!(sent < 300 * MIB, "stopped reading near the 192 MiB budget, not at 3 GiB ({sent} bytes)");
     assert!(growth < 700 * MIB, "memory stays bounded: grew {} MiB", growth / MIB);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_event_that_never_ends_and_a_stream_that_never_ends_are_cut() {
-    let fake = FakeOpenAi::start(vec![Reply::EndlessEvent { bytes: 3 * GIB }, Reply::EndlessEvents { bytes: 3 * GIB }])
-        .await;
+    let fake =
+        FakeOpenAi::start(vec![Reply::EndlessEvent { bytes: 3 * GIB }, Reply::EndlessEvents { bytes: 3 * GIB }]).await;
     let client = OpenAiImages::new(settings(&fake, 2, "")).expect("client");
     let (one_event, growth) = with_peak_growth(generate(&client)).await;
     assert!(over_budget(&one_event) && format!("{one_event:?}").contains("96 MiB"), "{one_event:?}");

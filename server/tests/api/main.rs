@@ -2,9 +2,9 @@
 //! default, PostgreSQL with `EASEL_TEST_DB=postgres`), driven over HTTP and WebSocket.
 
 mod a1111;
-mod account;
 mod a1111_app;
 mod a1111_engine;
+mod account;
 mod accounts;
 mod admin;
 mod answers;

@@ -53,15 +53,16 @@ async fn reaching_the_cap_mid_month_stops_paid_work_for_everyone() {
     let thread = bob.create_thread("t").await;
     let refusal = imagine_refused(&mut bob, thread.id, "1").await;
     assert!(
-        refusal.starts_with("This server has reached its spending limit for the month, so new images are paused for everyone until "),
+        refusal.starts_with(
+            "This server has reached its spending limit for the month, so new images are paused for everyone until "
+        ),
         "{refusal}"
     );
     assert_eq!(images.requests().len(), 1, "nothing more reached the image provider");
 
     // The chat model is paid too: not asked, and the user is told why.
     bob.say(thread.id, "m-2", "what is the capital of France?").await;
-    let frames =
-        bob.read_until(|m| matches!(m, ServerMsg::MessageAdded(a) if a.message.role == Role::Assistant)).await;
+    let frames = bob.read_until(|m| matches!(m, ServerMsg::MessageAdded(a) if a.message.role == Role::Assistant)).await;
     let told = frames.iter().find_map(|f| match f {
         ServerMsg::MessageAdded(a) if a.message.role == Role::Assistant => Some(a.message.text.clone()),
         _ => None,

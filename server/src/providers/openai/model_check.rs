@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use super::wire::ModelList;
 use super::OpenAiImages;
-use crate::providers::catalogue::{self, Lookup};
 use crate::providers::body::{self, Budget};
+use crate::providers::catalogue::{self, Lookup};
 use crate::providers::ProviderError;
 
 /// What the provider's `GET /models` said of the configured model.

@@ -32,6 +32,12 @@ impl ServerProcess {
             ("LEPTOS_SITE_ROOT".into(), dir.path().display().to_string()),
             ("LEPTOS_SITE_ADDR".into(), addr.to_string()),
             ("RUST_LOG".into(), "info".into()),
+            // Thousands of frames from a few users on loopback: roomy rates.
+            ("EASEL_FRAMES_PER_SECOND".into(), "100000".into()),
+            ("EASEL_SOCKETS_PER_USER".into(), "100000".into()),
+            ("EASEL_SOCKETS_PER_ADDRESS".into(), "100000".into()),
+            ("EASEL_SIGNUPS_PER_HOUR".into(), "100000".into()),
+            ("EASEL_LOGINS_PER_MINUTE".into(), "100000".into()),
         ];
         all.extend(env.iter().map(|(k, v)| (k.to_string(), v.clone())));
         let log = dir.path().join("server.log");
