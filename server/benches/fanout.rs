@@ -46,7 +46,18 @@ async fn serve() -> Result<(), Box<dyn std::error::Error>> {
         redis_prefix: "easel".into(),
         quotas: server::config::QuotaSettings::default(),
         chat_model: None,
-        throttle: server::throttle::ThrottleSettings::default(),
+        // One user with a hundred tabs sending as fast as it can: no rate or cap in the way.
+        throttle: server::throttle::ThrottleSettings {
+            frames_per_second: 1_000_000,
+            sockets_per_user: 1_000_000,
+            sockets_per_address: 1_000_000,
+            ..Default::default()
+        },
+        caps: server::config::Caps {
+            messages_per_thread: u32::MAX,
+            messages_per_day: u32::MAX,
+            ..Default::default()
+        },
         client_ip_header: None,
         leptos,
     };

@@ -103,6 +103,7 @@ fn config(deadline: Duration) -> JobsConfig {
         policies: server::limits::Policies::default(),
         spend_alert_micros: None,
         spend_cap_micros: None,
+        storage_bytes: i64::MAX,
         relay: None,
     }
 }

@@ -13,6 +13,7 @@ use app::protocol::*;
 
 use crate::assistant::{self, image_marker, offline_reply, Decision, Turn};
 use crate::chat_model::ChatModel;
+use crate::config::Caps;
 use crate::hub::Hub;
 use crate::jobs::{JobError, JobRequest, Jobs};
 use crate::store::{NewMessage, Store};
@@ -33,6 +34,8 @@ pub struct Chat {
     pub jobs: Jobs,
     /// Answers ordinary messages when configured (`CHAT_MODEL`).
     pub model: Option<Arc<ChatModel>>,
+    /// What one user may keep (D2).
+    pub caps: Caps,
 }
 
 fn clean_title(title: &str) -> Result<String, ChatError> {
@@ -96,6 +99,12 @@ impl Chat {
             Some(t) => clean_title(t)?,
             None => DEFAULT_TITLE.to_string(),
         };
+        if self.store.thread_count(user).await? >= i64::from(self.caps.threads) {
+            return Err(ChatError::Full(format!(
+                "You have {} threads, the most one account keeps; delete some to start a new one.",
+                self.caps.threads
+            )));
+        }
         let (thread, is_new) = self.store.create_thread(user, client_id, &title).await?;
         let created = ThreadCreated { thread, client_id: client_id.clone() };
         if is_new {
@@ -138,6 +147,7 @@ impl Chat {
         if send.client_id.0.is_empty() || send.client_id.0.len() > 64 {
             return Err(ChatError::Invalid("A request id is missing."));
         }
+        self.check_message_caps(user, send.thread_id).await?;
         let new = NewMessage { user, thread: send.thread_id, client_id: Some(&send.client_id), role: Role::User, text };
         let (message, is_new) = self.store.add_message(new).await?.ok_or(ChatError::NotFound)?;
         if is_new {
@@ -150,6 +160,25 @@ impl Chat {
             self.answer_resend(user, &message).await?;
         }
         Ok((message, is_new))
+    }
+
+    /// A day's messages spent, or a full thread, refuse a new message in words (D2).
+    async fn check_message_caps(&self, user: UserId, thread: ThreadId) -> Result<(), ChatError> {
+        let today = Window::Day.start_of(Window::Day.id_at(crate::store::now_ms()));
+        if self.store.messages_sent_since(user, today).await? >= i64::from(self.caps.messages_per_day) {
+            return Err(ChatError::Full(format!(
+                "You have sent {} messages today, the most one account may; sending opens again at 00:00 UTC.",
+                self.caps.messages_per_day
+            )));
+        }
+        let length = self.store.thread_length(user, thread).await?.ok_or(ChatError::NotFound)?;
+        if length >= i64::from(self.caps.messages_per_thread) {
+            return Err(ChatError::Full(format!(
+                "This thread is full ({} messages); start a new one to go on.",
+                self.caps.messages_per_thread
+            )));
+        }
+        Ok(())
     }
 
     /// The assistant's answer to a user's message: an image, a refinement of the thread's
@@ -231,6 +260,7 @@ impl Chat {
                 refusal @ (JobError::Refused { .. }
                 | JobError::Unavailable
                 | JobError::Paused(_)
+                | JobError::StorageFull(_)
                 | JobError::PromptTooLong),
             ) => self.say(user, thread, &refusal.to_string()).await,
             Err(e) => Err(e.into()),

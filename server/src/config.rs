@@ -37,6 +37,8 @@ pub struct Settings {
     pub chat_model: Option<ChatModelSettings>,
     /// Login and sign-up rates per client (`EASEL_LOGINS_PER_MINUTE`, …).
     pub throttle: ThrottleSettings,
+    /// What one user may keep: threads, messages, image storage.
+    pub caps: Caps,
     /// The header a reverse proxy puts the client's address in (`EASEL_CLIENT_IP_HEADER`, e.g.
     /// `x-forwarded-for`, whose last entry is taken); without it, the peer's address.
     pub client_ip_header: Option<String>,
@@ -62,6 +64,25 @@ impl Default for WsSettings {
             idle_timeout: Duration::from_secs(60),
             revalidate_every: Duration::from_secs(60),
         }
+    }
+}
+
+/// Per-user caps (D2), so one account cannot fill the disk: see the README's configuration table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Caps {
+    /// Threads per user (`EASEL_MAX_THREADS`).
+    pub threads: u32,
+    /// Messages in one thread (`EASEL_MAX_MESSAGES_PER_THREAD`).
+    pub messages_per_thread: u32,
+    /// Messages a user sends per UTC day (`EASEL_MESSAGES_PER_DAY`).
+    pub messages_per_day: u32,
+    /// Bytes of images a user keeps (`EASEL_STORAGE_MB`).
+    pub storage_bytes: i64,
+}
+
+impl Default for Caps {
+    fn default() -> Self {
+        Self { threads: 1_000, messages_per_thread: 5_000, messages_per_day: 2_000, storage_bytes: 2048 << 20 }
     }
 }
 
@@ -266,6 +287,19 @@ impl Settings {
                     frames_per_second: count("EASEL_FRAMES_PER_SECOND", d.frames_per_second)?,
                     sockets_per_user: count("EASEL_SOCKETS_PER_USER", d.sockets_per_user)?,
                     sockets_per_address: count("EASEL_SOCKETS_PER_ADDRESS", d.sockets_per_address)?,
+                }
+            },
+            caps: {
+                let count = |name: &'static str, default: u32| match var(name) {
+                    Some(v) => v.trim().parse::<u32>().ok().filter(|n| *n > 0).ok_or(ConfigError::NotCount(name)),
+                    None => Ok(default),
+                };
+                let d = Caps::default();
+                Caps {
+                    threads: count("EASEL_MAX_THREADS", d.threads)?,
+                    messages_per_thread: count("EASEL_MAX_MESSAGES_PER_THREAD", d.messages_per_thread)?,
+                    messages_per_day: count("EASEL_MESSAGES_PER_DAY", d.messages_per_day)?,
+                    storage_bytes: i64::from(count("EASEL_STORAGE_MB", (d.storage_bytes >> 20) as u32)?) << 20,
                 }
             },
             client_ip_header: var("EASEL_CLIENT_IP_HEADER").map(|h| h.trim().to_ascii_lowercase()),

@@ -56,6 +56,9 @@ pub enum JobError {
     /// The server-wide monthly spending cap is reached; `0` is what the user reads.
     #[error("{0}")]
     Paused(String),
+    /// The user's images fill their storage (`EASEL_STORAGE_MB`).
+    #[error("Your images take {0} MB, the most one account keeps; delete a thread to make room for new ones.")]
+    StorageFull(i64),
     /// The prompt would pass [`MAX_PROMPT_CHARS`] (a long message, or a long refinement chain).
     #[error("That description is too long for the image model (at most 4,000 characters). Please start a new image with a shorter one.")]
     PromptTooLong,
@@ -76,6 +79,8 @@ pub struct Jobs {
     spend_alert_micros: Option<i64>,
     /// The server-wide monthly cap (K2).
     global: Arc<GlobalCap>,
+    /// Bytes of images one user may keep (D2).
+    storage_bytes: i64,
     /// Other instances, when there are any (cancels and previews for jobs running there).
     relay: Option<Relay>,
     /// Set on shutdown: no new job starts, and a job stopped now was interrupted, not cancelled.
@@ -103,6 +108,8 @@ pub struct JobsConfig {
     pub policies: Policies,
     pub spend_alert_micros: Option<i64>,
     pub spend_cap_micros: Option<i64>,
+    /// Bytes of images one user may keep.
+    pub storage_bytes: i64,
     pub relay: Option<Relay>,
 }
 
@@ -117,6 +124,7 @@ impl Jobs {
             slots: Slots::new(config.gate, config.lease, config.policies),
             spend_alert_micros: config.spend_alert_micros,
             global: Arc::new(GlobalCap::new(config.spend_cap_micros)),
+            storage_bytes: config.storage_bytes,
             relay: config.relay,
             closing: Arc::new(AtomicBool::new(false)),
             runners: TaskTracker::new(),
@@ -137,6 +145,7 @@ impl Jobs {
             return Err(JobError::PromptTooLong);
         }
         self.refuse_past_global_cap().await?;
+        self.refuse_past_storage(user).await?;
         let (claim, exempt) = self.admit(user).await?;
         let subject = crate::assistant::subject_of(request.enhanced);
         let provider = self.providers.default_provider();
@@ -165,6 +174,7 @@ impl Jobs {
             return Err(JobError::Unavailable);
         }
         self.refuse_past_global_cap().await?;
+        self.refuse_past_storage(user).await?;
         let (claim, _) = self.admit(user).await?;
         let before = self.store.job_counted_at(user, id).await?;
         let run = self.store.restart_job(user, id, crate::store::now_ms()).await?.ok_or(JobError::NotFound)?;
@@ -179,6 +189,14 @@ impl Jobs {
         self.hub.publish(user, ServerMsg::JobUpdated(updated));
         self.spawn(run, place.thread, place.message, job, held);
         Ok(())
+    }
+
+    /// Refuses a new image once the user's images fill their storage.
+    async fn refuse_past_storage(&self, user: UserId) -> Result<(), JobError> {
+        match self.store.stored_bytes(user).await? >= self.storage_bytes {
+            true => Err(JobError::StorageFull((self.storage_bytes + (1 << 20) - 1) >> 20)),
+            false => Ok(()),
+        }
     }
 
     /// Refuses paid work once the server-wide cap is reached.

@@ -150,6 +150,7 @@ impl Application {
             policies: settings.quotas.policies,
             spend_alert_micros: settings.quotas.spend_alert_micros,
             spend_cap_micros: settings.quotas.spend_cap_micros,
+            storage_bytes: settings.caps.storage_bytes,
             relay: relay.clone(),
         };
         let jobs = Jobs::new(store.clone(), hub.clone(), providers, config);
@@ -174,7 +175,7 @@ impl Application {
             tokio::spawn(sweep(jobs.clone()));
         }
         let (drain_jobs, grace) = (jobs.clone(), settings.images.shutdown_grace);
-        let chat = Chat { store: store.clone(), hub: hub.clone(), jobs, model: chat_model };
+        let chat = Chat { store: store.clone(), hub: hub.clone(), jobs, model: chat_model, caps: settings.caps };
         tokio::spawn(sweep_answers(chat.clone()));
         let throttle = Throttle::new(settings.throttle);
         tokio::spawn(shrink_throttle(throttle.clone()));

@@ -4,6 +4,7 @@
 //! checks both. Rows are converted into the wire types here; nothing above sees SQL.
 
 mod answers;
+mod caps;
 mod ending;
 mod images;
 mod jobs;

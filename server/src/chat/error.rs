@@ -20,18 +20,21 @@ pub enum ChatError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Job(#[from] JobError),
+    /// A per-user cap is reached; the sentence says which and what to do.
+    #[error("{0}")]
+    Full(String),
 }
 
 impl ChatError {
     pub fn code(&self) -> ErrorCode {
         match self {
             Self::NotFound => ErrorCode::NotFound,
-            Self::Invalid(_) => ErrorCode::Invalid,
+            Self::Invalid(_) | Self::Full(_) => ErrorCode::Invalid,
             Self::Store(_) | Self::Job(JobError::Store(_)) => ErrorCode::Internal,
             Self::Job(JobError::Refused { verdict: Verdict::Busy, .. } | JobError::Unavailable) => ErrorCode::Busy,
             Self::Job(JobError::Refused { .. } | JobError::Paused(_)) => ErrorCode::Quota,
             Self::Job(JobError::NotFound) => ErrorCode::NotFound,
-            Self::Job(JobError::PromptTooLong) => ErrorCode::Invalid,
+            Self::Job(JobError::PromptTooLong | JobError::StorageFull(_)) => ErrorCode::Invalid,
         }
     }
 

@@ -36,13 +36,15 @@ impl Store {
     ) -> Result<ImageId, StoreError> {
         let mut tx = self.pool().begin().await?;
         let row = sqlx::query(
-            "INSERT INTO images (user_id, sha256, width, height, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+            "INSERT INTO images (user_id, sha256, width, height, created_at, stored_bytes) \
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
         )
         .bind(user.0)
         .bind(sha256)
         .bind(i64::from(width))
         .bind(i64::from(height))
         .bind(now_ms())
+        .bind(variants.iter().map(|v| v.bytes.len() as i64).sum::<i64>())
         .fetch_one(&mut *tx)
         .await?;
         let id = ImageId(row.try_get("id")?);

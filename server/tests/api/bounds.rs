@@ -103,3 +103,56 @@ async fn sockets_past_the_per_user_limit_are_refused_429_and_a_closed_one_frees_
     }
     assert!(reopened.is_some(), "the closed socket's place was given back");
 }
+
+async fn refusal_of(tab: &mut crate::helpers::Client) -> ProtocolError {
+    let frames = tab.read_until(|m| matches!(m, ServerMsg::Error(_))).await;
+    match frames.last() {
+        Some(ServerMsg::Error(e)) => e.clone(),
+        other => panic!("an error, not {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn caps_on_threads_messages_and_storage_are_said_in_words() {
+    let app = crate::helpers::spawn_app_with(crate::helpers::test_db().await, |s| {
+        s.caps.threads = 2;
+        s.caps.messages_per_thread = 4;
+        s.caps.messages_per_day = 4;
+        s.caps.storage_bytes = 1; // the first image fills it
+    })
+    .await;
+    let cookie = app.signup("ada").await;
+    let mut tab = app.connect(&cookie).await;
+    let first = tab.create_thread("a").await;
+    let second = tab.create_thread("b").await;
+    tab.send(ClientMsg::CreateThread(CreateThread { client_id: ClientId("c".into()), title: None })).await;
+    let e = refusal_of(&mut tab).await;
+    assert_eq!(e.message, "You have 2 threads, the most one account keeps; delete some to start a new one.");
+    assert_eq!(e.client_id, Some(ClientId("c".into())));
+
+    // An image, then storage is full: the refusal is the assistant's message.
+    tab.say(first.id, "m1", "/imagine a lighthouse").await;
+    let job = tab.read_until(|m| finished_job(m).is_some()).await.last().and_then(finished_job).expect("job");
+    assert_eq!(job.status, JobStatus::Complete);
+    tab.say(first.id, "m2", "/imagine a harbour").await;
+    let said = tab.read_until(|m| assistant_text(m).is_some()).await.iter().find_map(assistant_text);
+    assert_eq!(
+        said.as_deref(),
+        Some("Your images take 1 MB, the most one account keeps; delete a thread to make room for new ones.")
+    );
+    // The thread holds four messages now: full.
+    tab.say(first.id, "m3", "hello").await;
+    let e = refusal_of(&mut tab).await;
+    assert_eq!(e.message, "This thread is full (4 messages); start a new one to go on.");
+    assert_eq!(e.client_id, Some(ClientId("m3".into())));
+
+    // Two messages were sent today; two more may be, then the day is spent.
+    for id in ["x1", "x2"] {
+        tab.say(second.id, id, "hello").await;
+        let mine = Some(ClientId(id.into()));
+        tab.read_until(|m| matches!(m, ServerMsg::MessageAdded(a) if a.message.client_id == mine)).await;
+    }
+    tab.say(second.id, "x3", "hello").await;
+    let e = refusal_of(&mut tab).await;
+    assert!(e.message.starts_with("You have sent 4 messages today, the most one account may"), "{}", e.message);
+}

@@ -105,6 +105,7 @@ pub fn settings(url: &str) -> Settings {
             sockets_per_user: 100_000,
             sockets_per_address: 100_000,
         },
+        caps: Default::default(),
         client_ip_header: None,
         leptos,
     }

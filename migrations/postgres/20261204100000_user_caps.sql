@@ -1,0 +1,6 @@
+-- Per-user caps (D2): what each image keeps on disk, summed per user for the storage cap,
+-- and the indexes that make the caps' counts cheap.
+ALTER TABLE images ADD COLUMN stored_bytes BIGINT NOT NULL DEFAULT 0;
+UPDATE images SET stored_bytes = (SELECT COALESCE(SUM(octet_length(bytes)), 0) FROM image_variants WHERE image_id = images.id);
+CREATE INDEX images_by_user ON images (user_id);
+CREATE INDEX messages_by_user_created ON messages (user_id, created_at);
