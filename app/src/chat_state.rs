@@ -36,11 +36,30 @@ pub struct Pending {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ThreadLog {
     pub messages: Vec<ChatMessage>,
+    /// Earlier messages exist on the server than the first one here.
+    pub has_older: bool,
 }
 
 impl ThreadLog {
     pub fn last_seq(&self) -> Seq {
         self.messages.last().map_or(0, |m| m.seq)
+    }
+
+    pub fn first_seq(&self) -> Option<Seq> {
+        self.messages.first().map(|m| m.seq)
+    }
+
+    /// Puts an earlier page in front of the log (what it already holds is kept).
+    fn prepend(&mut self, older: Vec<ChatMessage>, has_older: bool) {
+        let first = self.first_seq().unwrap_or(Seq::MAX);
+        let mut page: Vec<ChatMessage> = older.into_iter().filter(|m| m.seq < first).collect();
+        if page.is_empty() && !has_older {
+            self.has_older = false;
+            return;
+        }
+        page.append(&mut self.messages);
+        self.messages = page;
+        self.has_older = has_older;
     }
 
     /// Appends what follows the log; returns false on a gap (something was missed).
@@ -110,13 +129,23 @@ impl ChatState {
                 let known_last = self.summary(id).map_or(0, |t| t.last_seq).max(h.thread.last_seq);
                 self.upsert_summary(h.thread);
                 let log = self.logs.entry(id).or_default();
-                if h.after_seq.is_none() {
-                    *log = ThreadLog::default();
-                }
-                let contiguous = log.extend(h.messages);
+                // A whole answer (the newest page) replaces the log; it may start anywhere.
+                let contiguous = match h.after_seq {
+                    None => {
+                        *log = ThreadLog { messages: h.messages, has_older: h.has_older };
+                        true
+                    }
+                    Some(_) => log.extend(h.messages),
+                };
                 let last = log.last_seq();
                 if !contiguous || known_last > last {
                     return Some(Followup::Resync { thread_id: id, after_seq: last });
+                }
+                None
+            }
+            ServerMsg::OlderMessages(o) => {
+                if let Some(log) = self.logs.get_mut(&o.thread_id) {
+                    log.prepend(o.messages, o.has_older);
                 }
                 None
             }

@@ -26,7 +26,7 @@ fn welcome(threads: Vec<ThreadSummary>) -> ServerMsg {
 }
 
 fn history(thread: ThreadSummary, after_seq: Option<Seq>, messages: Vec<ChatMessage>) -> ServerMsg {
-    ServerMsg::ThreadHistory(ThreadHistory { thread, after_seq, messages })
+    ServerMsg::ThreadHistory(ThreadHistory { thread, after_seq, messages, has_older: false })
 }
 
 fn added(m: ChatMessage) -> ServerMsg {
@@ -298,4 +298,32 @@ fn a_restart_notice_shows_until_the_next_welcome() {
     assert_eq!(s.connection, Connection::Restarting);
     s.apply(welcome(vec![]));
     assert_eq!(s.connection, Connection::Online);
+}
+
+#[test]
+fn an_earlier_page_goes_in_front_and_says_whether_there_is_more() {
+    let mut s = ChatState::default();
+    let thread = summary(1, 250, 0);
+    s.apply(welcome(vec![thread.clone()]));
+    let newest: Vec<ChatMessage> = (151..=250).map(|q| msg(1, q, None)).collect();
+    s.apply(ServerMsg::ThreadHistory(ThreadHistory { thread, after_seq: None, messages: newest, has_older: true }));
+    assert!(s.logs[&ThreadId(1)].has_older);
+    assert_eq!(s.logs[&ThreadId(1)].first_seq(), Some(151));
+    let older = |range: std::ops::RangeInclusive<Seq>, has_older| {
+        ServerMsg::OlderMessages(OlderMessages {
+            thread_id: ThreadId(1),
+            messages: range.map(|q| msg(1, q, None)).collect(),
+            has_older,
+        })
+    };
+    // A page that overlaps what the log holds adds only what is earlier.
+    assert_eq!(s.apply(older(51..=160, true)), None);
+    assert_eq!(s.logs[&ThreadId(1)].first_seq(), Some(51));
+    assert_eq!(s.logs[&ThreadId(1)].messages.len(), 200);
+    assert_eq!(s.apply(older(1..=50, false)), None);
+    assert_eq!(seqs(&s, 1), (1..=250).collect::<Vec<_>>());
+    assert!(!s.logs[&ThreadId(1)].has_older);
+    // New messages still append after the pages.
+    assert_eq!(s.apply(added(msg(1, 251, None))), None);
+    assert_eq!(s.logs[&ThreadId(1)].last_seq(), 251);
 }

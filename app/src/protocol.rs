@@ -81,6 +81,7 @@ pub enum ClientMsg {
     Send(SendMessage),
     CancelJob(CancelJob),
     RetryJob(RetryJob),
+    LoadOlder(LoadOlder),
 }
 
 /// Frames the server sends.
@@ -99,11 +100,16 @@ pub enum ServerMsg {
     AssistantDelta(AssistantDelta),
     MessageUpdated(MessageUpdated),
     Restarting(Restarting),
+    OlderMessages(OlderMessages),
     Error(ProtocolError),
 }
 
-/// Asks for a thread's messages after `after_seq` (all of them when `None`); the answer is a
-/// [`ThreadHistory`] for this socket only.
+/// The most messages one answer carries (D2): a thread is read a page at a time, newest first.
+pub const HISTORY_PAGE: usize = 100;
+
+/// Asks for a thread's messages after `after_seq` (the newest [`HISTORY_PAGE`] when `None`,
+/// or when more than a page followed it); the answer is a [`ThreadHistory`] for this socket
+/// only.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OpenThread {
     pub thread_id: ThreadId,
@@ -200,6 +206,25 @@ pub struct ThreadHistory {
     pub thread: ThreadSummary,
     pub after_seq: Option<Seq>,
     pub messages: Vec<ChatMessage>,
+    /// Earlier messages exist than these (fetched with [`LoadOlder`]).
+    #[serde(default)]
+    pub has_older: bool,
+}
+
+/// Asks for the page of a thread's messages before `before_seq`; the answer is
+/// [`OlderMessages`] for this socket only.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LoadOlder {
+    pub thread_id: ThreadId,
+    pub before_seq: Seq,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OlderMessages {
+    pub thread_id: ThreadId,
+    /// Oldest first, all before the `before_seq` asked for.
+    pub messages: Vec<ChatMessage>,
+    pub has_older: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

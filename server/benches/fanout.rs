@@ -53,11 +53,7 @@ async fn serve() -> Result<(), Box<dyn std::error::Error>> {
             sockets_per_address: 1_000_000,
             ..Default::default()
         },
-        caps: server::config::Caps {
-            messages_per_thread: u32::MAX,
-            messages_per_day: u32::MAX,
-            ..Default::default()
-        },
+        caps: server::config::Caps { messages_per_thread: u32::MAX, messages_per_day: u32::MAX, ..Default::default() },
         client_ip_header: None,
         leptos,
     };

@@ -84,6 +84,13 @@ impl Chat {
         self.store.history(user, id, after_seq).await?.ok_or(ChatError::NotFound)
     }
 
+    /// The page of a thread before `before_seq` (D2: a long thread is read a page at a time).
+    pub async fn older(&self, user: UserId, id: ThreadId, before_seq: Seq) -> Result<OlderMessages, ChatError> {
+        let (messages, has_older) =
+            self.store.older_messages(user, id, before_seq).await?.ok_or(ChatError::NotFound)?;
+        Ok(OlderMessages { thread_id: id, messages, has_older })
+    }
+
     /// Creates (or, for a repeated client id, finds) a thread. New threads are announced to
     /// every tab; the caller answers a repeat itself.
     pub async fn create_thread(

@@ -68,13 +68,16 @@ fn ThreadView(history: ThreadHistory) -> impl IntoView {
     let messages = Signal::derive(move || {
         state.with(|s| s.logs.get(&id).map(|l| l.messages.clone())).unwrap_or_else(|| initial_messages.clone())
     });
+    let initial_older = history.has_older;
+    let has_older =
+        Signal::derive(move || state.with(|s| s.logs.get(&id).map(|l| l.has_older)).unwrap_or(initial_older));
     let pending = Signal::derive(move || state.with(|s| s.pending_in(id)));
     let deleted = move || state.with(|s| s.deleted.contains(&id));
     view! {
         <Show when=move || !deleted() fallback=|| view! { <p class="notice" role="alert">"This thread was deleted."</p> }>
             <div class="thread">
                 <ThreadHeader id title/>
-                <Transcript messages pending/>
+                <Transcript thread=id messages pending has_older/>
                 <Composer id/>
             </div>
         </Show>

@@ -3,23 +3,40 @@
 use leptos::prelude::*;
 
 use super::job_card::JobCard;
+use super::Outbound;
 use crate::chat_state::Pending;
-use crate::protocol::{ChatMessage, Role};
+use crate::protocol::{ChatMessage, ClientMsg, LoadOlder, Role, ThreadId};
 
 #[component]
-pub fn Transcript(messages: Signal<Vec<ChatMessage>>, pending: Signal<Vec<Pending>>) -> impl IntoView {
+pub fn Transcript(
+    thread: ThreadId,
+    messages: Signal<Vec<ChatMessage>>,
+    pending: Signal<Vec<Pending>>,
+    /// Earlier messages exist than the first shown: a button fetches the page before it.
+    has_older: Signal<bool>,
+) -> impl IntoView {
     let empty = move || messages.with(Vec::is_empty) && pending.with(Vec::is_empty);
     let log = NodeRef::<leptos::html::Section>::new();
-    // Keep the newest message in view as messages arrive (browser only: effects do not run on the server).
+    // Keep the newest message in view as messages arrive or grow, not when an earlier page is
+    // put in front (browser only: effects do not run on the server).
     Effect::new(move |_| {
-        messages.track();
+        messages.with(|m| m.last().map(|m| (m.id, m.text.len())));
         pending.track();
         if let Some(el) = log.get() {
             el.set_scroll_top(el.scroll_height());
         }
     });
+    let outbound = use_context::<Outbound>();
+    let load_older = move |_| {
+        if let (Some(outbound), Some(before_seq)) = (&outbound, messages.with(|m| m.first().map(|m| m.seq))) {
+            outbound.send(ClientMsg::LoadOlder(LoadOlder { thread_id: thread, before_seq }));
+        }
+    };
     view! {
         <section node_ref=log role="log" aria-label="Transcript" aria-live="polite" class="transcript">
+            <Show when=move || has_older.get()>
+                <button type="button" class="secondary load-older" on:click=load_older.clone()>"Load earlier messages"</button>
+            </Show>
             <Show when=empty>
                 <p class="muted">"No messages yet. Say hello."</p>
             </Show>

@@ -74,7 +74,7 @@ fn welcome_round_trips() {
 
 #[test]
 fn thread_history_round_trips() {
-    let m = ThreadHistory { thread: summary(), after_seq: None, messages: vec![message()] };
+    let m = ThreadHistory { thread: summary(), after_seq: None, messages: vec![message()], has_older: true };
     round_trip_server(ServerMsg::ThreadHistory(m), "thread_history");
 }
 

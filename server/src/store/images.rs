@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use app::protocol::{ImageId, ThreadId, UserId, Variant};
+use app::protocol::{ImageId, MessageId, ThreadId, UserId, Variant};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
@@ -97,12 +97,18 @@ impl Store {
     }
 
     /// The same for every image made by a job of `thread`, in one query.
-    pub async fn variant_widths_in_thread(&self, thread: ThreadId) -> Result<HashMap<ImageId, Vec<u32>>, StoreError> {
+    pub async fn variant_widths_in_thread(
+        &self,
+        thread: ThreadId,
+        messages: (MessageId, MessageId),
+    ) -> Result<HashMap<ImageId, Vec<u32>>, StoreError> {
         let rows = sqlx::query(
             "SELECT v.image_id, v.variant FROM image_variants v JOIN jobs j ON j.image_id = v.image_id \
-             WHERE j.thread_id = $1",
+             WHERE j.thread_id = $1 AND j.message_id BETWEEN $2 AND $3",
         )
         .bind(thread.0)
+        .bind(messages.0 .0)
+        .bind(messages.1 .0)
         .fetch_all(self.pool())
         .await?;
         Ok(widths_by_image(&rows))

@@ -186,13 +186,21 @@ impl Store {
         Ok(Some((view, place)))
     }
 
-    /// The jobs of a thread by the message that shows each.
-    pub async fn jobs_of_thread(&self, thread: ThreadId) -> Result<HashMap<MessageId, JobView>, StoreError> {
-        let sql =
-            format!("SELECT {JOB_COLUMNS} FROM jobs j LEFT JOIN images i ON i.id = j.image_id WHERE j.thread_id = $1");
-        let rows = sqlx::query(&sql).bind(thread.0).fetch_all(self.pool()).await?;
+    /// The jobs of a thread shown by messages `messages.0..=messages.1`, by message (one page
+    /// of history: a long thread's other jobs are not read).
+    pub async fn jobs_of_thread(
+        &self,
+        thread: ThreadId,
+        messages: (MessageId, MessageId),
+    ) -> Result<HashMap<MessageId, JobView>, StoreError> {
+        let sql = format!(
+            "SELECT {JOB_COLUMNS} FROM jobs j LEFT JOIN images i ON i.id = j.image_id \
+             WHERE j.thread_id = $1 AND j.message_id BETWEEN $2 AND $3"
+        );
+        let rows =
+            sqlx::query(&sql).bind(thread.0).bind(messages.0 .0).bind(messages.1 .0).fetch_all(self.pool()).await?;
         // One query for every image's variants, not one per job: this runs on each history load.
-        let mut widths = self.variant_widths_in_thread(thread).await?;
+        let mut widths = self.variant_widths_in_thread(thread, messages).await?;
         let mut jobs = HashMap::new();
         for row in &rows {
             let (mut view, place) = job_from_row(row)?;

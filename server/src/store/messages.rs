@@ -4,7 +4,9 @@
 //! inside the insert's transaction: the row lock (PostgreSQL) or the single writer (SQLite)
 //! serialises concurrent sends to a thread, so numbers have no gaps and no repeats.
 
-use app::protocol::{ChatMessage, ClientId, JobId, JobStatus, MessageId, Role, Seq, ThreadHistory, ThreadId, UserId};
+use app::protocol::{
+    ChatMessage, ClientId, JobId, JobStatus, MessageId, Role, Seq, ThreadHistory, ThreadId, UserId, HISTORY_PAGE,
+};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
@@ -158,17 +160,74 @@ impl Store {
             .await?;
         let Some(row) = row else { return Ok(None) };
         let thread = summary_from_row(&row)?;
-        let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE thread_id = $1 AND seq > $2 ORDER BY seq");
-        let rows = sqlx::query(&sql).bind(id.0).bind(after_seq.unwrap_or(0)).fetch_all(&mut *tx).await?;
+        // One more than a page says whether there is more than a page.
+        let page = HISTORY_PAGE as i64 + 1;
+        let after = match after_seq {
+            Some(after) => {
+                let sql = format!(
+                    "SELECT {MESSAGE_COLUMNS} FROM messages WHERE thread_id = $1 AND seq > $2 ORDER BY seq LIMIT $3"
+                );
+                let rows = sqlx::query(&sql).bind(id.0).bind(after).bind(page).fetch_all(&mut *tx).await?;
+                // More than a page missed: the newest page replaces what the tab holds.
+                (rows.len() <= HISTORY_PAGE).then_some((after, rows))
+            }
+            None => None,
+        };
+        let (after_seq, rows, has_older) = match after {
+            Some((after, rows)) => (Some(after), rows, false),
+            None => {
+                let sql =
+                    format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE thread_id = $1 ORDER BY seq DESC LIMIT $2");
+                let mut rows = sqlx::query(&sql).bind(id.0).bind(page).fetch_all(&mut *tx).await?;
+                let has_older = rows.len() > HISTORY_PAGE;
+                rows.truncate(HISTORY_PAGE);
+                rows.reverse();
+                (None, rows, has_older)
+            }
+        };
         tx.commit().await?;
+        let messages = self.with_jobs(id, &rows).await?;
+        Ok(Some(ThreadHistory { thread, after_seq, messages, has_older }))
+    }
+
+    /// The page of `user`'s thread before `before_seq`, oldest first, and whether there are
+    /// earlier ones; `None` when the thread is not theirs.
+    pub async fn older_messages(
+        &self,
+        user: UserId,
+        id: ThreadId,
+        before_seq: Seq,
+    ) -> Result<Option<(Vec<ChatMessage>, bool)>, StoreError> {
+        let owned = sqlx::query("SELECT id FROM threads WHERE id = $1 AND user_id = $2")
+            .bind(id.0)
+            .bind(user.0)
+            .fetch_optional(self.pool())
+            .await?;
+        if owned.is_none() {
+            return Ok(None);
+        }
+        let sql = format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE thread_id = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3"
+        );
+        let mut rows =
+            sqlx::query(&sql).bind(id.0).bind(before_seq).bind(HISTORY_PAGE as i64 + 1).fetch_all(self.pool()).await?;
+        let has_older = rows.len() > HISTORY_PAGE;
+        rows.truncate(HISTORY_PAGE);
+        rows.reverse();
+        Ok(Some((self.with_jobs(id, &rows).await?, has_older)))
+    }
+
+    /// Messages from rows, with the jobs their assistant messages show.
+    async fn with_jobs(&self, thread: ThreadId, rows: &[AnyRow]) -> Result<Vec<ChatMessage>, StoreError> {
         let mut messages: Vec<ChatMessage> = rows.iter().map(message_from_row).collect::<Result<_, _>>()?;
         if messages.iter().any(|m| m.role == Role::Assistant) {
-            let mut jobs = self.jobs_of_thread(id).await?;
+            let range = (messages[0].id, messages[messages.len() - 1].id);
+            let mut jobs = self.jobs_of_thread(thread, range).await?;
             for m in &mut messages {
                 m.job = jobs.remove(&m.id);
             }
         }
-        Ok(Some(ThreadHistory { thread, after_seq, messages }))
+        Ok(messages)
     }
 
     /// Replaces the text of one of `user`'s messages (a streamed reply, once complete).

@@ -251,6 +251,9 @@ async fn handle_frame(ctx: &SessionCtx, text: &str, open: &mut Option<ThreadId>)
             Ok(false) => Err(ChatError::Job(crate::jobs::JobError::NotFound)),
             Err(e) => Err(ChatError::Job(e)),
         },
+        ClientMsg::LoadOlder(l) => {
+            chat.older(user, l.thread_id, l.before_seq).await.map(|o| Some(ServerMsg::OlderMessages(o)))
+        }
         ClientMsg::RetryJob(r) => chat.jobs.retry(user, r.job_id).await.map(|()| None).map_err(ChatError::from),
         ClientMsg::Send(s) => match chat.send_message(user, &s).await {
             Ok((message, is_new)) => Ok((!is_new).then_some(ServerMsg::MessageAdded(MessageAdded { message }))),

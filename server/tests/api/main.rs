@@ -24,6 +24,7 @@ mod fault_storm;
 mod gate;
 mod headers;
 mod helpers;
+mod history_pages;
 mod hostile_provider;
 mod instances;
 mod job_faults;
