@@ -37,7 +37,7 @@ pub async fn change_password(
 ) -> Response {
     let Some(user) = user.0 else { return Redirect::to("/login").into_response() };
     // Guessing the current password here is guessing a login: the same limits apply.
-    let rate = (address, state.throttle.login(address, &user.username));
+    let rate = (address, state.throttle.login(address, &user.username).await);
     let _turn = match auth::admit(&state.throttle, rate, "Too many attempts.").await {
         Ok(turn) => turn,
         Err(refused) => return refused,

@@ -190,7 +190,7 @@ pub async fn signup(
     session: Session,
     Form(form): Form<AccountForm>,
 ) -> Response {
-    let rate = (address, state.throttle.signup(address));
+    let rate = (address, state.throttle.signup(address).await);
     let _turn = match admit(&state.throttle, rate, "Too many sign-ups from your address.").await {
         Ok(turn) => turn,
         Err(refused) => return refused,
@@ -208,7 +208,7 @@ pub async fn login(
     session: Session,
     Form(form): Form<AccountForm>,
 ) -> Response {
-    let rate = (address, state.throttle.login(address, &form.username));
+    let rate = (address, state.throttle.login(address, &form.username).await);
     let _turn = match admit(&state.throttle, rate, "Too many sign-in attempts.").await {
         Ok(turn) => turn,
         Err(refused) => return refused,

@@ -53,7 +53,7 @@ use crate::relay::{Incoming, Relay};
 use crate::sessions::SessionBackend;
 use crate::state::AppState;
 use crate::store::{Store, StoreError};
-use crate::throttle::Throttle;
+use crate::throttle::{SharedCounts, Throttle};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -177,7 +177,13 @@ impl Application {
         let (drain_jobs, grace) = (jobs.clone(), settings.images.shutdown_grace);
         let chat = Chat { store: store.clone(), hub: hub.clone(), jobs, model: chat_model, caps: settings.caps };
         tokio::spawn(sweep_answers(chat.clone()));
-        let throttle = Throttle::new(settings.throttle);
+        let throttle = match &settings.redis_url {
+            Some(url) => Throttle::new(settings.throttle).shared_through(
+                SharedCounts::connect(url, &settings.redis_prefix)
+                    .map_err(|e| GateError::Unavailable(e.to_string()))?,
+            ),
+            None => Throttle::new(settings.throttle),
+        };
         tokio::spawn(shrink_throttle(throttle.clone()));
         let state = AppState { chat, settings: Arc::new(settings), routes: Arc::new(http::route_list()), throttle };
         Ok(Self { listener, router: http::router(state, sessions), store, hub, relay, jobs: drain_jobs, grace })

@@ -3,6 +3,8 @@
 //! is answered 429 with `Retry-After` at once instead of taking the CPU. Counted per instance
 //! (`governor`'s keyed limiters, in memory).
 
+mod shared;
+
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::num::NonZeroU32;
@@ -55,8 +57,14 @@ const HASH_WAIT: Duration = Duration::from_secs(3);
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TooMany(pub Duration);
 
+pub use shared::SharedCounts;
+
 #[derive(Clone)]
 pub struct Throttle {
+    settings: ThrottleSettings,
+    /// Counts every instance shares, when Redis is configured; the local limiters stand in
+    /// while Redis cannot be reached.
+    shared: Option<SharedCounts>,
     logins_by_address: Arc<DefaultKeyedRateLimiter<IpAddr>>,
     logins_by_name: Arc<DefaultKeyedRateLimiter<String>>,
     signups_by_address: Arc<DefaultKeyedRateLimiter<IpAddr>>,
@@ -108,6 +116,8 @@ impl Throttle {
     pub fn new(settings: ThrottleSettings) -> Self {
         let minute = Duration::from_secs(60);
         Self {
+            settings,
+            shared: None,
             logins_by_address: Arc::new(RateLimiter::keyed(per(settings.logins_per_address, minute))),
             logins_by_name: Arc::new(RateLimiter::keyed(per(settings.logins_per_name, minute))),
             signups_by_address: Arc::new(RateLimiter::keyed(per(settings.signups_per_address, minute * 60))),
@@ -121,13 +131,43 @@ impl Throttle {
         }
     }
 
-    /// A login attempt from `address` for `username` (counted against both).
-    pub fn login(&self, address: IpAddr, username: &str) -> Result<(), TooMany> {
-        check(&self.logins_by_address, &address)?;
-        check(&self.logins_by_name, &username.trim().to_lowercase())
+    /// Counts logins and sign-ups in Redis, for every instance at once.
+    pub fn shared_through(mut self, counts: SharedCounts) -> Self {
+        self.shared = Some(counts);
+        self
     }
 
-    pub fn signup(&self, address: IpAddr) -> Result<(), TooMany> {
+    /// A login attempt from `address` for `username` (counted against both).
+    pub async fn login(&self, address: IpAddr, username: &str) -> Result<(), TooMany> {
+        let name = username.trim().to_lowercase();
+        if let Some(shared) = &self.shared {
+            let minute = Duration::from_secs(60);
+            let s = self.settings;
+            let counted = async {
+                if let Err(wait) =
+                    shared.hit("login-address", &address.to_string(), s.logins_per_address, minute).await?
+                {
+                    return Ok(Err(wait));
+                }
+                shared.hit("login-name", &name, s.logins_per_name, minute).await
+            };
+            match counted.await {
+                Ok(verdict) => return verdict,
+                Err(e) => tracing::warn!(error = %e, "shared login counts unavailable; counting on this instance"),
+            }
+        }
+        check(&self.logins_by_address, &address)?;
+        check(&self.logins_by_name, &name)
+    }
+
+    pub async fn signup(&self, address: IpAddr) -> Result<(), TooMany> {
+        if let Some(shared) = &self.shared {
+            let hour = Duration::from_secs(3600);
+            match shared.hit("signup-address", &address.to_string(), self.settings.signups_per_address, hour).await {
+                Ok(verdict) => return verdict,
+                Err(e) => tracing::warn!(error = %e, "shared sign-up counts unavailable; counting on this instance"),
+            }
+        }
         check(&self.signups_by_address, &address)
     }
 
@@ -202,8 +242,8 @@ fn check<K: std::hash::Hash + Eq + Clone>(limiter: &DefaultKeyedRateLimiter<K>, 
 mod tests {
     use super::*;
 
-    #[test]
-    fn an_address_gets_its_budget_then_waits_and_others_are_not_affected() {
+    #[tokio::test]
+    async fn an_address_gets_its_budget_then_waits_and_others_are_not_affected() {
         let t = Throttle::new(ThrottleSettings {
             logins_per_address: 3,
             logins_per_name: 100,
@@ -212,26 +252,26 @@ mod tests {
         });
         let (a, b) = (IpAddr::from([10, 0, 0, 1]), IpAddr::from([10, 0, 0, 2]));
         for i in 0..3 {
-            assert_eq!(t.login(a, &format!("user{i}")), Ok(()));
+            assert_eq!(t.login(a, &format!("user{i}")).await, Ok(()));
         }
-        let TooMany(wait) = t.login(a, "user9").expect_err("the fourth is refused");
+        let TooMany(wait) = t.login(a, "user9").await.expect_err("the fourth is refused");
         assert!(wait >= Duration::from_secs(1) && wait <= Duration::from_secs(20), "{wait:?}");
-        assert_eq!(t.login(b, "user9"), Ok(()), "another address is not affected");
-        assert_eq!(t.signup(a), Ok(()));
-        assert!(t.signup(a).is_err());
+        assert_eq!(t.login(b, "user9").await, Ok(()), "another address is not affected");
+        assert_eq!(t.signup(a).await, Ok(()));
+        assert!(t.signup(a).await.is_err());
     }
 
-    #[test]
-    fn a_username_is_limited_from_every_address() {
+    #[tokio::test]
+    async fn a_username_is_limited_from_every_address() {
         let t = Throttle::new(ThrottleSettings {
             logins_per_address: 100,
             logins_per_name: 2,
             signups_per_address: 1,
             ..Default::default()
         });
-        assert!(t.login(IpAddr::from([10, 0, 0, 1]), "ada").is_ok());
-        assert!(t.login(IpAddr::from([10, 0, 0, 2]), "ADA ").is_ok());
-        assert!(t.login(IpAddr::from([10, 0, 0, 3]), "ada").is_err(), "a third address, the same name");
+        assert!(t.login(IpAddr::from([10, 0, 0, 1]), "ada").await.is_ok());
+        assert!(t.login(IpAddr::from([10, 0, 0, 2]), "ADA ").await.is_ok());
+        assert!(t.login(IpAddr::from([10, 0, 0, 3]), "ada").await.is_err(), "a third address, the same name");
     }
 
     #[test]

@@ -234,3 +234,32 @@ async fn a_reply_cut_off_by_a_restart_says_so_instead_of_staying_empty() {
     let history = app.store.history(user, thread.id, None).await.expect("db").expect("thread");
     assert_eq!(history.messages[0].text, "The answer was interrupted by a server restart.");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_model_is_called_at_most_so_many_times_at_once_and_the_rest_wait_their_turn() {
+    let (base, fake) = fake_chat::start(false).await;
+    let app = app_with_model(base, |s| {
+        if let Some(chat) = s.chat_model.as_mut() {
+            chat.max_concurrent = 1;
+        }
+    })
+    .await;
+    let mut tabs = Vec::new();
+    for name in ["ada", "bob", "cyd"] {
+        let cookie = app.signup(name).await;
+        let mut tab = app.connect(&cookie).await;
+        let thread = tab.create_thread("t").await;
+        tabs.push((tab, thread));
+    }
+    // Three questions at once; each reply streams for about 200 ms.
+    for (i, (tab, thread)) in tabs.iter_mut().enumerate() {
+        tab.say(thread.id, &format!("q-{i}"), "what is the capital of France?").await;
+    }
+    for (tab, _) in &mut tabs {
+        let frames = tab.read_until(|m| matches!(m, ServerMsg::MessageUpdated(_))).await;
+        let Some(ServerMsg::MessageUpdated(u)) = frames.last() else { panic!("update") };
+        assert_eq!(u.message.text, "Paris is the capital.", "every question answered by the model in turn");
+    }
+    assert_eq!(fake.sent().len(), 3);
+    assert_eq!(fake.most_at_once.load(std::sync::atomic::Ordering::SeqCst), 1, "one call at a time");
+}

@@ -10,6 +10,7 @@
 //! - "hang" sends headers and then nothing; "cut" sends two pieces and closes the stream;
 //! - anything else is answered "Paris is the capital." in five pieces, 30 ms apart.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -29,6 +30,18 @@ pub struct FakeChat {
     pub requests: Arc<Mutex<Vec<serde_json::Value>>>,
     /// Every request fails with HTTP 500.
     pub fail: bool,
+    /// Replies being streamed now, and the most there ever were at once.
+    pub streaming: Arc<AtomicUsize>,
+    pub most_at_once: Arc<AtomicUsize>,
+}
+
+/// Counts a reply as streaming until its body is dropped.
+struct Streaming(Arc<AtomicUsize>);
+
+impl Drop for Streaming {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl FakeChat {
@@ -96,14 +109,17 @@ async fn completions(State(fake): State<FakeChat>, Json(body): Json<serde_json::
             "prompt_tokens": PROMPT_TOKENS, "completion_tokens": COMPLETION_TOKENS,
             "total_tokens": PROMPT_TOKENS + COMPLETION_TOKENS } }));
     }
-    let stream = futures::stream::unfold((chunks.into_iter(), false), |(mut it, done)| async move {
+    let now = fake.streaming.fetch_add(1, Ordering::SeqCst) + 1;
+    fake.most_at_once.fetch_max(now, Ordering::SeqCst);
+    let counted = Streaming(fake.streaming.clone());
+    let stream = futures::stream::unfold((chunks.into_iter(), false, counted), |(mut it, done, counted)| async move {
         if done {
             return None;
         }
         tokio::time::sleep(Duration::from_millis(30)).await;
         match it.next() {
-            Some(chunk) => Some((Ok::<_, std::io::Error>(format!("data: {chunk}\n\n")), (it, false))),
-            None => Some((Ok("data: [DONE]\n\n".to_string()), (it, true))),
+            Some(chunk) => Some((Ok::<_, std::io::Error>(format!("data: {chunk}\n\n")), (it, false, counted))),
+            None => Some((Ok("data: [DONE]\n\n".to_string()), (it, true, counted))),
         }
     });
     sse(Body::from_stream(stream))

@@ -134,3 +134,24 @@ async fn logout_on_one_instance_closes_the_sessions_sockets_on_the_other() {
     let code = crate::ws_auth::close_code_within(&mut on_b, Duration::from_secs(1)).await;
     assert_eq!(code, Some(SIGNED_OUT), "closed within a second on the other instance");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_limits_are_one_budget_across_instances() {
+    let prefix = prefix();
+    let tight = |s: &mut server::config::Settings, prefix: String| {
+        s.redis_url = Some(redis_url());
+        s.redis_prefix = prefix;
+        s.throttle.logins_per_address = 4;
+    };
+    let p = prefix.clone();
+    let a = spawn_app_with(test_db().await, move |s| tight(s, p)).await;
+    let p = prefix.clone();
+    let b = spawn_app_with(a.db.shared(), move |s| tight(s, p)).await;
+    let wrong = [("username", "ada"), ("password", "not the password")];
+    let mut statuses = Vec::new();
+    for app in [&a, &b, &a, &b, &a, &b] {
+        statuses.push(app.post_form("/auth/login", &wrong, None).await.0.as_u16());
+    }
+    // Four attempts from 127.0.0.1 a minute, whichever instance took them.
+    assert_eq!(statuses, [303, 303, 303, 303, 429, 429], "one budget, not one per instance");
+}
