@@ -144,7 +144,9 @@ impl ChatState {
                 None
             }
             ServerMsg::OlderMessages(o) => {
-                if let Some(log) = self.logs.get_mut(&o.thread_id) {
+                // Only the page right before what the log starts with: a log replaced meanwhile
+                // (a newer page after a reconnect) would get a silent hole.
+                if let Some(log) = self.logs.get_mut(&o.thread_id).filter(|l| l.first_seq() == Some(o.before_seq)) {
                     log.prepend(o.messages, o.has_older);
                 }
                 None

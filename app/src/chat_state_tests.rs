@@ -312,12 +312,15 @@ fn an_earlier_page_goes_in_front_and_says_whether_there_is_more() {
     let older = |range: std::ops::RangeInclusive<Seq>, has_older| {
         ServerMsg::OlderMessages(OlderMessages {
             thread_id: ThreadId(1),
+            before_seq: range.end() + 1,
             messages: range.map(|q| msg(1, q, None)).collect(),
             has_older,
         })
     };
-    // A page that overlaps what the log holds adds only what is earlier.
-    assert_eq!(s.apply(older(51..=160, true)), None);
+    // A page for another start (the log was replaced meanwhile) is ignored: no hole.
+    assert_eq!(s.apply(older(41..=140, true)), None);
+    assert_eq!(s.logs[&ThreadId(1)].first_seq(), Some(151));
+    assert_eq!(s.apply(older(51..=150, true)), None);
     assert_eq!(s.logs[&ThreadId(1)].first_seq(), Some(51));
     assert_eq!(s.logs[&ThreadId(1)].messages.len(), 200);
     assert_eq!(s.apply(older(1..=50, false)), None);

@@ -222,6 +222,8 @@ pub struct LoadOlder {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OlderMessages {
     pub thread_id: ThreadId,
+    /// The `before_seq` asked for: a log that changed meanwhile ignores the page.
+    pub before_seq: Seq,
     /// Oldest first, all before the `before_seq` asked for.
     pub messages: Vec<ChatMessage>,
     pub has_older: bool,

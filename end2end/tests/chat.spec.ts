@@ -110,3 +110,33 @@ test("what is typed before the page becomes interactive is kept", async ({ page 
   await page.getByRole("button", { name: "Sign up" }).click();
   await expect(page.getByRole("button", { name: "Log out" })).toBeVisible();
 });
+
+test("a new password signs the other devices out at once, and this browser stays in", async ({ browser }) => {
+  const name = uniqueName("pat");
+  const laptop = await (await browser.newContext()).newPage();
+  await signUp(laptop, name);
+  const phone = await (await browser.newContext()).newPage();
+  await phone.goto("/login");
+  await phone.getByLabel("Username").fill(name);
+  await phone.getByLabel("Password").fill("correct horse battery");
+  await phone.getByRole("button", { name: "Log in" }).click();
+  await expect(phone.getByRole("button", { name: "Log out" })).toBeVisible();
+  await waitForLive(phone);
+
+  await laptop.getByRole("link", { name }).click();
+  await expect(laptop.getByRole("heading", { name: "Account" })).toBeVisible();
+  await laptop.getByLabel("Current password").fill("correct horse battery");
+  await laptop.getByLabel("New password").fill("a much better passphrase");
+  await laptop.getByRole("button", { name: "Change password" }).click();
+  await expect(laptop.getByRole("status").filter({ hasText: "Password changed." })).toBeVisible();
+  await expect(laptop.getByRole("button", { name: "Log out" })).toBeVisible();
+
+  // The phone's open tab is closed by the server and shows the visitor's page.
+  await expect(phone.getByRole("link", { name: "Log in" })).toBeVisible({ timeout: 5_000 });
+  await phone.reload();
+  await expect(phone.getByRole("link", { name: "Log in" })).toBeVisible();
+
+  // Sign out everywhere ends this browser's session too.
+  await laptop.getByRole("button", { name: "Sign out everywhere" }).click();
+  await expect(laptop.getByRole("link", { name: "Log in" })).toBeVisible();
+});

@@ -1,5 +1,6 @@
 //! What a signed-in user does to their account (C2): change the password, which ends every
-//! other session, and "sign out everywhere", which ends all of them. Either way the ended
+//! other session (this one signs in again under a new id), and "sign out everywhere", which
+//! ends all of them. Either way the ended
 //! sessions' sockets close at once on every instance (through the hub and the relay), and a
 //! socket the message missed finds out at its next revalidation (`ws::session`).
 
@@ -11,9 +12,8 @@ use axum::Form;
 use serde::Deserialize;
 use tower_sessions::Session;
 
-use crate::auth::{self, session_tag, ClientAddress, MaybeUser};
+use crate::auth::{self, ClientAddress, MaybeUser};
 use crate::hub::Ended;
-use crate::sessions::SIGNED_IN_AT_KEY;
 use crate::state::AppState;
 use crate::store::now_ms;
 
@@ -61,16 +61,17 @@ pub async fn change_password(
         return back(AuthProblem::WrongPassword);
     }
     let Ok(new_hash) = auth::hash(form.new).await else { return back(AuthProblem::Unavailable) };
-    let now = now_ms();
+    // Every session signed in until now ends, even one of this very millisecond; this one
+    // signs in again under a new id (a thief holding its old cookie is out too).
+    let now = now_ms() + 1;
     if let Err(e) = store.set_password(user.id, &new_hash, now).await {
         tracing::error!(error = %e, "password change failed");
         return back(AuthProblem::Unavailable);
     }
-    // This session stays signed in, as of now; every older one has ended.
-    if session.insert(SIGNED_IN_AT_KEY, now).await.is_err() {
+    if auth::sign_in_at(&session, user.id, now).await.is_err() {
         return back(AuthProblem::Unavailable);
     }
-    state.chat.hub.end_session(user.id, Ended::AllBefore { before_ms: now, keep: session_tag(&session) });
+    state.chat.hub.end_session(user.id, Ended::AllBefore { before_ms: now });
     tracing::info!(user = %user.id, "password changed; other sessions ended");
     Redirect::to("/account?done=password").into_response()
 }
@@ -87,7 +88,7 @@ pub async fn logout_everywhere(State(state): State<AppState>, user: MaybeUser, s
     if let Err(e) = session.flush().await {
         tracing::warn!(error = %e, "session could not be removed");
     }
-    state.chat.hub.end_session(user.id, Ended::AllBefore { before_ms, keep: None });
+    state.chat.hub.end_session(user.id, Ended::AllBefore { before_ms });
     tracing::info!(user = %user.id, "signed out everywhere");
     let mut res = Redirect::to("/").into_response();
     res.headers_mut().insert("clear-site-data", HeaderValue::from_static("\"cache\""));

@@ -6,7 +6,7 @@ use app::protocol::{Tier, UserId, UserInfo, Window};
 
 use crate::config::QuotaSettings;
 use crate::jobs::Jobs;
-use crate::store::{now_ms, Store, StoreError};
+use crate::store::{now_ms, ListedAdmin, Store, StoreError};
 
 /// Days the trend chart covers.
 const TREND_DAYS: i64 = 30;
@@ -17,15 +17,19 @@ pub async fn is_admin(store: &Store, user: &UserInfo) -> Result<bool, StoreError
     Ok(store.user(user.id).await?.is_some_and(|u| u.admin))
 }
 
-/// Grants the admin right to each account named in `EASEL_ADMINS` that exists; a name
-/// with no account is said in the log and reserved for nobody: whoever signs up with it is
-/// an ordinary user until the operator grants it (`server admin grant NAME`).
+/// Grants the admin right to each account named in `EASEL_ADMINS` that existed when the
+/// name was first listed. A name with no account then grants nothing, ever: whoever signs up
+/// with it later is an ordinary user until the operator runs `server admin grant NAME`.
 pub async fn grant_listed(store: &Store, names: &[String]) -> Result<(), StoreError> {
     for name in names {
-        if store.set_admin(name, true).await? {
-            tracing::info!(admin = %name, "admin right granted (EASEL_ADMINS)");
-        } else {
-            tracing::warn!(admin = %name, "EASEL_ADMINS names an account that does not exist: nothing granted; sign up as it, then restart or run `server admin grant {name}`");
+        match store.grant_listed_admin(name, now_ms()).await? {
+            ListedAdmin::Granted => tracing::info!(admin = %name, "admin right granted (EASEL_ADMINS)"),
+            ListedAdmin::NotGranted => {
+                tracing::warn!(admin = %name, "EASEL_ADMINS names an account created after the name was listed, or revoked: not granted; run `server admin grant {name}` if it is yours")
+            }
+            ListedAdmin::NoAccount => {
+                tracing::warn!(admin = %name, "EASEL_ADMINS names no account: nothing granted, and signing up with the name will not make an admin; create the account, then run `server admin grant {name}`")
+            }
         }
     }
     Ok(())

@@ -98,7 +98,20 @@ impl FromRequestParts<AppState> for ClientAddress {
             value.rsplit(',').next()?.trim().parse::<IpAddr>().ok()
         });
         let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
-        Ok(Self(forwarded.or(peer).unwrap_or(IpAddr::from([0, 0, 0, 0]))))
+        Ok(Self(network_of(forwarded.or(peer).unwrap_or(IpAddr::from([0, 0, 0, 0])))))
+    }
+}
+
+/// What the per-address limits count: an IPv4 address, or an IPv6 client's /64 (one
+/// subscriber gets a whole /64, so counting single addresses would be no limit at all).
+pub fn network_of(address: IpAddr) -> IpAddr {
+    match address {
+        IpAddr::V6(v6) if v6.to_ipv4_mapped().is_none() => {
+            let s = v6.segments();
+            IpAddr::from(std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+        }
+        IpAddr::V6(v6) => IpAddr::V4(v6.to_ipv4_mapped().unwrap_or(std::net::Ipv4Addr::UNSPECIFIED)),
+        v4 => v4,
     }
 }
 
@@ -243,4 +256,21 @@ pub fn session_tag(session: &Session) -> Option<String> {
     use sha2::{Digest, Sha256};
     let id = session.id()?.to_string();
     Some(Sha256::digest(id.as_bytes()).iter().take(12).map(|b| format!("{b:02x}")).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::network_of;
+    use std::net::IpAddr;
+
+    #[test]
+    fn an_ipv6_client_is_counted_by_its_64() {
+        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().expect("ip");
+        let b: IpAddr = "2001:db8:1:2:bbbb::9".parse().expect("ip");
+        assert_eq!(network_of(a), network_of(b));
+        assert_ne!(network_of(a), network_of("2001:db8:1:3::1".parse().expect("ip")));
+        let v4: IpAddr = "10.0.0.1".parse().expect("ip");
+        assert_eq!(network_of(v4), v4);
+        assert_eq!(network_of("::ffff:10.0.0.1".parse().expect("ip")), v4);
+    }
 }

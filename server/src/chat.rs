@@ -88,7 +88,7 @@ impl Chat {
     pub async fn older(&self, user: UserId, id: ThreadId, before_seq: Seq) -> Result<OlderMessages, ChatError> {
         let (messages, has_older) =
             self.store.older_messages(user, id, before_seq).await?.ok_or(ChatError::NotFound)?;
-        Ok(OlderMessages { thread_id: id, messages, has_older })
+        Ok(OlderMessages { thread_id: id, before_seq, messages, has_older })
     }
 
     /// Creates (or, for a repeated client id, finds) a thread. New threads are announced to
@@ -106,7 +106,8 @@ impl Chat {
             Some(t) => clean_title(t)?,
             None => DEFAULT_TITLE.to_string(),
         };
-        if self.store.thread_count(user).await? >= i64::from(self.caps.threads) {
+        let known = self.store.thread_by_client_id(user, client_id).await?.is_some();
+        if !known && self.store.thread_count(user).await? >= i64::from(self.caps.threads) {
             return Err(ChatError::Full(format!(
                 "You have {} threads, the most one account keeps; delete some to start a new one.",
                 self.caps.threads
@@ -154,7 +155,10 @@ impl Chat {
         if send.client_id.0.is_empty() || send.client_id.0.len() > 64 {
             return Err(ChatError::Invalid("A request id is missing."));
         }
-        self.check_message_caps(user, send.thread_id).await?;
+        // A resend of a stored message is answered as before, caps or not.
+        if self.store.message_by_client_id(user, Some(&send.client_id)).await?.is_none() {
+            self.check_message_caps(user, send.thread_id).await?;
+        }
         let new = NewMessage { user, thread: send.thread_id, client_id: Some(&send.client_id), role: Role::User, text };
         let (message, is_new) = self.store.add_message(new).await?.ok_or(ChatError::NotFound)?;
         if is_new {
@@ -169,20 +173,21 @@ impl Chat {
         Ok((message, is_new))
     }
 
-    /// A day's messages spent, or a full thread, refuse a new message in words (D2).
+    /// A full thread, or a day's messages spent, refuse a new message in words (D2). The
+    /// day's count is taken here, for the message about to be stored.
     async fn check_message_caps(&self, user: UserId, thread: ThreadId) -> Result<(), ChatError> {
-        let today = Window::Day.start_of(Window::Day.id_at(crate::store::now_ms()));
-        if self.store.messages_sent_since(user, today).await? >= i64::from(self.caps.messages_per_day) {
-            return Err(ChatError::Full(format!(
-                "You have sent {} messages today, the most one account may; sending opens again at 00:00 UTC.",
-                self.caps.messages_per_day
-            )));
-        }
         let length = self.store.thread_length(user, thread).await?.ok_or(ChatError::NotFound)?;
         if length >= i64::from(self.caps.messages_per_thread) {
             return Err(ChatError::Full(format!(
                 "This thread is full ({} messages); start a new one to go on.",
                 self.caps.messages_per_thread
+            )));
+        }
+        let day = Window::Day.id_at(crate::store::now_ms());
+        if !self.store.count_message(user, day, i64::from(self.caps.messages_per_day)).await? {
+            return Err(ChatError::Full(format!(
+                "You have sent {} messages today, the most one account may; sending opens again at 00:00 UTC.",
+                self.caps.messages_per_day
             )));
         }
         Ok(())

@@ -238,9 +238,12 @@ impl Settings {
                 .unwrap_or_default(),
             secure_cookies: var("EASEL_SECURE_COOKIES").is_some_and(|v| matches!(v.as_str(), "1" | "true" | "yes")),
             ws: WsSettings {
-                ping_every: secs("EASEL_WS_PING_SECS", defaults.ping_every)?,
+                ping_every: positive(secs("EASEL_WS_PING_SECS", defaults.ping_every)?, "EASEL_WS_PING_SECS")?,
                 idle_timeout: secs("EASEL_WS_IDLE_SECS", defaults.idle_timeout)?,
-                revalidate_every: secs("EASEL_WS_REVALIDATE_SECS", defaults.revalidate_every)?,
+                revalidate_every: positive(
+                    secs("EASEL_WS_REVALIDATE_SECS", defaults.revalidate_every)?,
+                    "EASEL_WS_REVALIDATE_SECS",
+                )?,
             },
             images: ImageSettings {
                 providers: providers_from_env(&var)?,
@@ -275,31 +278,23 @@ impl Settings {
             quotas: quotas_from_env(&var)?,
             chat_model: chat_model_from_env(&var)?,
             throttle: {
-                let count = |name: &'static str, default: u32| match var(name) {
-                    Some(v) => v.trim().parse::<u32>().ok().filter(|n| *n > 0).ok_or(ConfigError::NotCount(name)),
-                    None => Ok(default),
-                };
                 let d = ThrottleSettings::default();
                 ThrottleSettings {
-                    logins_per_address: count("EASEL_LOGINS_PER_MINUTE", d.logins_per_address)?,
-                    logins_per_name: count("EASEL_LOGINS_PER_NAME_PER_MINUTE", d.logins_per_name)?,
-                    signups_per_address: count("EASEL_SIGNUPS_PER_HOUR", d.signups_per_address)?,
-                    frames_per_second: count("EASEL_FRAMES_PER_SECOND", d.frames_per_second)?,
-                    sockets_per_user: count("EASEL_SOCKETS_PER_USER", d.sockets_per_user)?,
-                    sockets_per_address: count("EASEL_SOCKETS_PER_ADDRESS", d.sockets_per_address)?,
+                    logins_per_address: count(&var, "EASEL_LOGINS_PER_MINUTE", d.logins_per_address)?,
+                    logins_per_name: count(&var, "EASEL_LOGINS_PER_NAME_PER_MINUTE", d.logins_per_name)?,
+                    signups_per_address: count(&var, "EASEL_SIGNUPS_PER_HOUR", d.signups_per_address)?,
+                    frames_per_second: count(&var, "EASEL_FRAMES_PER_SECOND", d.frames_per_second)?,
+                    sockets_per_user: count(&var, "EASEL_SOCKETS_PER_USER", d.sockets_per_user)?,
+                    sockets_per_address: count(&var, "EASEL_SOCKETS_PER_ADDRESS", d.sockets_per_address)?,
                 }
             },
             caps: {
-                let count = |name: &'static str, default: u32| match var(name) {
-                    Some(v) => v.trim().parse::<u32>().ok().filter(|n| *n > 0).ok_or(ConfigError::NotCount(name)),
-                    None => Ok(default),
-                };
                 let d = Caps::default();
                 Caps {
-                    threads: count("EASEL_MAX_THREADS", d.threads)?,
-                    messages_per_thread: count("EASEL_MAX_MESSAGES_PER_THREAD", d.messages_per_thread)?,
-                    messages_per_day: count("EASEL_MESSAGES_PER_DAY", d.messages_per_day)?,
-                    storage_bytes: i64::from(count("EASEL_STORAGE_MB", (d.storage_bytes >> 20) as u32)?) << 20,
+                    threads: count(&var, "EASEL_MAX_THREADS", d.threads)?,
+                    messages_per_thread: count(&var, "EASEL_MAX_MESSAGES_PER_THREAD", d.messages_per_thread)?,
+                    messages_per_day: count(&var, "EASEL_MESSAGES_PER_DAY", d.messages_per_day)?,
+                    storage_bytes: i64::from(count(&var, "EASEL_STORAGE_MB", (d.storage_bytes >> 20) as u32)?) << 20,
                 }
             },
             client_ip_header: var("EASEL_CLIENT_IP_HEADER").map(|h| h.trim().to_ascii_lowercase()),
@@ -308,148 +303,9 @@ impl Settings {
     }
 }
 
-/// `CHAT_MODEL` turns the chat model on; it is reached at `CHAT_BASE_URL` (else
-/// `OPENAI_BASE_URL`, else OpenAI) with `CHAT_API_KEY` (else `OPENAI_API_KEY`).
-fn chat_model_from_env(var: &dyn Fn(&str) -> Option<String>) -> Result<Option<ChatModelSettings>, ConfigError> {
-    let Some(model) = var("CHAT_MODEL") else { return Ok(None) };
-    let base_url = var("CHAT_BASE_URL")
-        .or_else(|| var("OPENAI_BASE_URL"))
-        .unwrap_or_else(|| "https://api.openai.com/v1".to_string());
-    let api_key = var("CHAT_API_KEY").or_else(|| var("OPENAI_API_KEY")).unwrap_or_default();
-    let mut settings = ChatModelSettings::new(base_url, api_key, model);
-    if var("CHAT_TIMEOUT_SECS").is_some() {
-        settings.timeout = deadline_secs(var, "CHAT_TIMEOUT_SECS")?;
-    }
-    if var("CHAT_FIRST_TOKEN_SECS").is_some() {
-        settings.first_token_timeout = deadline_secs(var, "CHAT_FIRST_TOKEN_SECS")?;
-    }
-    if let Some(v) = var("CHAT_MAX_REPLY_TOKENS") {
-        settings.max_reply_tokens =
-            v.trim().parse().ok().filter(|n| (16..=100_000).contains(n)).ok_or(ConfigError::ChatReplyTokens)?;
-    }
-    settings.rates =
-        TokenRates::parse(&var("CHAT_TOKEN_PRICES").unwrap_or_default()).map_err(ConfigError::ChatPrices)?;
-    if let Some(v) = var("CHAT_MAX_CONCURRENT") {
-        settings.max_concurrent =
-            v.trim().parse().ok().filter(|n| *n > 0).ok_or(ConfigError::NotCount("CHAT_MAX_CONCURRENT"))?;
-    }
-    Ok(Some(settings))
-}
+mod env;
 
-fn quotas_from_env(var: &dyn Fn(&str) -> Option<String>) -> Result<QuotaSettings, ConfigError> {
-    let tier = |name: &'static str, defaults: Limits| {
-        defaults.with_spec(&var(name).unwrap_or_default()).map_err(|e| ConfigError::Quota(name, e))
-    };
-    let usd = |name: &'static str| match var(name) {
-        Some(v) => {
-            let d: f64 = v
-                .trim()
-                .parse()
-                .ok()
-                .filter(|d: &f64| d.is_finite() && (0.0..1e12).contains(d))
-                .ok_or(ConfigError::Dollars(name))?;
-            Ok(Some((d * 1e6).round() as i64))
-        }
-        None => Ok(None),
-    };
-    Ok(QuotaSettings {
-        policies: Policies {
-            free: tier("EASEL_QUOTA_FREE", Limits::FREE)?,
-            premium: tier("EASEL_QUOTA_PREMIUM", Limits::PREMIUM)?,
-        },
-        admins: var("EASEL_ADMINS")
-            .map(|v| v.split(',').map(|a| a.trim().to_lowercase()).filter(|a| !a.is_empty()).collect())
-            .unwrap_or_default(),
-        spend_alert_micros: usd("EASEL_SPEND_ALERT_USD")?,
-        spend_cap_micros: usd("EASEL_SPEND_CAP_USD")?,
-    })
-}
-
-/// A deadline in whole seconds, more than zero, at most [`MAX_DEADLINE`].
-fn deadline_secs(var: &dyn Fn(&str) -> Option<String>, name: &'static str) -> Result<Duration, ConfigError> {
-    let secs = var(name).unwrap_or_default().trim().parse::<u64>().map_err(|_| ConfigError::NotSeconds(name))?;
-    match secs {
-        0 => Err(ConfigError::Deadline(name)),
-        s => Ok(Duration::from_secs(s).min(MAX_DEADLINE)),
-    }
-}
-
-/// Credentials written into an engine's URL would be logged with it, and the WebSocket
-/// handshake would not send them: refused, with what to do instead.
-fn check_no_credentials(var: &dyn Fn(&str) -> Option<String>, name: &'static str) -> Result<(), ConfigError> {
-    let Some(url) = var(name) else { return Ok(()) };
-    let authority = url.split_once("://").map_or(url.as_str(), |(_, rest)| rest).split(['/', '?', '#']).next();
-    match authority.is_some_and(|a| a.contains('@')) {
-        true => Err(ConfigError::CredentialsInUrl(name)),
-        false => Ok(()),
-    }
-}
-
-/// Every configured provider, then `EASEL_PROVIDERS` picks and orders those offered.
-fn providers_from_env(var: &dyn Fn(&str) -> Option<String>) -> Result<Vec<ProviderChoice>, ConfigError> {
-    for name in ["OPENAI_BASE_URL", "COMFYUI_URL", "A1111_URL", "CHAT_BASE_URL"] {
-        check_no_credentials(var, name)?;
-    }
-    let mut configured = Vec::new();
-    if let Some(openai) = openai_from_env(var)? {
-        configured.push(ProviderChoice::OpenAi(openai));
-    }
-    if let Some(comfy) = ComfyUiSettings::from_env(var).map_err(ConfigError::Provider)? {
-        configured.push(ProviderChoice::ComfyUi(comfy));
-    }
-    if let Some(a1111) = A1111Settings::from_env(var).map_err(ConfigError::Provider)? {
-        configured.push(ProviderChoice::Automatic1111(a1111));
-    }
-    configured.push(ProviderChoice::Builtin);
-    let Some(list) = var("EASEL_PROVIDERS") else { return Ok(configured) };
-    let mut offered = Vec::new();
-    for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
-        let kind =
-            ProviderKind::parse(name).ok_or_else(|| ConfigError::UnknownProvider("EASEL_PROVIDERS", name.into()))?;
-        let choice = configured
-            .iter()
-            .find(|c| c.kind() == kind)
-            .ok_or(ConfigError::ProviderNotConfigured("EASEL_PROVIDERS", kind.id()))?;
-        if !offered.iter().any(|c: &ProviderChoice| c.kind() == kind) {
-            offered.push(choice.clone());
-        }
-    }
-    Ok(offered)
-}
-
-/// `OPENAI_API_KEY` or `OPENAI_BASE_URL` configures the OpenAI-compatible provider; the
-/// model, size, quality and number of previews come from `OPENAI_IMAGE_MODEL` (default
-/// [`catalogue::DEFAULT_MODEL`](crate::providers::catalogue::DEFAULT_MODEL)),
-/// `OPENAI_IMAGE_SIZE` (`1024x1024`), `OPENAI_IMAGE_QUALITY` and `OPENAI_PARTIAL_IMAGES` (2);
-/// `OPENAI_TIMEOUT_SECS` is the deadline of a medium 1024² image (others scale from it);
-/// `OPENAI_IMAGE_URL_HOSTS` names hosts an image link may reach over http or at a private
-/// address (besides the server's own).
-fn openai_from_env(var: &dyn Fn(&str) -> Option<String>) -> Result<Option<OpenAiSettings>, ConfigError> {
-    let key = var("OPENAI_API_KEY");
-    let base = var("OPENAI_BASE_URL");
-    if key.is_none() && base.is_none() {
-        return Ok(None);
-    }
-    let partial_images = match var("OPENAI_PARTIAL_IMAGES") {
-        Some(v) => v.trim().parse::<u8>().ok().filter(|n| *n <= 3).ok_or(ConfigError::PartialImages)?,
-        None => 2,
-    };
-    let timeout = match var("OPENAI_TIMEOUT_SECS") {
-        Some(_) => deadline_secs(var, "OPENAI_TIMEOUT_SECS")?,
-        None => Duration::from_secs(120),
-    };
-    Ok(Some(OpenAiSettings {
-        api_key: key.unwrap_or_default(),
-        base_url: base.unwrap_or_else(|| "https://api.openai.com/v1".to_string()),
-        model: var("OPENAI_IMAGE_MODEL").unwrap_or_else(|| crate::providers::catalogue::DEFAULT_MODEL.to_string()),
-        size: var("OPENAI_IMAGE_SIZE").unwrap_or_else(|| "1024x1024".to_string()),
-        quality: var("OPENAI_IMAGE_QUALITY"),
-        partial_images,
-        request_timeout: timeout,
-        image_url_hosts: AllowedHosts::parse(&var("OPENAI_IMAGE_URL_HOSTS").unwrap_or_default())
-            .map_err(ConfigError::UrlHosts)?,
-    }))
-}
+use env::*;
 
 #[cfg(test)]
 mod tests;

@@ -101,6 +101,14 @@ async fn healthz(State(state): State<AppState>) -> Response {
     }
 }
 
+/// The forms count against the same frames-per-user budget as the socket (D2).
+fn too_fast(state: &AppState, user: &app::protocol::UserInfo) -> Option<Response> {
+    let crate::throttle::TooMany(wait) = state.throttle.frame(user.id).err()?;
+    let secs = wait.as_secs().max(1);
+    let text = format!("You are sending too fast; wait {secs} seconds and try again.");
+    Some((StatusCode::TOO_MANY_REQUESTS, [(header::RETRY_AFTER, secs.to_string())], text).into_response())
+}
+
 fn new_client_id() -> ClientId {
     ClientId(uuid::Uuid::new_v4().to_string())
 }
@@ -108,6 +116,9 @@ fn new_client_id() -> ClientId {
 /// "New chat" before hydration: create, announce, open.
 async fn create_thread_form(State(state): State<AppState>, user: MaybeUser) -> Response {
     let Some(user) = user.0 else { return Redirect::to("/login").into_response() };
+    if let Some(refused) = too_fast(&state, &user) {
+        return refused;
+    }
     match state.chat.create_thread(user.id, &new_client_id(), None).await {
         Ok((created, _)) => Redirect::to(&format!("/threads/{}", created.thread.id)).into_response(),
         Err(e) => e.into_response(),
@@ -127,6 +138,9 @@ async fn send_message_form(
     Form(form): Form<MessageForm>,
 ) -> Response {
     let Some(user) = user.0 else { return Redirect::to("/login").into_response() };
+    if let Some(refused) = too_fast(&state, &user) {
+        return refused;
+    }
     let send = SendMessage { thread_id: ThreadId(id), client_id: new_client_id(), text: form.text };
     match state.chat.send_message(user.id, &send).await {
         Ok(_) => Redirect::to(&format!("/threads/{id}")).into_response(),

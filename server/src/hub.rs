@@ -36,9 +36,8 @@ pub enum Signal {
 pub enum Ended {
     /// The session with this tag (see `auth::session_tag`).
     One(String),
-    /// Every session signed in before this moment (ms), but the one tagged `keep` (the
-    /// session that changed the password stays signed in).
-    AllBefore { before_ms: i64, keep: Option<String> },
+    /// Every session signed in before this moment (ms).
+    AllBefore { before_ms: i64 },
 }
 
 impl Ended {
@@ -46,9 +45,7 @@ impl Ended {
     pub fn closes(&self, tag: Option<&str>, signed_in_at: i64) -> bool {
         match self {
             Self::One(ended) => tag == Some(ended.as_str()),
-            Self::AllBefore { before_ms, keep } => {
-                signed_in_at < *before_ms && (keep.is_none() || tag != keep.as_deref())
-            }
+            Self::AllBefore { before_ms } => signed_in_at < *before_ms,
         }
     }
 }

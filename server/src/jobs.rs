@@ -33,6 +33,7 @@ use crate::hub::Hub;
 use crate::limits::{Gate, Policies, Usage, Verdict};
 use crate::providers::pricing::PriceTable;
 use crate::providers::registry::Providers;
+use crate::providers::ImageProvider;
 use crate::relay::Relay;
 use crate::store::{JobRun, NewJob, Store, StoreError};
 use global_cap::GlobalCap;
@@ -144,7 +145,7 @@ impl Jobs {
         if request.enhanced.chars().count() > MAX_PROMPT_CHARS {
             return Err(JobError::PromptTooLong);
         }
-        self.refuse_past_global_cap().await?;
+        self.refuse_past_global_cap(self.providers.default_provider().as_ref()).await?;
         self.refuse_past_storage(user).await?;
         let (claim, exempt) = self.admit(user).await?;
         let subject = crate::assistant::subject_of(request.enhanced);
@@ -173,7 +174,9 @@ impl Jobs {
         if self.closing() {
             return Err(JobError::Unavailable);
         }
-        self.refuse_past_global_cap().await?;
+        // A retry goes back to the job's own provider, which may be paid when the default is not.
+        let (job, _) = self.store.job(user, id).await?.ok_or(JobError::NotFound)?;
+        self.refuse_past_global_cap(self.provider_for(&job).as_ref()).await?;
         self.refuse_past_storage(user).await?;
         let (claim, _) = self.admit(user).await?;
         let before = self.store.job_counted_at(user, id).await?;
@@ -200,8 +203,8 @@ impl Jobs {
     }
 
     /// Refuses paid work once the server-wide cap is reached.
-    async fn refuse_past_global_cap(&self) -> Result<(), JobError> {
-        if !self.default_is_paid() {
+    async fn refuse_past_global_cap(&self, provider: &dyn ImageProvider) -> Result<(), JobError> {
+        if !self.is_paid(provider) {
             return Ok(());
         }
         match self.global_cap_reached().await? {

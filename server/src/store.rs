@@ -27,6 +27,7 @@ pub use messages::{NewMessage, RecentJob, RecentMessage};
 pub use model_usage::ModelUsage;
 pub use quota::Plan;
 pub use spend::{DayRow, UserSpendRow};
+pub use users::ListedAdmin;
 
 /// Which database a URL names; the migrations differ only in their identity columns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

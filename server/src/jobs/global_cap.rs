@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use app::protocol::{dollars, reset_phrase, Window};
 
 use super::Jobs;
+use crate::providers::ImageProvider;
 use crate::store::{now_ms, StoreError};
 
 /// How old a reading of the month's total may be.
@@ -106,9 +107,8 @@ impl Jobs {
         Ok(Some(month))
     }
 
-    /// Whether a new job of the default provider would cost money (an unpriced model is free).
-    pub(super) fn default_is_paid(&self) -> bool {
-        let provider = self.providers.default_provider();
+    /// Whether a job of `provider` would cost money (an unpriced model is free).
+    pub(super) fn is_paid(&self, provider: &dyn ImageProvider) -> bool {
         self.prices.estimate_micros(&provider.model(), None, 1024, 1024).is_some_and(|p| p > 0)
     }
 }

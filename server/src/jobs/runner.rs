@@ -6,6 +6,9 @@ use std::sync::Arc;
 
 use app::protocol::*;
 use tokio::time::Instant;
+
+/// Time to decode and store an image that arrived near the job's deadline.
+const PROCESSING_GRACE: std::time::Duration = std::time::Duration::from_secs(30);
 use tracing::Instrument;
 
 use super::abandon::Outcome;
@@ -99,7 +102,7 @@ impl Jobs {
 
     /// The provider that made (or makes) `job`: the one it was started with while that is
     /// still offered, else today's default.
-    fn provider_for(&self, job: &JobView) -> Arc<dyn ImageProvider> {
+    pub(super) fn provider_for(&self, job: &JobView) -> Arc<dyn ImageProvider> {
         self.providers.by_kind(job.provider).unwrap_or_else(|| self.providers.default_provider()).clone()
     }
 
@@ -219,6 +222,8 @@ impl Jobs {
         // Within the job's deadline: decoding is bounded (see `variants`), but a slow machine
         // must not keep the job looking alive past it. The blocking task finishes unobserved.
         let work = tokio::task::spawn_blocking(move || variants::prepare(&png));
+        // An image that arrived just before the deadline still gets time to be stored.
+        let ends_at = ends_at.max(Instant::now() + PROCESSING_GRACE);
         let prepared = match tokio::time::timeout_at(ends_at, work).await {
             Ok(Ok(Ok(prepared))) => prepared,
             Ok(Ok(Err(e))) => {

@@ -65,7 +65,8 @@ pub async fn read(mut res: Response, budget: Budget) -> Result<Vec<u8>, BodyErro
     if res.content_length().is_some_and(|n| n > limit as u64) {
         return Err(BodyError::TooLarge(budget));
     }
-    let mut body = Vec::with_capacity(res.content_length().map_or(0, |n| n as usize).min(limit));
+    // Grown as bytes arrive: a declared length is a promise, not a reason to hold memory.
+    let mut body = Vec::with_capacity(res.content_length().map_or(0, |n| n as usize).min(MIB));
     while let Some(chunk) = res.chunk().await.map_err(BodyError::Network)? {
         if body.len() + chunk.len() > limit {
             return Err(BodyError::TooLarge(budget));

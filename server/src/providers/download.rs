@@ -39,11 +39,16 @@ impl AllowedHosts {
         Ok(Self(hosts))
     }
 
-    /// Adds the host of `url` with its port (a compatible server may link to itself).
+    /// Adds the origin of `url` (a compatible server on loopback or the LAN may link to
+    /// itself), when it is an IP address or `localhost`: a name's owner could point it
+    /// anywhere later (DNS rebinding), so a named origin must be allowed by the operator.
     pub fn with_origin_of(mut self, url: &str) -> Self {
         if let Ok(url) = Url::parse(url) {
-            if let Some(host) = url.host_str() {
-                self.0.push((host.to_ascii_lowercase(), url.port_or_known_default()));
+            if let Some(host) = url.host_str().map(str::to_ascii_lowercase) {
+                let bare = host.trim_start_matches('[').trim_end_matches(']');
+                if bare.parse::<IpAddr>().is_ok() || host == "localhost" {
+                    self.0.push((host, url.port_or_known_default()));
+                }
             }
         }
         self
@@ -90,23 +95,32 @@ fn is_public_v4(ip: Ipv4Addr) -> bool {
 }
 
 fn is_public_v6(ip: Ipv6Addr) -> bool {
-    let first = ip.segments()[0];
+    let [first, second, ..] = ip.segments();
     !(ip.is_unspecified()
         || ip.is_loopback()
         || ip.is_multicast()
         || ip.is_unique_local()
         || ip.is_unicast_link_local()
+        // ::/8 (IPv4-compatible and other reserved forms), discard-only, site-local
+        || first < 0x0100
+        || (first == 0x0100 && second == 0)
+        || (first & 0xffc0) == 0xfec0
         // documentation, and the NAT64 / 6to4 / Teredo prefixes that embed an IPv4 address
-        || first == 0x2001 && ip.segments()[1] == 0x0db8
+        || (first == 0x2001 && second == 0x0db8)
         || first == 0x0064
         || first == 0x2002
-        || first == 0x2001 && ip.segments()[1] == 0)
+        || (first == 0x2001 && second == 0))
 }
 
 /// Why a URL is not fetched; `None` when it may be.
 fn refusal(url: &Url, allowed: &AllowedHosts) -> Option<String> {
     if allowed.allows(url) {
         return None;
+    }
+    // The resolver keeps private addresses for an allowed name, whatever the port: another
+    // port of that host is not what the operator allowed.
+    if url.host_str().is_some_and(|h| allowed.allows_name(h)) {
+        return Some(format!("port {} of an allowed host is not allowed", url.port_or_known_default().unwrap_or(0)));
     }
     if url.scheme() != "https" {
         return Some(format!("a {} link is not fetched (https only)", url.scheme()));
@@ -151,7 +165,8 @@ impl Downloader {
         let allowed = Arc::new(allowed);
         let checked = Arc::clone(&allowed);
         let redirects = reqwest::redirect::Policy::custom(move |attempt| {
-            if attempt.previous().len() >= MAX_REDIRECTS {
+            // `previous` holds the first URL too.
+            if attempt.previous().len() > MAX_REDIRECTS {
                 return attempt.error("too many redirects");
             }
             match refusal(attempt.url(), &checked) {
@@ -227,6 +242,11 @@ mod tests {
             "fe80::1",
             "::ffff:127.0.0.1",
             "::ffff:169.254.169.254",
+            "::127.0.0.1",
+            "::ffff:0:7f00:1",
+            "fec0::1",
+            "100::1",
+            "64:ff9b::7f00:1",
         ] {
             assert!(!is_public(ip.parse().expect("ip")), "{ip}");
         }
@@ -248,13 +268,32 @@ mod tests {
         assert!(!refused("http://comfy.lan:8000/a.png", &lan));
         assert!(!refused("http://127.0.0.1:8188/view", &lan));
         assert!(refused("http://127.0.0.1:6379/", &lan));
+        assert!(refused("https://127.0.0.1:6379/", &lan), "another port of an allowed address");
+        let named = AllowedHosts::parse("comfy.lan:8188").expect("hosts");
+        assert!(refused("https://comfy.lan:6379/", &named), "another port of an allowed name");
         assert!(AllowedHosts::parse("not a host/").is_err());
     }
 
     #[test]
-    fn the_providers_own_origin_can_be_allowed() {
+    fn the_providers_own_origin_is_allowed_when_it_is_an_address_or_localhost() {
         let own = AllowedHosts::default().with_origin_of("http://127.0.0.1:9000/v1");
         assert!(!refused("http://127.0.0.1:9000/files/a.png", &own));
         assert!(refused("http://127.0.0.1:9001/files/a.png", &own));
+        let local = AllowedHosts::default().with_origin_of("http://localhost:8080/v1");
+        assert!(!refused("http://localhost:8080/generated/a.png", &local));
+        // A name could be pointed at our network later: the operator must allow it.
+        let named = AllowedHosts::default().with_origin_of("http://ai.example.com/v1");
+        assert!(refused("http://ai.example.com/generated/a.png", &named));
+    }
+
+    #[tokio::test]
+    async fn the_resolver_drops_private_addresses_unless_the_name_is_allowed() {
+        let strict = PublicOnly { allowed: AllowedHosts::default() };
+        let name: Name = "localhost".parse().expect("name");
+        assert!(strict.resolve(name).await.is_err(), "localhost resolves only to loopback");
+        let allowed = PublicOnly { allowed: AllowedHosts::parse("localhost:8080").expect("hosts") };
+        let name: Name = "localhost".parse().expect("name");
+        let addrs: Vec<SocketAddr> = allowed.resolve(name).await.expect("resolved").collect();
+        assert!(!addrs.is_empty() && addrs.iter().all(|a| a.ip().is_loopback()));
     }
 }

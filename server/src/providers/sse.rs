@@ -91,4 +91,20 @@ mod tests {
             ]
         );
     }
+
+    #[test]
+    fn a_blank_line_split_anywhere_across_chunks_ends_the_event() {
+        let wire = "data: one\r\n\r\ndata: two\n\ndata: three\r\n\n";
+        for cut in 0..=wire.len() {
+            for cut2 in cut..=wire.len() {
+                let mut p = SseParser::default();
+                let mut got = p.push(&wire.as_bytes()[..cut]);
+                got.extend(p.push(&wire.as_bytes()[cut..cut2]));
+                got.extend(p.push(&wire.as_bytes()[cut2..]));
+                let data: Vec<&str> = got.iter().map(|e| e.data.as_str()).collect();
+                assert_eq!(data, ["one", "two", "three"], "cut at {cut} and {cut2}");
+                assert_eq!(p.pending(), 0);
+            }
+        }
+    }
 }

@@ -24,15 +24,19 @@ impl Store {
         row.map(|r| Ok(r.try_get("last_seq")?)).transpose()
     }
 
-    /// Messages `user` wrote since `since_ms`.
-    pub async fn messages_sent_since(&self, user: UserId, since_ms: i64) -> Result<i64, StoreError> {
-        let row =
-            sqlx::query("SELECT COUNT(*) AS n FROM messages WHERE user_id = $1 AND created_at >= $2 AND role = 'user'")
-                .bind(user.0)
-                .bind(since_ms)
-                .fetch_one(self.pool())
-                .await?;
-        Ok(row.try_get("n")?)
+    /// Counts one more message of `user` on `day` (days since 1970), unless `cap` were
+    /// passed: `false` then. One statement, so two sends at once cannot both take the last.
+    pub async fn count_message(&self, user: UserId, day: i64, cap: i64) -> Result<bool, StoreError> {
+        let row = sqlx::query(
+            "UPDATE users SET messages_today = CASE WHEN messages_day = $1 THEN messages_today + 1 ELSE 1 END, \
+             messages_day = $1 WHERE id = $2 AND (messages_day <> $1 OR messages_today < $3) RETURNING id",
+        )
+        .bind(day)
+        .bind(user.0)
+        .bind(cap)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(row.is_some())
     }
 
     /// Bytes of images `user` keeps (every variant).

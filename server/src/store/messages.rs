@@ -133,7 +133,7 @@ impl Store {
         Ok(inserted)
     }
 
-    async fn message_by_client_id(
+    pub async fn message_by_client_id(
         &self,
         user: UserId,
         client_id: Option<&ClientId>,

@@ -60,7 +60,7 @@ impl Store {
         }
     }
 
-    async fn thread_by_client_id(
+    pub async fn thread_by_client_id(
         &self,
         user: UserId,
         client_id: &ClientId,

@@ -5,6 +5,15 @@ use sqlx::Row;
 
 use super::{is_unique_violation, now_ms, Store, StoreError};
 
+/// What the start-up grant of a listed admin name did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListedAdmin {
+    Granted,
+    /// The account was created after the name was first listed, or its right was revoked.
+    NotGranted,
+    NoAccount,
+}
+
 /// What a log-in needs to check a password.
 pub struct Credentials {
     pub user: UserInfo,
@@ -90,14 +99,49 @@ impl Store {
         Ok(())
     }
 
-    /// Gives or takes the admin right of an existing account; `false` when there is none.
+    /// Gives or takes the admin right of an existing account; `false` when there is none. A
+    /// revocation also stops `EASEL_ADMINS` from granting it again at the next start-up.
     pub async fn set_admin(&self, username: &str, admin: bool) -> Result<bool, StoreError> {
         let done = sqlx::query("UPDATE users SET is_admin = $1 WHERE username = $2")
             .bind(i64::from(admin))
             .bind(username)
             .execute(self.pool())
             .await?;
+        if !admin {
+            sqlx::query(
+                "INSERT INTO admin_listing (username, first_listed_at) VALUES ($1, 0) \
+                 ON CONFLICT (username) DO UPDATE SET first_listed_at = 0",
+            )
+            .bind(username)
+            .execute(self.pool())
+            .await?;
+        }
         Ok(done.rows_affected() == 1)
+    }
+
+    /// The start-up grant of a name listed in `EASEL_ADMINS` (first seen listed now, or
+    /// earlier): given only to an account created before the name was first listed.
+    pub async fn grant_listed_admin(&self, username: &str, now: i64) -> Result<ListedAdmin, StoreError> {
+        sqlx::query(
+            "INSERT INTO admin_listing (username, first_listed_at) VALUES ($1, $2) ON CONFLICT (username) DO NOTHING",
+        )
+        .bind(username)
+        .bind(now)
+        .execute(self.pool())
+        .await?;
+        let granted = sqlx::query(
+            "UPDATE users SET is_admin = 1 WHERE username = $1 \
+             AND created_at < (SELECT first_listed_at FROM admin_listing WHERE username = $1)",
+        )
+        .bind(username)
+        .execute(self.pool())
+        .await?;
+        if granted.rows_affected() == 1 {
+            return Ok(ListedAdmin::Granted);
+        }
+        let exists =
+            sqlx::query("SELECT id FROM users WHERE username = $1").bind(username).fetch_optional(self.pool()).await?;
+        Ok(if exists.is_some() { ListedAdmin::NotGranted } else { ListedAdmin::NoAccount })
     }
 
     /// The usernames that hold the admin right.

@@ -15,7 +15,7 @@ use tokio::time::{interval, Instant, MissedTickBehavior};
 
 use crate::chat::{Chat, ChatError};
 use crate::config::WsSettings;
-use crate::hub::{Ended, Signal};
+use crate::hub::Signal;
 use crate::throttle::{Throttle, TooMany};
 
 /// What a session needs: the chat operations, who is connected, and the heartbeat timing.
@@ -92,7 +92,7 @@ where
     let mut revalidate = interval(ctx.ws.revalidate_every);
     revalidate.set_missed_tick_behavior(MissedTickBehavior::Delay);
     revalidate.tick().await;
-    let mut signed_in_at = ctx.signed_in_at;
+    let signed_in_at = ctx.signed_in_at;
     let mut last_heard = Instant::now();
     loop {
         tokio::select! {
@@ -107,13 +107,7 @@ where
                         Signal::SessionEnded(ended) if ended.closes(ctx.session.as_deref(), signed_in_at) => {
                             return End::SignedOut
                         }
-                        Signal::SessionEnded(ended) => {
-                            // The session that changed the password stays signed in as of then.
-                            if let Ended::AllBefore { before_ms, .. } = ended {
-                                signed_in_at = signed_in_at.max(*before_ms);
-                            }
-                            Ok(())
-                        }
+                        Signal::SessionEnded(_) => Ok(()),
                     },
                     Err(RecvError::Lagged(missed)) => {
                         tracing::warn!(user = %ctx.user.id, missed, "socket lagged behind the hub; re-syncing it");
@@ -224,15 +218,18 @@ where
 /// Handles one text frame; returns the replies for this socket only. Events for all of the
 /// user's sockets (this one included) travel through the hub instead.
 async fn handle_frame(ctx: &SessionCtx, text: &str, open: &mut Option<ThreadId>) -> Vec<ServerMsg> {
-    let msg = match ClientMsg::parse(text) {
+    let parsed = ClientMsg::parse(text);
+    // Every frame counts, readable or not. Refused, not queued: the tab keeps its message
+    // and shows the sentence, with Retry.
+    if let Err(TooMany(wait)) = ctx.throttle.frame(ctx.user.id) {
+        let text = format!("You are sending too fast; wait {} seconds and try again.", wait.as_secs().max(1));
+        let client_id = parsed.as_ref().ok().and_then(ClientMsg::client_id).cloned();
+        return vec![protocol_error(ErrorCode::RateLimited, &text, client_id)];
+    }
+    let msg = match parsed {
         Ok(msg) => msg,
         Err(reason) => return vec![protocol_error(ErrorCode::BadFrame, &reason, None)],
     };
-    // Refused, not queued: the tab keeps the message and shows the sentence with Retry.
-    if let Err(TooMany(wait)) = ctx.throttle.frame(ctx.user.id) {
-        let text = format!("You are sending too fast; wait {} seconds and try again.", wait.as_secs().max(1));
-        return vec![protocol_error(ErrorCode::RateLimited, &text, msg.client_id().cloned())];
-    }
     let user = ctx.user.id;
     let chat = &ctx.chat;
     let reply = match msg {

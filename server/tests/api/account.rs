@@ -13,7 +13,7 @@ use crate::ws_auth::close_code_within;
 const NEW_PASSWORD: &str = "a much better passphrase";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_new_password_ends_every_other_session_and_keeps_this_one() {
+async fn a_new_password_ends_every_session_and_this_one_goes_on_under_a_new_id() {
     let app = spawn_app().await;
     let here = app.signup("ada").await;
     let elsewhere = app.signin("ada").await;
@@ -27,15 +27,22 @@ async fn a_new_password_ends_every_other_session_and_keeps_this_one() {
     assert!(app.try_connect(Some(&elsewhere), Some(&app.origin())).await.is_ok(), "still signed in");
 
     let form = [("current", PASSWORD), ("new", NEW_PASSWORD)];
-    let (status, location, _) = app.post_form("/auth/password", &form, Some(&here)).await;
+    let (status, location, renewed) = app.post_form("/auth/password", &form, Some(&here)).await;
     assert_eq!((status.as_u16(), location.as_deref()), (303, Some("/account?done=password")));
+    let renewed = renewed.expect("this browser signs in again under a new session id");
+    assert_ne!(renewed, here);
+    // Every socket of every earlier session closes (this page reloads under the new id).
     assert_eq!(close_code_within(&mut stolen, Duration::from_secs(1)).await, Some(SIGNED_OUT));
-    assert_eq!(app.try_connect(Some(&elsewhere), Some(&app.origin())).await.err(), Some(StatusCode::UNAUTHORIZED));
+    assert_eq!(close_code_within(&mut tab, Duration::from_secs(1)).await, Some(SIGNED_OUT));
+    for old in [&elsewhere, &here] {
+        assert_eq!(app.try_connect(Some(old), Some(&app.origin())).await.err(), Some(StatusCode::UNAUTHORIZED));
+    }
 
-    // This session and its tab go on, past the sockets' next check too.
+    // The renewed session goes on, past the sockets' next check too.
+    let mut again = app.connect(&renewed).await;
     tokio::time::sleep(Duration::from_millis(2500)).await;
-    assert_eq!(tab.create_thread("still-here").await.title, "New chat", "the tab still works");
-    let (_, page) = app.get_page("/account?done=password", Some(&here)).await;
+    assert_eq!(again.create_thread("still-here").await.title, "New chat", "the new session works");
+    let (_, page) = app.get_page("/account?done=password", Some(&renewed)).await;
     assert!(page.contains("Password changed. Your other devices were signed out."), "{page}");
     assert!(page.contains("Sign out everywhere") && page.contains(r#"action="/auth/password""#));
 

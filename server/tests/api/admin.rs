@@ -113,14 +113,23 @@ async fn an_admin_name_claimed_by_sign_up_gets_no_rights_until_the_operator_gran
     let _ = app.post_form("/api/update_plan", &form, Some(&claimed)).await;
     assert_eq!(app.store.plan(id).await.expect("db").map(|p| p.tier), Some(Tier::Free), "no plan changed");
 
-    // The next start-up grants the listed name now that the account exists (the operator
-    // made it); the same session sees it at once, and a revocation too.
-    server::admin::grant_listed(&app.store, &["root".to_string(), "nobody".to_string()]).await.expect("granted");
+    // Nor at the next start-up: the account was made after the name was listed.
+    server::admin::grant_listed(&app.store, &["root".to_string()]).await.expect("start-up");
     let (_, page) = app.get_page("/admin", Some(&claimed)).await;
+    assert!(page.contains("Only admins can see this page."), "a restart grants nothing either");
+
+    // An account that existed when its name was first listed is granted at start-up; the
+    // same session sees it at once. A revocation holds across restarts.
+    server::admin::grant_listed(&app.store, &["ada".to_string(), "nobody".to_string()]).await.expect("start-up");
+    let (_, page) = app.get_page("/admin", Some(&ada)).await;
     assert!(page.contains("Daily trend"), "granted");
-    assert!(!app.store.set_admin("nobody", true).await.expect("db"), "no account, nothing granted");
-    assert!(app.store.set_admin("root", false).await.expect("db"));
+    assert!(app.store.set_admin("ada", false).await.expect("db"));
+    server::admin::grant_listed(&app.store, &["ada".to_string()]).await.expect("start-up");
+    let (_, page) = app.get_page("/admin", Some(&ada)).await;
+    assert!(page.contains("Only admins can see this page."), "revoked, and not granted again");
+    // The operator's command grants whoever it names.
+    assert!(app.store.set_admin("root", true).await.expect("db"));
     let (_, page) = app.get_page("/admin", Some(&claimed)).await;
-    assert!(page.contains("Only admins can see this page."), "revoked");
-    let _ = ada;
+    assert!(page.contains("Daily trend"), "granted by the command");
+    assert!(!app.store.set_admin("nobody", true).await.expect("db"), "no account, nothing granted");
 }

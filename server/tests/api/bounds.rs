@@ -155,4 +155,18 @@ async fn caps_on_threads_messages_and_storage_are_said_in_words() {
     tab.say(second.id, "x3", "hello").await;
     let e = refusal_of(&mut tab).await;
     assert!(e.message.starts_with("You have sent 4 messages today, the most one account may"), "{}", e.message);
+
+    // A resend of a stored message is still answered (a tab reconnecting resends its outbox).
+    tab.say(second.id, "x2", "hello").await;
+    let mine = Some(ClientId("x2".into()));
+    let echo = tab.read_until(|m| matches!(m, ServerMsg::MessageAdded(a) if a.message.client_id == mine)).await;
+    assert!(!echo.iter().any(|m| matches!(m, ServerMsg::Error(_))), "{echo:?}");
+
+    // Deleting threads does not give the day back.
+    tab.send(ClientMsg::DeleteThread(DeleteThread { thread_id: second.id })).await;
+    tab.read_until(|m| matches!(m, ServerMsg::ThreadDeleted(_))).await;
+    let third = tab.create_thread("d").await;
+    tab.say(third.id, "y1", "hello").await;
+    let e = refusal_of(&mut tab).await;
+    assert!(e.message.starts_with("You have sent 4 messages today"), "{}", e.message);
 }

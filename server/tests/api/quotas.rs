@@ -15,19 +15,24 @@ fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
 
-/// An app whose free tier is `spec` (over roomy defaults), with `fake` as the provider.
-pub async fn app_with(fake: Option<&FakeOpenAi>, spec: &str) -> TestApp {
-    let free = roomy().free.with_spec(spec).expect("spec");
-    let provider = fake.map(|f| OpenAiSettings {
+/// The OpenAI provider pointed at `fake`, priced from its reported usage.
+pub fn openai_at(fake: &FakeOpenAi) -> OpenAiSettings {
+    OpenAiSettings {
         api_key: "sk-test".into(),
-        base_url: f.base_url.clone(),
+        base_url: fake.base_url.clone(),
         model: "gpt-image-2.5-flare".into(),
         size: "1024x1024".into(),
         quality: None,
         partial_images: 0,
         request_timeout: Duration::from_secs(10),
         image_url_hosts: Default::default(),
-    });
+    }
+}
+
+/// An app whose free tier is `spec` (over roomy defaults), with `fake` as the provider.
+pub async fn app_with(fake: Option<&FakeOpenAi>, spec: &str) -> TestApp {
+    let free = roomy().free.with_spec(spec).expect("spec");
+    let provider = fake.map(openai_at);
     spawn_app_with(test_db().await, move |s| {
         s.quotas.policies.free = free;
         if let Some(p) = provider {

@@ -2,12 +2,9 @@
 //! `EASEL_SPEND_CAP_USD`, paid images and chat-model replies are refused for every user with
 //! a clear sentence, the admin page says so, and nothing more reaches the paid providers.
 
-use std::time::Duration;
-
 use app::protocol::*;
 use server::chat_model::{ChatModelSettings, TokenRates};
 use server::config::ProviderChoice;
-use server::providers::openai::OpenAiSettings;
 
 use crate::fake_chat;
 use crate::fake_openai::FakeOpenAi;
@@ -22,19 +19,10 @@ const ONE_IMAGE: i64 = (50 * 5 + 1056 * 30) as i64;
 async fn reaching_the_cap_mid_month_stops_paid_work_for_everyone() {
     let images = FakeOpenAi::start(vec![]).await;
     let (chat_base, chat) = fake_chat::start(false).await;
-    let image_base = images.base_url.clone();
+    let openai = crate::quotas::openai_at(&images);
     let app = spawn_app_with(test_db().await, move |s| {
         s.quotas.spend_cap_micros = Some(ONE_IMAGE);
-        s.images = std::mem::take(&mut s.images).with_provider(ProviderChoice::OpenAi(OpenAiSettings {
-            api_key: "sk-test".into(),
-            base_url: image_base,
-            model: "gpt-image-2.5-flare".into(),
-            size: "1024x1024".into(),
-            quality: None,
-            partial_images: 0,
-            request_timeout: Duration::from_secs(10),
-            image_url_hosts: Default::default(),
-        }));
+        s.images = std::mem::take(&mut s.images).with_provider(ProviderChoice::OpenAi(openai));
         let mut model = ChatModelSettings::new(chat_base, "sk-test", "fake-chat");
         model.rates = TokenRates::parse("input=1,output=2").expect("prices");
         s.chat_model = Some(model);
