@@ -12,7 +12,7 @@ use axum::Form;
 use serde::Deserialize;
 use tower_sessions::Session;
 
-use crate::auth::{self, ClientAddress, MaybeUser};
+use crate::auth::{self, session_tag, ClientAddress, MaybeUser};
 use crate::hub::Ended;
 use crate::state::AppState;
 use crate::store::now_ms;
@@ -68,10 +68,11 @@ pub async fn change_password(
         tracing::error!(error = %e, "password change failed");
         return back(AuthProblem::Unavailable);
     }
+    let renewed = session_tag(&session);
     if auth::sign_in_at(&session, user.id, now).await.is_err() {
         return back(AuthProblem::Unavailable);
     }
-    state.chat.hub.end_session(user.id, Ended::AllBefore { before_ms: now });
+    state.chat.hub.end_session(user.id, Ended::AllBefore { before_ms: now, renewed });
     tracing::info!(user = %user.id, "password changed; other sessions ended");
     Redirect::to("/account?done=password").into_response()
 }
@@ -88,7 +89,7 @@ pub async fn logout_everywhere(State(state): State<AppState>, user: MaybeUser, s
     if let Err(e) = session.flush().await {
         tracing::warn!(error = %e, "session could not be removed");
     }
-    state.chat.hub.end_session(user.id, Ended::AllBefore { before_ms });
+    state.chat.hub.end_session(user.id, Ended::AllBefore { before_ms, renewed: None });
     tracing::info!(user = %user.id, "signed out everywhere");
     let mut res = Redirect::to("/").into_response();
     res.headers_mut().insert("clear-site-data", HeaderValue::from_static("\"cache\""));

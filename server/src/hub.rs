@@ -36,16 +36,34 @@ pub enum Signal {
 pub enum Ended {
     /// The session with this tag (see `auth::session_tag`).
     One(String),
-    /// Every session signed in before this moment (ms).
-    AllBefore { before_ms: i64 },
+    /// Every session signed in before this moment (ms). The one tagged `renewed` signed in
+    /// again under a new id (a new password): its sockets reconnect with the new cookie
+    /// instead of leaving the page, and a thief's copy of the old cookie gets nowhere.
+    AllBefore { before_ms: i64, renewed: Option<String> },
+}
+
+/// What a socket does when sessions end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnEnded {
+    /// Its session ended: close as signed out.
+    SignOut,
+    /// Its session signed in again: close so the tab reconnects under the new id.
+    Reconnect,
+    Stay,
 }
 
 impl Ended {
-    /// Whether a socket of the session tagged `tag`, signed in at `signed_in_at`, must close.
-    pub fn closes(&self, tag: Option<&str>, signed_in_at: i64) -> bool {
+    /// What a socket of the session tagged `tag`, signed in at `signed_in_at`, must do.
+    pub fn for_socket(&self, tag: Option<&str>, signed_in_at: i64) -> OnEnded {
         match self {
-            Self::One(ended) => tag == Some(ended.as_str()),
-            Self::AllBefore { before_ms } => signed_in_at < *before_ms,
+            Self::One(ended) if tag == Some(ended.as_str()) => OnEnded::SignOut,
+            Self::AllBefore { before_ms, renewed } if signed_in_at < *before_ms => {
+                match renewed.is_some() && tag == renewed.as_deref() {
+                    true => OnEnded::Reconnect,
+                    false => OnEnded::SignOut,
+                }
+            }
+            _ => OnEnded::Stay,
         }
     }
 }
@@ -171,5 +189,25 @@ mod tests {
         assert_eq!(hub.resync_all(), 2);
         assert_eq!(*a.recv().await.expect("a"), Signal::Resync);
         assert_eq!(*b.recv().await.expect("b"), Signal::Resync);
+    }
+}
+
+#[cfg(test)]
+mod ended_tests {
+    use super::*;
+
+    #[test]
+    fn a_renewed_session_reconnects_older_ones_sign_out_newer_ones_stay() {
+        let renewed = Ended::AllBefore { before_ms: 100, renewed: Some("mine".into()) };
+        assert_eq!(renewed.for_socket(Some("mine"), 50), OnEnded::Reconnect);
+        assert_eq!(renewed.for_socket(Some("theirs"), 50), OnEnded::SignOut);
+        assert_eq!(renewed.for_socket(Some("theirs"), 100), OnEnded::Stay, "signed in since");
+        let everywhere = Ended::AllBefore { before_ms: 100, renewed: None };
+        assert_eq!(everywhere.for_socket(None, 0), OnEnded::SignOut);
+        let one = Ended::One("mine".into());
+        assert_eq!(
+            (one.for_socket(Some("mine"), 0), one.for_socket(Some("other"), 0)),
+            (OnEnded::SignOut, OnEnded::Stay)
+        );
     }
 }

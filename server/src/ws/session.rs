@@ -15,7 +15,7 @@ use tokio::time::{interval, Instant, MissedTickBehavior};
 
 use crate::chat::{Chat, ChatError};
 use crate::config::WsSettings;
-use crate::hub::Signal;
+use crate::hub::{OnEnded, Signal};
 use crate::throttle::{Throttle, TooMany};
 
 /// What a session needs: the chat operations, who is connected, and the heartbeat timing.
@@ -48,6 +48,8 @@ enum End {
     HubClosed,
     #[error("signed out")]
     SignedOut,
+    #[error("its session signed in again")]
+    Renewed,
     #[error("not reading: a write waited {0:?}")]
     NotReading(Duration),
     /// The tab could not be brought up to date; it reconnects and catches up then.
@@ -66,6 +68,8 @@ where
     let close = match end {
         End::TooLarge => Some(CloseFrame { code: close_code::SIZE, reason: "frame larger than 64 KiB".into() }),
         End::SignedOut => Some(CloseFrame { code: SIGNED_OUT, reason: "signed out".into() }),
+        // Any other code: the tab reconnects, under its session's new id.
+        End::Renewed => Some(CloseFrame { code: close_code::RESTART, reason: "session renewed".into() }),
         _ => None,
     };
     if let Some(frame) = close {
@@ -104,10 +108,11 @@ where
                     Ok(signal) => match &*signal {
                         Signal::Event(msg) => send(ctx, sink, msg).await,
                         Signal::Resync => resync(ctx, sink, open).await,
-                        Signal::SessionEnded(ended) if ended.closes(ctx.session.as_deref(), signed_in_at) => {
-                            return End::SignedOut
-                        }
-                        Signal::SessionEnded(_) => Ok(()),
+                        Signal::SessionEnded(ended) => match ended.for_socket(ctx.session.as_deref(), signed_in_at) {
+                            OnEnded::SignOut => return End::SignedOut,
+                            OnEnded::Reconnect => return End::Renewed,
+                            OnEnded::Stay => Ok(()),
+                        },
                     },
                     Err(RecvError::Lagged(missed)) => {
                         tracing::warn!(user = %ctx.user.id, missed, "socket lagged behind the hub; re-syncing it");

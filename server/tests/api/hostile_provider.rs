@@ -102,13 +102,17 @@ async fn an_event_that_never_ends_and_a_stream_that_never_ends_are_cut() {
     let fake =
         FakeOpenAi::start(vec![Reply::EndlessEvent { bytes: 3 * GIB }, Reply::EndlessEvents { bytes: 3 * GIB }]).await;
     let client = OpenAiImages::new(settings(&fake, 2, "")).expect("client");
+    let started = std::time::Instant::now();
     let (one_event, growth) = with_peak_growth(generate(&client)).await;
+    println!("endless event: cut in {:?}, resident growth {} MiB", started.elapsed(), growth / MIB);
     assert!(over_budget(&one_event) && format!("{one_event:?}").contains("96 MiB"), "{one_event:?}");
     assert!(growth < 700 * MIB, "grew {} MiB", growth / MIB);
     let first = fake.hostile_bytes_sent();
     assert!(first < 200 * MIB, "{first} bytes read of one endless event");
 
+    let started = std::time::Instant::now();
     let (many_events, growth) = with_peak_growth(generate(&client)).await;
+    println!("endless small events: cut in {:?}, resident growth {} MiB", started.elapsed(), growth / MIB);
     assert!(over_budget(&many_events) && format!("{many_events:?}").contains("256 MiB"), "{many_events:?}");
     assert!(growth < 700 * MIB, "grew {} MiB", growth / MIB);
     assert!(fake.hostile_bytes_sent() - first < 400 * MIB, "stopped near the 256 MiB stream budget");
