@@ -13,6 +13,14 @@ pub struct SpendTotals {
     pub month: i64,
 }
 
+/// What the chat model used over a period.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatSpend {
+    pub calls: i64,
+    pub tokens: i64,
+    pub spent: i64,
+}
+
 /// One account on the admin page.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AdminUser {
@@ -56,6 +64,9 @@ pub struct AdminOverview {
     /// The server-wide monthly cap and this month's spend by everyone (exempt accounts and
     /// the chat model included), when a cap is set.
     pub spend_cap: Option<(i64, i64)>,
+    /// The chat model this month (K1): calls, tokens and their cost.
+    #[serde(default)]
+    pub chat_month: ChatSpend,
     pub users: Vec<AdminUser>,
     /// The last 30 days, oldest first, every day present.
     pub days: Vec<DayPoint>,
@@ -172,6 +183,7 @@ mod tests {
             include_exempt: false,
             alert_threshold: Some(5_000_000),
             spend_cap: Some((10_000_000, 9_999_999)),
+            chat_month: ChatSpend::default(),
             users: vec![],
             days: vec![],
         };

@@ -1,7 +1,7 @@
 //! The admin page's numbers: spend totals, per-user use against each tier's limits, and the
 //! daily trend, assembled from the store's aggregates. Admin rights live in the database.
 
-use app::admin::{fill_days, AdminOverview, AdminUser, DayPoint, SpendTotals};
+use app::admin::{fill_days, AdminOverview, AdminUser, ChatSpend, DayPoint, SpendTotals};
 use app::protocol::{Tier, UserId, UserInfo, Window};
 
 use crate::config::QuotaSettings;
@@ -81,6 +81,10 @@ pub async fn overview(
         include_exempt,
         alert_threshold: quotas.spend_alert_micros,
         spend_cap: jobs.global_cap().await?,
+        chat_month: {
+            let (calls, tokens, spent) = store.model_spend_since(start(Window::Month), include_exempt).await?;
+            ChatSpend { calls, tokens, spent }
+        },
         users,
         days: fill_days(&known, today, TREND_DAYS),
     })

@@ -64,6 +64,10 @@ fn Dashboard(o: AdminOverview, update: ServerAction<UpdatePlan>) -> impl IntoVie
                 <div><dt>"Total"</dt><dd>{dollars(o.totals.all_time)}</dd></div>
                 <div><dt>"Today"</dt><dd>{dollars(o.totals.today)}</dd></div>
                 <div><dt>"This month"</dt><dd>{dollars(o.totals.month)}</dd></div>
+                <div>
+                    <dt>"Chat model this month"</dt>
+                    <dd>{format!("{} ({} calls, {} tokens)", dollars(o.chat_month.spent), o.chat_month.calls, o.chat_month.tokens)}</dd>
+                </div>
             </dl>
             <h2>"Daily trend"</h2>
             <SpendChart days=o.days.clone()/>

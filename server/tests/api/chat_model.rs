@@ -205,6 +205,12 @@ async fn model_tokens_count_against_the_users_allowance_and_cost() {
     let (calls, _, micros) = app.store.model_spend_since(0, true).await.expect("db");
     // $1 and $2 per million tokens: 40 in and 10 out cost 40 + 20 micro-dollars.
     assert_eq!((calls, micros), (1, 60));
+    let root = app.signup_admin("root").await;
+    let (_, page) = app.get_page("/admin", Some(&root)).await;
+    assert!(
+        page.contains("Chat model this month") && page.contains("(1 calls, 50 tokens)"),
+        "on the admin page: {page}"
+    );
     assert_eq!(app.store.baseline(user, now).await.expect("db").spent_micros, 60, "it joins the month's spend");
 
     // The hour's allowance is spent: the model is not asked, the user is told once, and
