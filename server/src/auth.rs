@@ -79,8 +79,8 @@ pub(crate) async fn admit<'a>(
 }
 
 /// 429 with `Retry-After`, and the same in words.
-fn too_many(TooMany(wait): TooMany, what: &str) -> Response {
-    let secs = wait.as_secs().max(1);
+fn too_many(wait: TooMany, what: &str) -> Response {
+    let secs = wait.secs();
     let text = format!("{what} Please try again in {secs} seconds.");
     (StatusCode::TOO_MANY_REQUESTS, [(header::RETRY_AFTER, secs.to_string())], text).into_response()
 }

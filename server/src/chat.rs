@@ -106,14 +106,19 @@ impl Chat {
             Some(t) => clean_title(t)?,
             None => DEFAULT_TITLE.to_string(),
         };
-        let known = self.store.thread_by_client_id(user, client_id).await?.is_some();
-        if !known && self.store.thread_count(user).await? >= i64::from(self.caps.threads) {
-            return Err(ChatError::Full(format!(
-                "You have {} threads, the most one account keeps; delete some to start a new one.",
-                self.caps.threads
-            )));
-        }
-        let (thread, is_new) = self.store.create_thread(user, client_id, &title).await?;
+        // A repeated request gets its thread, cap or not; only a new one counts against it.
+        let (thread, is_new) = match self.store.thread_by_client_id(user, client_id).await? {
+            Some(existing) => (existing, false),
+            None => {
+                if self.store.thread_count(user).await? >= i64::from(self.caps.threads) {
+                    return Err(ChatError::Full(format!(
+                        "You have {} threads, the most one account keeps; delete some to start a new one.",
+                        self.caps.threads
+                    )));
+                }
+                self.store.create_new_thread(user, client_id, &title).await?
+            }
+        };
         let created = ThreadCreated { thread, client_id: client_id.clone() };
         if is_new {
             self.hub.publish(user, ServerMsg::ThreadCreated(created.clone()));
@@ -156,11 +161,20 @@ impl Chat {
             return Err(ChatError::Invalid("A request id is missing."));
         }
         // A resend of a stored message is answered as before, caps or not.
-        if self.store.message_by_client_id(user, Some(&send.client_id)).await?.is_none() {
-            self.check_message_caps(user, send.thread_id).await?;
-        }
-        let new = NewMessage { user, thread: send.thread_id, client_id: Some(&send.client_id), role: Role::User, text };
-        let (message, is_new) = self.store.add_message(new).await?.ok_or(ChatError::NotFound)?;
+        let (message, is_new) = match self.store.message_by_client_id(user, Some(&send.client_id)).await? {
+            Some(existing) => (existing, false),
+            None => {
+                self.check_message_caps(user, send.thread_id).await?;
+                let new = NewMessage {
+                    user,
+                    thread: send.thread_id,
+                    client_id: Some(&send.client_id),
+                    role: Role::User,
+                    text,
+                };
+                self.store.add_new_message(new).await?.ok_or(ChatError::NotFound)?
+            }
+        };
         if is_new {
             self.hub.publish(user, ServerMsg::MessageAdded(MessageAdded { message: message.clone() }));
             if message.seq == 1 {

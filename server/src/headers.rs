@@ -4,10 +4,10 @@
 //! page was reached over HTTPS, even when the operator did not say so.
 //!
 //! Leptos's axum integration makes a nonce for every page render and puts it on each inline
-//! script it writes (the hydration loader, streamed resources); [`page_policy`] is the
+//! script it writes (the hydration loader, streamed resources); [`policy`] with it is the
 //! policy naming that nonce, set by the page handler while it renders. Everything else
-//! (files, images, server functions, errors) gets [`FILE_POLICY`], which runs no script at all
-//! but our own files.
+//! (files, images, server functions, errors) gets the policy without a nonce, which runs no
+//! script at all but our own files.
 
 use axum::extract::{Request, State};
 use axum::http::header::{self, HeaderMap, HeaderName, HeaderValue};
@@ -16,22 +16,33 @@ use axum::response::Response;
 
 use crate::state::AppState;
 
-/// The policy of a response that is not a rendered page.
-pub const FILE_POLICY: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; \
-     img-src 'self' data: blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; \
-     frame-ancestors 'none'";
-
-/// The policy of a rendered page: its inline scripts run only with `nonce`. Inline style
-/// *attributes* are allowed (a progress bar's width is one, rendered on the server), inline
-/// style elements are not. `wasm-unsafe-eval` lets the page compile its own WebAssembly.
-/// While `cargo leptos watch` runs, its reload socket (another port) may be reached too.
-pub fn page_policy(nonce: &str) -> String {
-    let reload = if std::env::var_os("LEPTOS_WATCH").is_some() { " ws:" } else { "" };
+/// The policy of a response: a rendered page's inline scripts run with its `nonce`; without
+/// one, no inline script runs at all. Inline style *attributes* are allowed on a page (a
+/// progress bar's width is rendered on the server), inline style elements never.
+/// `wasm-unsafe-eval` lets the page compile its own WebAssembly. While `cargo leptos watch`
+/// runs, its reload socket (another port) may be reached too.
+pub fn policy(nonce: Option<&str>) -> String {
+    let (scripts, style_attributes, reload) = match nonce {
+        Some(nonce) => (
+            format!(" 'nonce-{nonce}'"),
+            " style-src-attr 'unsafe-inline';",
+            if std::env::var_os("LEPTOS_WATCH").is_some() { " ws:" } else { "" },
+        ),
+        None => (String::new(), "", ""),
+    };
     format!(
-        "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; style-src 'self'; \
-         style-src-attr 'unsafe-inline'; img-src 'self' data: blob:; connect-src 'self'{reload}; object-src 'none'; \
-         base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+        "default-src 'self'; script-src 'self'{scripts} 'wasm-unsafe-eval'; style-src 'self';{style_attributes} \
+         img-src 'self' data: blob:; connect-src 'self'{reload}; object-src 'none'; base-uri 'none'; \
+         form-action 'self'; frame-ancestors 'none'"
     )
+}
+
+/// [`policy`] without a nonce, made once.
+fn file_policy() -> HeaderValue {
+    static POLICY: std::sync::OnceLock<HeaderValue> = std::sync::OnceLock::new();
+    POLICY
+        .get_or_init(|| HeaderValue::from_str(&policy(None)).unwrap_or(HeaderValue::from_static("default-src 'self'")))
+        .clone()
 }
 
 /// Whether the browser reached us over HTTPS: its `Origin` (sent with every POST, where
@@ -55,7 +66,7 @@ pub async fn secure(State(state): State<AppState>, req: Request, next: Next) -> 
     let set = |headers: &mut HeaderMap, name: HeaderName, value: &'static str| {
         headers.entry(name).or_insert(HeaderValue::from_static(value));
     };
-    set(headers, header::CONTENT_SECURITY_POLICY, FILE_POLICY);
+    headers.entry(header::CONTENT_SECURITY_POLICY).or_insert_with(file_policy);
     set(headers, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
     set(headers, header::X_FRAME_OPTIONS, "DENY");
     set(headers, header::REFERRER_POLICY, "same-origin");
@@ -104,7 +115,7 @@ mod tests {
 
     #[test]
     fn the_page_policy_names_its_nonce_and_allows_no_other_inline_script() {
-        let p = page_policy("abc123");
+        let p = policy(Some("abc123"));
         assert!(p.contains("script-src 'self' 'nonce-abc123' 'wasm-unsafe-eval';"));
         let script = p.split(';').find(|d| d.trim().starts_with("script-src")).unwrap_or_default();
         assert!(!script.contains("unsafe-inline"), "{script}");

@@ -76,7 +76,7 @@ async fn page_handler(State(state): State<AppState>, user: MaybeUser, req: Reque
     let context = move || {
         context();
         if let (Some(nonce), Some(res)) = (use_nonce(), use_context::<leptos_axum::ResponseOptions>()) {
-            if let Ok(policy) = HeaderValue::from_str(&crate::headers::page_policy(&nonce)) {
+            if let Ok(policy) = HeaderValue::from_str(&crate::headers::policy(Some(&nonce))) {
                 res.insert_header(header::CONTENT_SECURITY_POLICY, policy);
             }
         }
@@ -103,10 +103,9 @@ async fn healthz(State(state): State<AppState>) -> Response {
 
 /// The forms count against the same frames-per-user budget as the socket (D2).
 fn too_fast(state: &AppState, user: &app::protocol::UserInfo) -> Option<Response> {
-    let crate::throttle::TooMany(wait) = state.throttle.frame(user.id).err()?;
-    let secs = wait.as_secs().max(1);
-    let text = format!("You are sending too fast; wait {secs} seconds and try again.");
-    Some((StatusCode::TOO_MANY_REQUESTS, [(header::RETRY_AFTER, secs.to_string())], text).into_response())
+    let wait = state.throttle.frame(user.id).err()?;
+    let retry = [(header::RETRY_AFTER, wait.secs().to_string())];
+    Some((StatusCode::TOO_MANY_REQUESTS, retry, wait.sending_too_fast()).into_response())
 }
 
 fn new_client_id() -> ClientId {

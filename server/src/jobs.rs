@@ -145,8 +145,7 @@ impl Jobs {
         if request.enhanced.chars().count() > MAX_PROMPT_CHARS {
             return Err(JobError::PromptTooLong);
         }
-        self.refuse_past_global_cap(self.providers.default_provider().as_ref()).await?;
-        self.refuse_past_storage(user).await?;
+        self.refuse_unaffordable(user, self.providers.default_provider().as_ref()).await?;
         let (claim, exempt) = self.admit(user).await?;
         let subject = crate::assistant::subject_of(request.enhanced);
         let provider = self.providers.default_provider();
@@ -176,8 +175,7 @@ impl Jobs {
         }
         // A retry goes back to the job's own provider, which may be paid when the default is not.
         let (job, _) = self.store.job(user, id).await?.ok_or(JobError::NotFound)?;
-        self.refuse_past_global_cap(self.provider_for(&job).as_ref()).await?;
-        self.refuse_past_storage(user).await?;
+        self.refuse_unaffordable(user, self.provider_for(&job).as_ref()).await?;
         let (claim, _) = self.admit(user).await?;
         let before = self.store.job_counted_at(user, id).await?;
         let run = self.store.restart_job(user, id, crate::store::now_ms()).await?.ok_or(JobError::NotFound)?;
@@ -194,23 +192,18 @@ impl Jobs {
         Ok(())
     }
 
-    /// Refuses a new image once the user's images fill their storage.
-    async fn refuse_past_storage(&self, user: UserId) -> Result<(), JobError> {
-        match self.store.stored_bytes(user).await? >= self.storage_bytes {
-            true => Err(JobError::StorageFull((self.storage_bytes + (1 << 20) - 1) >> 20)),
-            false => Ok(()),
+    /// Refuses an image the server cannot afford: paid work once the server-wide cap is
+    /// reached, any image once the user's images fill their storage.
+    async fn refuse_unaffordable(&self, user: UserId, provider: &dyn ImageProvider) -> Result<(), JobError> {
+        if self.is_paid(provider) {
+            if let Some(month) = self.global_cap_reached().await? {
+                return Err(JobError::Paused(global_cap::paused_images(month)));
+            }
         }
-    }
-
-    /// Refuses paid work once the server-wide cap is reached.
-    async fn refuse_past_global_cap(&self, provider: &dyn ImageProvider) -> Result<(), JobError> {
-        if !self.is_paid(provider) {
-            return Ok(());
+        if self.store.stored_bytes(user).await? >= self.storage_bytes {
+            return Err(JobError::StorageFull((self.storage_bytes + (1 << 20) - 1) >> 20));
         }
-        match self.global_cap_reached().await? {
-            Some(month) => Err(JobError::Paused(global_cap::paused_images(month))),
-            None => Ok(()),
-        }
+        Ok(())
     }
 
     /// Trips the job's cancellation token, here or (through the relay) on the instance running

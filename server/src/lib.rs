@@ -177,11 +177,9 @@ impl Application {
         let (drain_jobs, grace) = (jobs.clone(), settings.images.shutdown_grace);
         let chat = Chat { store: store.clone(), hub: hub.clone(), jobs, model: chat_model, caps: settings.caps };
         tokio::spawn(sweep_answers(chat.clone()));
-        let throttle = match &settings.redis_url {
-            Some(url) => Throttle::new(settings.throttle).shared_through(
-                SharedCounts::connect(url, &settings.redis_prefix)
-                    .map_err(|e| GateError::Unavailable(e.to_string()))?,
-            ),
+        let throttle = match &relay {
+            Some(relay) => Throttle::new(settings.throttle)
+                .shared_through(SharedCounts::new(relay.connection(), &settings.redis_prefix)),
             None => Throttle::new(settings.throttle),
         };
         tokio::spawn(shrink_throttle(throttle.clone()));

@@ -111,6 +111,11 @@ impl Relay {
         Ok(relay)
     }
 
+    /// The relay's Redis connection (multiplexed), for others that count in Redis.
+    pub fn connection(&self) -> ConnectionManager {
+        self.conn.clone()
+    }
+
     fn send(&self, body: Body) {
         self.pending.fetch_add(1, Ordering::SeqCst);
         if let Err(e) = self.outbox.try_send(body) {

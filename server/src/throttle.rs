@@ -57,6 +57,18 @@ const HASH_WAIT: Duration = Duration::from_secs(3);
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TooMany(pub Duration);
 
+impl TooMany {
+    /// Whole seconds to wait, at least one (what `Retry-After` and the sentences say).
+    pub fn secs(self) -> u64 {
+        self.0.as_secs().max(1)
+    }
+
+    /// What a user sending frames or forms too fast reads.
+    pub fn sending_too_fast(self) -> String {
+        format!("You are sending too fast; wait {} seconds and try again.", self.secs())
+    }
+}
+
 pub use shared::SharedCounts;
 
 #[derive(Clone)]

@@ -75,9 +75,7 @@ impl Jobs {
         if let Some(r) = cached.filter(|r| r.month == month && r.at.elapsed() < FRESH) {
             return Ok(r.total);
         }
-        let since = Window::Month.start_of(month);
-        let (_, _, chat) = self.store.model_spend_since(since, true).await?;
-        let total = self.store.spend_since(since, true).await?.saturating_add(chat);
+        let total = self.store.total_spend_since(Window::Month.start_of(month), true).await?;
         *self.global.reading.lock().unwrap_or_else(|p| p.into_inner()) =
             Some(Reading { at: Instant::now(), month, total });
         Ok(total)

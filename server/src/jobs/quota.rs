@@ -131,8 +131,7 @@ impl Jobs {
         self.global.forget();
         let Some(threshold) = self.spend_alert_micros else { return Ok(()) };
         let month = Window::Month.start_of(Window::Month.id_at(now_ms()));
-        let (_, _, chat) = self.store.model_spend_since(month, false).await?;
-        let total = self.store.spend_since(month, false).await?.saturating_add(chat);
+        let total = self.store.total_spend_since(month, false).await?;
         if total >= threshold && total - micros < threshold {
             tracing::warn!(
                 target: "easel::spend",

@@ -51,29 +51,31 @@ fn human(bytes: usize) -> String {
     }
 }
 
-/// Why a body could not be read whole.
-#[derive(Debug)]
-pub enum BodyError {
-    TooLarge(Budget),
-    Network(reqwest::Error),
-}
-
 /// Reads `res` whole if it fits `budget`: a `Content-Length` over it is refused before a
-/// byte is read, and a body without one stops being read where it passes.
-pub async fn read(mut res: Response, budget: Budget) -> Result<Vec<u8>, BodyError> {
+/// byte is read, and a body without one stops being read where it passes. A network error
+/// is worded by `network` (each provider words those its own way).
+pub async fn read(
+    mut res: Response,
+    budget: Budget,
+    network: impl FnOnce(reqwest::Error) -> ProviderError,
+) -> Result<Vec<u8>, ProviderError> {
     let limit = budget.bytes();
     if res.content_length().is_some_and(|n| n > limit as u64) {
-        return Err(BodyError::TooLarge(budget));
+        return Err(budget.exceeded());
     }
     // Grown as bytes arrive: a declared length is a promise, not a reason to hold memory.
     let mut body = Vec::with_capacity(res.content_length().map_or(0, |n| n as usize).min(MIB));
-    while let Some(chunk) = res.chunk().await.map_err(BodyError::Network)? {
+    loop {
+        let chunk = match res.chunk().await {
+            Ok(Some(chunk)) => chunk,
+            Ok(None) => return Ok(body),
+            Err(e) => return Err(network(e)),
+        };
         if body.len() + chunk.len() > limit {
-            return Err(BodyError::TooLarge(budget));
+            return Err(budget.exceeded());
         }
         body.extend_from_slice(&chunk);
     }
-    Ok(body)
 }
 
 /// Reads `res` as far as `budget`, for error bodies: what passes the budget is cut, and a
@@ -89,19 +91,6 @@ pub async fn read_prefix(mut res: Response, budget: Budget) -> Vec<u8> {
         }
     }
     body
-}
-
-/// Reads `res` as [`read`] does, mapping a network error with `network` (each provider
-/// words those its own way).
-pub async fn read_or(
-    res: Response,
-    budget: Budget,
-    network: impl FnOnce(reqwest::Error) -> ProviderError,
-) -> Result<Vec<u8>, ProviderError> {
-    read(res, budget).await.map_err(|e| match e {
-        BodyError::TooLarge(budget) => budget.exceeded(),
-        BodyError::Network(e) => network(e),
-    })
 }
 
 /// Counts a stream's bytes against its budgets: the whole stream and the event being read.

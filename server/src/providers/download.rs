@@ -204,7 +204,7 @@ impl Downloader {
         if !res.status().is_success() {
             return Err(ProviderError::Server { status: res.status().as_u16() });
         }
-        body::read_or(res, Budget::Image, network).await
+        body::read(res, Budget::Image, network).await
     }
 }
 

@@ -193,7 +193,7 @@ impl OpenAiImages {
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.starts_with("text/event-stream"));
         if !is_stream {
-            let bytes = body::read_or(res, Budget::ImagesJson, network).await?;
+            let bytes = body::read(res, Budget::ImagesJson, network).await?;
             let body: ImagesResponse =
                 serde_json::from_slice(&bytes).map_err(|e| ProviderError::BadResponse(e.to_string()))?;
             return self.finish(body).await;

@@ -115,6 +115,12 @@ impl Store {
         if let Some(existing) = self.message_by_client_id(new.user, new.client_id).await? {
             return Ok(Some((existing, false)));
         }
+        self.add_new_message(new).await
+    }
+
+    /// [`Store::add_message`] for a caller that already looked the client id up: a request
+    /// that raced it in still finds the stored message.
+    pub async fn add_new_message(&self, new: NewMessage<'_>) -> Result<Option<(ChatMessage, bool)>, StoreError> {
         match self.insert_message(&new).await {
             Ok(inserted) => Ok(inserted.map(|m| (m, true))),
             Err(StoreError::Db(e)) if is_unique_violation(&e) => {

@@ -82,6 +82,12 @@ impl Store {
         Ok([count("a")?, count("b")?])
     }
 
+    /// Everything spent since `since_ms`, images and chat model, in micro-dollars.
+    pub async fn total_spend_since(&self, since_ms: i64, include_exempt: bool) -> Result<i64, StoreError> {
+        let (_, _, chat) = self.model_spend_since(since_ms, include_exempt).await?;
+        Ok(self.spend_since(since_ms, include_exempt).await?.saturating_add(chat))
+    }
+
     /// Tokens and cost of every call since `since_ms`: (calls, tokens, micro-dollars).
     pub async fn model_spend_since(&self, since_ms: i64, include_exempt: bool) -> Result<(i64, i64, i64), StoreError> {
         let row = sqlx::query(

@@ -42,6 +42,17 @@ impl Store {
         if let Some(existing) = self.thread_by_client_id(user, client_id).await? {
             return Ok((existing, false));
         }
+        self.create_new_thread(user, client_id, title).await
+    }
+
+    /// [`Store::create_thread`] for a caller that already looked the client id up: a request
+    /// that raced it in still finds the stored thread.
+    pub async fn create_new_thread(
+        &self,
+        user: UserId,
+        client_id: &ClientId,
+        title: &str,
+    ) -> Result<(ThreadSummary, bool), StoreError> {
         let now = now_ms();
         let sql = format!(
             "INSERT INTO threads (user_id, client_id, title, last_seq, created_at, updated_at) \

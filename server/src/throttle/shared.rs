@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::aio::ConnectionManager;
 use sha2::{Digest, Sha256};
 
 use super::TooMany;
@@ -18,14 +18,9 @@ pub struct SharedCounts {
 }
 
 impl SharedCounts {
-    pub fn connect(url: &str, prefix: &str) -> Result<Self, redis::RedisError> {
-        let client = redis::Client::open(url)?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(Duration::from_secs(2)))
-            .set_response_timeout(Some(Duration::from_secs(2)))
-            .set_number_of_retries(1);
-        let conn = ConnectionManager::new_lazy_with_config(client, config)?;
-        Ok(Self { conn, prefix: prefix.to_string() })
+    /// Counts over `conn` (the relay's: one multiplexed connection serves both).
+    pub fn new(conn: ConnectionManager, prefix: &str) -> Self {
+        Self { conn, prefix: prefix.to_string() }
     }
 
     /// Counts one attempt of `kind` by `who` in the current window; refused past `limit`.

@@ -16,7 +16,7 @@ use tokio::time::{interval, Instant, MissedTickBehavior};
 use crate::chat::{Chat, ChatError};
 use crate::config::WsSettings;
 use crate::hub::{OnEnded, Signal};
-use crate::throttle::{Throttle, TooMany};
+use crate::throttle::Throttle;
 
 /// What a session needs: the chat operations, who is connected, and the heartbeat timing.
 #[derive(Clone)]
@@ -226,10 +226,9 @@ async fn handle_frame(ctx: &SessionCtx, text: &str, open: &mut Option<ThreadId>)
     let parsed = ClientMsg::parse(text);
     // Every frame counts, readable or not. Refused, not queued: the tab keeps its message
     // and shows the sentence, with Retry.
-    if let Err(TooMany(wait)) = ctx.throttle.frame(ctx.user.id) {
-        let text = format!("You are sending too fast; wait {} seconds and try again.", wait.as_secs().max(1));
+    if let Err(wait) = ctx.throttle.frame(ctx.user.id) {
         let client_id = parsed.as_ref().ok().and_then(ClientMsg::client_id).cloned();
-        return vec![protocol_error(ErrorCode::RateLimited, &text, client_id)];
+        return vec![protocol_error(ErrorCode::RateLimited, &wait.sending_too_fast(), client_id)];
     }
     let msg = match parsed {
         Ok(msg) => msg,

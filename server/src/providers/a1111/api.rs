@@ -75,7 +75,7 @@ impl Api {
             }
             return Err(error);
         }
-        let bytes = body::read_or(res, Budget::ImagesJson, |e| self.network(e)).await?;
+        let bytes = body::read(res, Budget::ImagesJson, |e| self.network(e)).await?;
         let answer: GenerationResponse = serde_json::from_slice(&bytes)
             .map_err(|e| ProviderError::BadResponse(format!("not the JSON of a generation: {e}")))?;
         answer.into_image()
@@ -97,7 +97,7 @@ impl Api {
         if !res.status().is_success() {
             return Err(ProviderError::Server { status: res.status().as_u16() });
         }
-        let bytes = body::read_or(res, Budget::Small, |e| self.network(e)).await?;
+        let bytes = body::read(res, Budget::Small, |e| self.network(e)).await?;
         serde_json::from_slice(&bytes).map(Some).map_err(|e| ProviderError::BadResponse(e.to_string()))
     }
 
@@ -109,7 +109,7 @@ impl Api {
         if !res.status().is_success() {
             return Err(ProviderError::Server { status: res.status().as_u16() });
         }
-        let bytes = body::read_or(res, Budget::Small, |e| self.network(e)).await?;
+        let bytes = body::read(res, Budget::Small, |e| self.network(e)).await?;
         serde_json::from_slice(&bytes).map_err(|e| ProviderError::BadResponse(e.to_string()))
     }
 

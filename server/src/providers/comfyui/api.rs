@@ -150,7 +150,7 @@ impl Api {
     }
 
     async fn json(&self, res: Response, what: &str) -> Result<Value, ProviderError> {
-        let bytes = body::read_or(res, Budget::Small, |e| self.network(e)).await?;
+        let bytes = body::read(res, Budget::Small, |e| self.network(e)).await?;
         serde_json::from_slice(&bytes)
             .map_err(|e| ProviderError::BadResponse(format!("{what} did not answer JSON: {e}")))
     }
@@ -200,7 +200,7 @@ impl Api {
         if !res.status().is_success() {
             return Err(self.status_error(res.status(), "GET /view"));
         }
-        let bytes = body::read_or(res, Budget::Image, |e| self.network(e)).await?;
+        let bytes = body::read(res, Budget::Image, |e| self.network(e)).await?;
         if bytes.is_empty() {
             return Err(ProviderError::NoImage);
         }

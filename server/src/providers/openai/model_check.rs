@@ -63,7 +63,7 @@ impl OpenAiImages {
             req = req.bearer_auth(&self.settings.api_key);
         }
         let res = req.send().await.ok().filter(|r| r.status().is_success())?;
-        let bytes = body::read(res, Budget::Small).await.ok()?;
+        let bytes = body::read(res, Budget::Small, super::network).await.ok()?;
         let list: ModelList = serde_json::from_slice(&bytes).ok()?;
         Some(list.data.into_iter().map(|m| m.id).collect())
     }
