@@ -232,6 +232,9 @@ async fn tabs_converge_after_redis_dies_and_returns_mid_stream() {
         "chaos: Redis killed and restarted: both instances' tabs equal to the database {:?} after Redis returned",
         back.elapsed().max(took)
     );
+    // The messages converge first; the job (rendered at its own pace) may end a little later.
+    let ended = |s: &tab::Shared| s.job_status(thread).is_some_and(|st| st != JobStatus::Running);
+    tabs[1].wait_for(Duration::from_secs(10), ended).await;
     let job = tabs[1].log(thread).iter().find_map(|m| m.job.clone()).expect("the job");
     assert_ne!(job.status, JobStatus::Running, "the job ended, and the other instance's tab heard it");
 }
