@@ -212,7 +212,12 @@ impl TestApp {
         form: &[(&str, &str)],
         cookie: Option<&str>,
     ) -> (reqwest::StatusCode, Option<String>, Option<String>) {
-        let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+        // A deadline, so a server that never answers fails the test with a reason, not a hang.
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(60))
+            .build()
+            .expect("client");
         let mut req = client.post(self.url(path)).form(form);
         if let Some(c) = cookie {
             req = req.header("cookie", c);
@@ -224,7 +229,7 @@ impl TestApp {
     }
 
     pub async fn get_page(&self, path: &str, cookie: Option<&str>) -> (reqwest::StatusCode, String) {
-        let client = reqwest::Client::new();
+        let client = reqwest::Client::builder().timeout(Duration::from_secs(60)).build().expect("client");
         let mut req = client.get(self.url(path));
         if let Some(c) = cookie {
             req = req.header("cookie", c);
