@@ -53,7 +53,7 @@ test("the admin page shows the spend, the chart, and changes a plan", async ({ b
   await page.reload();
   await page.getByRole("link", { name: "Admin" }).click();
   await expect(page.getByRole("heading", { name: "Admin" })).toBeVisible();
-  const month = page.locator(".totals div").filter({ hasText: "This month" });
+  const month = page.locator(".totals div").filter({ has: page.getByRole("term").getByText("This month", { exact: true }) });
   await expect(month.getByRole("definition")).toHaveText(/^\$0\.(0[4-9]|[1-9]\d)$/);
   await expect(page.getByRole("img", { name: /^Daily image spend from/ })).toBeVisible();
   const row = page.getByRole("row").filter({ has: page.getByRole("rowheader", { name: spender, exact: true }) });
