@@ -5,7 +5,8 @@
 use leptos::prelude::*;
 
 use crate::admin::AdminOverview;
-use crate::protocol::{ThreadHistory, ThreadId, ThreadSummary, UserInfo};
+use crate::gallery::{GalleryPage, GalleryQuery, ImageDetail, SharedView};
+use crate::protocol::{ImageId, Preferences, ThreadHistory, ThreadId, ThreadSummary, UserInfo};
 
 /// The signed-in user, or `None` for a visitor.
 #[server]
@@ -29,6 +30,41 @@ pub async fn load_thread(id: ThreadId) -> Result<Option<ThreadHistory>, ServerFn
         return Ok(None);
     };
     crate::ssr::page_data()?.thread(user.id, id).await.map_err(ServerFnError::new)
+}
+
+/// The signed-in user's defaults for the composer's row; `None` for a visitor.
+#[server]
+pub async fn load_preferences() -> Result<Option<Preferences>, ServerFnError> {
+    let Some(user) = crate::ssr::viewer() else {
+        return Ok(None);
+    };
+    crate::ssr::page_data()?.preferences(user.id).await.map(Some).map_err(ServerFnError::new)
+}
+
+/// A page of the signed-in user's images; `None` for a visitor.
+#[server]
+pub async fn load_gallery(query: GalleryQuery) -> Result<Option<GalleryPage>, ServerFnError> {
+    let Some(user) = crate::ssr::viewer() else {
+        return Ok(None);
+    };
+    crate::ssr::page_data()?.gallery(user.id, query).await.map(Some).map_err(ServerFnError::new)
+}
+
+/// One of the signed-in user's images; `None` when it is not theirs (or for a visitor).
+#[server]
+pub async fn load_image(id: ImageId) -> Result<Option<ImageDetail>, ServerFnError> {
+    let Some(user) = crate::ssr::viewer() else {
+        return Ok(None);
+    };
+    let detail = crate::ssr::page_data()?.image_detail(user.id, id).await.map_err(ServerFnError::new)?;
+    Ok(detail.map(|d| crate::gallery::ImageDetail { origin: crate::ssr::request_origin(), ..d }))
+}
+
+/// What a share link shows; anyone may ask.
+#[server]
+pub async fn load_share(token: String) -> Result<Option<SharedView>, ServerFnError> {
+    let shared = crate::ssr::page_data()?.shared(token).await.map_err(ServerFnError::new)?;
+    Ok(shared.map(|s| SharedView { origin: crate::ssr::request_origin(), ..s }))
 }
 
 /// The admin page's numbers; `None` for anyone who is not an admin.

@@ -28,6 +28,8 @@ pub struct Pending {
     pub thread_id: ThreadId,
     pub client_id: ClientId,
     pub text: String,
+    /// The composer row's settings it was sent with (resent with it).
+    pub options: ImageOptions,
     /// Set when the server refused it; the text stays so nothing typed is lost.
     pub error: Option<String>,
 }
@@ -107,6 +109,8 @@ pub struct ChatState {
     pub progress: HashMap<JobId, JobProgress>,
     /// What the user may still generate, as last heard (`None`: unknown or unavailable).
     pub quota: Option<QuotaView>,
+    /// What the composer's row offers, and the user's defaults.
+    pub choices: Option<ImageChoices>,
 }
 
 impl ChatState {
@@ -120,6 +124,7 @@ impl ChatState {
                 self.user = Some(w.user);
                 self.threads = Some(w.threads);
                 self.quota = w.quota;
+                self.choices = w.choices;
                 self.sort_threads();
                 self.connection = Connection::Online;
                 None
@@ -149,6 +154,10 @@ impl ChatState {
                 if let Some(log) = self.logs.get_mut(&o.thread_id).filter(|l| l.first_seq() == Some(o.before_seq)) {
                     log.prepend(o.messages, o.has_older);
                 }
+                None
+            }
+            ServerMsg::Choices(c) => {
+                self.choices = Some(c);
                 None
             }
             ServerMsg::ThreadCreated(c) => {
@@ -248,9 +257,22 @@ impl ChatState {
     }
 
     /// Records a message the user is sending and returns the frame to send for it.
-    pub fn queue_send(&mut self, thread_id: ThreadId, client_id: ClientId, text: String) -> ClientMsg {
-        self.outbox.push(Pending { thread_id, client_id: client_id.clone(), text: text.clone(), error: None });
-        ClientMsg::Send(SendMessage { thread_id, client_id, text })
+    pub fn queue_send(
+        &mut self,
+        thread_id: ThreadId,
+        client_id: ClientId,
+        text: String,
+        options: ImageOptions,
+    ) -> ClientMsg {
+        let pending = Pending {
+            thread_id,
+            client_id: client_id.clone(),
+            text: text.clone(),
+            options: options.clone(),
+            error: None,
+        };
+        self.outbox.push(pending);
+        ClientMsg::Send(SendMessage { thread_id, client_id, text, options })
     }
 
     /// Frames to send after a (re)connection: catch up on the open thread, then resend every
@@ -266,6 +288,7 @@ impl ChatState {
                 thread_id: p.thread_id,
                 client_id: p.client_id.clone(),
                 text: p.text.clone(),
+                options: p.options.clone(),
             })
         }));
         out

@@ -22,6 +22,7 @@ fn welcome(threads: Vec<ThreadSummary>) -> ServerMsg {
         user: UserInfo { id: UserId(1), username: "ada".into(), admin: false },
         threads,
         quota: None,
+        choices: None,
     })
 }
 
@@ -105,7 +106,7 @@ fn snapshot_keeps_logs_of_threads_that_still_exist() {
 #[test]
 fn the_echo_of_a_sent_message_settles_the_outbox() {
     let mut s = opened(summary(1, 0, 0), vec![]);
-    s.queue_send(ThreadId(1), ClientId("c1".into()), "message 1".into());
+    s.queue_send(ThreadId(1), ClientId("c1".into()), "message 1".into(), ImageOptions::default());
     assert_eq!(s.pending_in(ThreadId(1)).len(), 1);
     s.apply(added(msg(1, 1, Some("c1"))));
     assert!(s.outbox.is_empty());
@@ -115,7 +116,12 @@ fn the_echo_of_a_sent_message_settles_the_outbox() {
 #[test]
 fn unacknowledged_messages_are_resent_after_reconnect() {
     let mut s = opened(summary(1, 0, 0), vec![]);
-    let frame = s.queue_send(ThreadId(1), ClientId("c1".into()), "hello".into());
+    let frame = s.queue_send(
+        ThreadId(1),
+        ClientId("c1".into()),
+        "hello".into(),
+        ImageOptions { count: 3, aspect: Some(AspectRatio::Wide), ..Default::default() },
+    );
     s.connection = Connection::Reconnecting;
     let resume = s.resume(Some(ThreadId(1)));
     assert_eq!(resume.len(), 2);
@@ -125,7 +131,7 @@ fn unacknowledged_messages_are_resent_after_reconnect() {
 #[test]
 fn a_refused_message_keeps_its_text_and_is_not_resent() {
     let mut s = opened(summary(1, 0, 0), vec![]);
-    s.queue_send(ThreadId(1), ClientId("c1".into()), "x".into());
+    s.queue_send(ThreadId(1), ClientId("c1".into()), "x".into(), ImageOptions::default());
     s.apply(ServerMsg::Error(ProtocolError {
         code: ErrorCode::Invalid,
         message: "Too long.".into(),
@@ -155,7 +161,7 @@ fn created_thread_navigates_only_the_tab_that_asked() {
 #[test]
 fn rename_and_delete_apply_to_the_list() {
     let mut s = opened(summary(1, 1, 0), vec![msg(1, 1, None)]);
-    s.queue_send(ThreadId(1), ClientId("c".into()), "bye".into());
+    s.queue_send(ThreadId(1), ClientId("c".into()), "bye".into(), ImageOptions::default());
     s.apply(ServerMsg::ThreadRenamed(ThreadRenamed {
         thread_id: ThreadId(1),
         title: "Renamed".into(),
@@ -199,7 +205,9 @@ fn job(id: i64, status: JobStatus, stage: JobStage) -> JobView {
         provider: ProviderKind::Builtin,
         model: "scene-v1".into(),
         error: None,
-        image: None,
+        images: vec![],
+        params: None,
+        cost_micros: None,
         refines: None,
         started_at: Some(1_000),
     }
@@ -256,6 +264,7 @@ fn the_quota_comes_with_the_snapshot_and_follows_each_update() {
         user: UserInfo { id: UserId(1), username: "ada".into(), admin: false },
         threads: vec![],
         quota: Some(quota(2)),
+        choices: None,
     };
     s.apply(ServerMsg::Welcome(hello.clone()));
     assert_eq!(s.quota.as_ref().map(QuotaView::summary).as_deref(), Some("8 of 10 daily generations left"));

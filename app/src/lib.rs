@@ -11,6 +11,7 @@ pub mod api;
 pub mod auth_form;
 pub mod chat_state;
 pub mod components;
+pub mod gallery;
 #[cfg(feature = "hydrate")]
 mod live;
 pub mod protocol;
@@ -26,7 +27,8 @@ use leptos_router::{
 
 use chat_state::ChatState;
 use components::{
-    account_page::AccountPage, admin_page::AdminPage, auth_pages::*, home::HomePage, thread_page::ThreadPage,
+    account_page::AccountPage, admin_page::AdminPage, auth_pages::*, gallery_page::GalleryPage, home::HomePage,
+    image_page::ImagePage, settings_page::SettingsPage, share_page::SharePage, thread_page::ThreadPage,
 };
 
 /// The HTML document around the app; used by the server only.
@@ -68,6 +70,10 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/threads/:id") view=ThreadPage ssr=SsrMode::Async/>
                 <Route path=path!("/admin") view=AdminPage ssr=SsrMode::Async/>
                 <Route path=path!("/account") view=AccountPage ssr=SsrMode::Async/>
+                <Route path=path!("/settings") view=SettingsPage ssr=SsrMode::Async/>
+                <Route path=path!("/gallery") view=GalleryPage ssr=SsrMode::Async/>
+                <Route path=path!("/gallery/:id") view=ImagePage ssr=SsrMode::Async/>
+                <Route path=path!("/s/:token") view=SharePage ssr=SsrMode::Async/>
             </Routes>
         </Router>
     }

@@ -34,9 +34,11 @@ macro_rules! id_newtype {
 
 mod jobs;
 mod kinds;
+mod options;
 mod quota;
 pub use jobs::*;
 pub use kinds::*;
+pub use options::*;
 pub use quota::*;
 
 id_newtype!(
@@ -101,6 +103,8 @@ pub enum ServerMsg {
     MessageUpdated(MessageUpdated),
     Restarting(Restarting),
     OlderMessages(OlderMessages),
+    /// The user's defaults changed (the settings page): the row's new starting values.
+    Choices(ImageChoices),
     Error(ProtocolError),
 }
 
@@ -138,6 +142,13 @@ pub struct SendMessage {
     pub thread_id: ThreadId,
     pub client_id: ClientId,
     pub text: String,
+    /// The composer row's settings for an image this message asks for.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub options: ImageOptions,
+}
+
+fn is_default<T: Default + PartialEq>(value: &T) -> bool {
+    *value == T::default()
 }
 
 /// The account a session belongs to.
@@ -192,6 +203,10 @@ pub struct Welcome {
     /// What the user may still generate; `None` while the quota store cannot be reached.
     #[serde(default)]
     pub quota: Option<QuotaView>,
+    /// What the composer's row offers (engines, shapes, qualities, prices) and the user's
+    /// defaults.
+    #[serde(default)]
+    pub choices: Option<ImageChoices>,
 }
 
 /// The user's quota changed (a generation started, was refunded, or was charged).

@@ -8,7 +8,17 @@ use futures::future::BoxFuture;
 use leptos::prelude::*;
 
 use crate::admin::AdminOverview;
-use crate::protocol::{ThreadHistory, ThreadId, ThreadSummary, Tier, UserId, UserInfo};
+use crate::gallery::{GalleryPage, GalleryQuery, ImageDetail, SharedView};
+use crate::protocol::{ImageId, Preferences, ThreadHistory, ThreadId, ThreadSummary, Tier, UserId, UserInfo};
+
+/// Where the current request was sent (`https://easel.example`), for absolute links a page
+/// gives to others (a share page's OpenGraph image).
+#[derive(Debug, Clone, Default)]
+pub struct RequestOrigin(pub String);
+
+pub(crate) fn request_origin() -> String {
+    use_context::<RequestOrigin>().map(|o| o.0).unwrap_or_default()
+}
 
 /// Who is making the current request (`None`: not signed in).
 #[derive(Debug, Clone, Default)]
@@ -24,6 +34,14 @@ pub trait PageData: Send + Sync + 'static {
         viewer: UserInfo,
         include_exempt: bool,
     ) -> BoxFuture<'static, Result<Option<AdminOverview>, String>>;
+    /// A page of the user's images.
+    fn gallery(&self, user: UserId, query: GalleryQuery) -> BoxFuture<'static, Result<GalleryPage, String>>;
+    /// One of the user's images with its job, lineage and links; `None` when not theirs.
+    fn image_detail(&self, user: UserId, image: ImageId) -> BoxFuture<'static, Result<Option<ImageDetail>, String>>;
+    /// What a live share link shows (no sign-in needed); `None` when unknown or revoked.
+    fn shared(&self, token: String) -> BoxFuture<'static, Result<Option<SharedView>, String>>;
+    /// The user's defaults for the composer's row.
+    fn preferences(&self, user: UserId) -> BoxFuture<'static, Result<Preferences, String>>;
     /// Changes `user`'s plan; `false` when `viewer` is not an admin or there is no such user.
     fn set_plan(
         &self,

@@ -161,7 +161,12 @@ async fn fanout(addr: &str, cookie: &str, tabs: usize) -> Result<(Duration, Dura
     for i in 0..MESSAGES {
         let client_id = ClientId(format!("m-{tabs}-{i}"));
         let started = Instant::now();
-        let frame = SendMessage { thread_id, client_id: client_id.clone(), text: format!("message {i}") };
+        let frame = SendMessage {
+            thread_id,
+            client_id: client_id.clone(),
+            text: format!("message {i}"),
+            options: Default::default(),
+        };
         send(&mut sockets[0], &ClientMsg::Send(frame)).await?;
         let waits = sockets.iter_mut().map(|s| await_message(s, &client_id));
         for r in futures::future::join_all(waits).await {

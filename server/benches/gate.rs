@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use app::protocol::UserId;
-use server::limits::{Baseline, Gate, Limits, RedisGate, Verdict, WindowIds};
+use server::limits::{Ask, Baseline, Gate, Limits, RedisGate, Verdict, WindowIds};
 
 const CALLS: usize = 20_000;
 const CLIENTS: [usize; 2] = [1, 50];
@@ -99,7 +99,7 @@ async fn ours(url: &str, clients: usize) -> Result<(Duration, Duration, f64), Bo
     let l = limits();
     // Warm up: connection, script cache.
     for _ in 0..200 {
-        gate.admit(UserId(1), HOLDER, &l, &baseline(), Duration::from_millis(LEASE_MS)).await?;
+        gate.admit(UserId(1), HOLDER, &l, &baseline(), Duration::from_millis(LEASE_MS), Ask::ONE).await?;
     }
     let started = Instant::now();
     let tasks = (0..clients).map(|_| {
@@ -108,7 +108,7 @@ async fn ours(url: &str, clients: usize) -> Result<(Duration, Duration, f64), Bo
             let mut samples = Vec::with_capacity(CALLS / clients);
             for _ in 0..CALLS / clients {
                 let t = Instant::now();
-                let a = gate.admit(UserId(1), HOLDER, &l, &baseline(), Duration::from_millis(LEASE_MS)).await;
+                let a = gate.admit(UserId(1), HOLDER, &l, &baseline(), Duration::from_millis(LEASE_MS), Ask::ONE).await;
                 samples.push(t.elapsed());
                 assert!(matches!(a, Ok(ref a) if a.verdict == Verdict::Admitted), "{a:?}");
             }

@@ -71,7 +71,7 @@ impl ImageProvider for Handover {
             *t = Some(Instant::now());
         }
         Ok(GeneratedImage {
-            png: self.png.clone(),
+            images: vec![self.png.clone()],
             revised_prompt: None,
             provider: "bench",
             model: "bench".into(),
@@ -141,7 +141,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let mut samples = Vec::with_capacity(RUNS);
     for i in 0..RUNS {
         let prompt = format!("run {i}");
-        jobs.start(user, thread.id, &JobRequest { prompt: &prompt, enhanced: &prompt, refines: None }).await?;
+        jobs.start(user, thread.id, &JobRequest::simple(&prompt)).await?;
         for tab in &mut tabs {
             loop {
                 let msg = tab.recv().await?;
@@ -182,7 +182,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let before = rss_kib();
     let mut ids = Vec::with_capacity(RUNNING_JOBS);
     for (u, t) in &users {
-        let message = waiting.start(*u, *t, &JobRequest { prompt: "held", enhanced: "held", refines: None }).await?;
+        let message = waiting.start(*u, *t, &JobRequest::simple("held")).await?;
         ids.push((*u, message.job.ok_or("job")?.id));
     }
     tokio::time::sleep(Duration::from_millis(300)).await;

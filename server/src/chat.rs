@@ -6,6 +6,7 @@ mod answers;
 mod budget;
 mod error;
 mod model_turn;
+pub mod options;
 
 use std::sync::Arc;
 
@@ -18,6 +19,7 @@ use crate::hub::Hub;
 use crate::jobs::{JobError, JobRequest, Jobs};
 use crate::store::{NewMessage, Store};
 pub use error::ChatError;
+use options::Asked;
 
 /// Messages of the thread the assistant reads before answering (recent turns weigh more; the
 /// prompt builder bounds what it uses of them).
@@ -72,7 +74,8 @@ fn title_from(text: &str) -> String {
 impl Chat {
     pub async fn snapshot(&self, user: &UserInfo) -> Result<Welcome, ChatError> {
         let threads = self.store.threads(user.id).await?;
-        Ok(Welcome { user: user.clone(), threads, quota: self.jobs.quota(user.id).await })
+        let choices = Some(self.jobs.choices(self.store.preferences(user.id).await?));
+        Ok(Welcome { user: user.clone(), threads, quota: self.jobs.quota(user.id).await, choices })
     }
 
     pub async fn history(
@@ -164,6 +167,13 @@ impl Chat {
         let (message, is_new) = match self.store.message_by_client_id(user, Some(&send.client_id)).await? {
             Some(existing) => (existing, false),
             None => {
+                // Another account's image is refused like one that does not exist, before
+                // anything is stored.
+                if let Some(image) = send.options.source {
+                    if self.store.job_of_image(user, image).await?.is_none() {
+                        return Err(ChatError::Invalid("That image is not available."));
+                    }
+                }
                 self.check_message_caps(user, send.thread_id).await?;
                 let new = NewMessage {
                     user,
@@ -172,7 +182,11 @@ impl Chat {
                     role: Role::User,
                     text,
                 };
-                self.store.add_new_message(new).await?.ok_or(ChatError::NotFound)?
+                let (message, is_new) = self.store.add_new_message(new).await?.ok_or(ChatError::NotFound)?;
+                if is_new {
+                    self.store.set_message_options(user, message.id, &send.options).await?;
+                }
+                (message, is_new)
             }
         };
         if is_new {
@@ -213,7 +227,12 @@ impl Chat {
     async fn respond(&self, user: UserId, message: &ChatMessage) -> Result<(), ChatError> {
         let thread = message.thread_id;
         let (turns, last_image) = self.recent_turns(user, thread, message.seq).await?;
-        let plan = assistant::plan(&turns, &message.text);
+        let mut plan = assistant::plan(&turns, &message.text);
+        // A message sent with an image to change is an edit of it, whatever its words.
+        if self.store.message_options(user, message.id).await?.source.is_some() {
+            plan.decision = Decision::Refine;
+            plan.certain = true;
+        }
         match &self.model {
             Some(model) if !plan.certain || plan.decision == Decision::None => {
                 let local = model_turn::LocalDecision { tools: !plan.certain, plan, last_image };
@@ -227,8 +246,9 @@ impl Chat {
                 },
                 Decision::Image | Decision::Refine => {
                     let refines = (plan.decision == Decision::Refine).then_some(last_image).flatten();
-                    let request = JobRequest { prompt: &plan.original, enhanced: &plan.prompt, refines };
-                    self.start_image(user, thread, &request).await
+                    let asked =
+                        Asked { original: &plan.original, enhanced: &plan.prompt, refines, raw: plan.raw, shape: None };
+                    self.start_for(user, message, &turns, asked).await
                 }
             },
         }

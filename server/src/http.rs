@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 
-use app::protocol::{ClientId, SendMessage, ThreadId};
-use app::ssr::{SharedPageData, Viewer};
+use app::protocol::{ClientId, ImageOptions, SendMessage, ThreadId};
+use app::ssr::{RequestOrigin, SharedPageData, Viewer};
 use app::{shell, App};
 use axum::body::Body;
 use axum::extract::{Path, Request, State};
@@ -42,6 +42,12 @@ pub fn router(state: AppState, sessions: SessionBackend) -> Router {
         .route("/auth/logout", post(auth::logout))
         .route("/auth/logout-everywhere", post(account::logout_everywhere))
         .route("/auth/password", post(account::change_password))
+        .route("/settings", post(crate::preferences::save))
+        .route("/images/{id}/delete", post(crate::library::delete_image))
+        .route("/images/{id}/share", post(crate::library::share_image))
+        .route("/threads/{id}/share", post(crate::library::share_thread))
+        .route("/shares/{token}/revoke", post(crate::library::revoke_share))
+        .route("/s/{token}/images/{id}/{variant}", get(crate::library::shared_image))
         .route("/threads", post(create_thread_form))
         .route("/threads/{id}/messages", post(send_message_form))
         .route("/images/{id}/{variant}", get(media::image))
@@ -57,21 +63,25 @@ pub fn router(state: AppState, sessions: SessionBackend) -> Router {
 }
 
 /// What every page render and server function gets as context: who is asking, and the store.
-fn page_context(state: &AppState, user: MaybeUser) -> impl Fn() + Clone + Send + Sync + 'static {
+fn page_context(state: &AppState, user: MaybeUser, req: &Request<Body>) -> impl Fn() + Clone + Send + Sync + 'static {
     let data: SharedPageData = Arc::new(StorePageData {
         store: state.chat.store.clone(),
         jobs: state.chat.jobs.clone(),
         quotas: Arc::new(state.settings.quotas.clone()),
     });
+    let host = req.headers().get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost").to_string();
+    let scheme = if state.settings.secure_cookies { "https" } else { "http" };
+    let origin = RequestOrigin(format!("{scheme}://{host}"));
     move || {
         provide_context(Viewer(user.0.clone()));
         provide_context(data.clone());
+        provide_context(origin.clone());
     }
 }
 
 async fn page_handler(State(state): State<AppState>, user: MaybeUser, req: Request<Body>) -> Response {
     let options = state.settings.leptos.clone();
-    let context = page_context(&state, user);
+    let context = page_context(&state, user, &req);
     // The render's nonce is on every inline script it writes; the policy names it.
     let context = move || {
         context();
@@ -87,7 +97,8 @@ async fn page_handler(State(state): State<AppState>, user: MaybeUser, req: Reque
 }
 
 async fn server_fn_handler(State(state): State<AppState>, user: MaybeUser, req: Request<Body>) -> impl IntoResponse {
-    handle_server_fns_with_context(page_context(&state, user), req).await
+    let context = page_context(&state, user, &req);
+    handle_server_fns_with_context(context, req).await
 }
 
 /// Answers 200 when the database does, 503 otherwise.
@@ -140,7 +151,12 @@ async fn send_message_form(
     if let Some(refused) = too_fast(&state, &user) {
         return refused;
     }
-    let send = SendMessage { thread_id: ThreadId(id), client_id: new_client_id(), text: form.text };
+    let send = SendMessage {
+        thread_id: ThreadId(id),
+        client_id: new_client_id(),
+        text: form.text,
+        options: ImageOptions::default(),
+    };
     match state.chat.send_message(user.id, &send).await {
         Ok(_) => Redirect::to(&format!("/threads/{id}")).into_response(),
         Err(e) => e.into_response(),

@@ -30,13 +30,14 @@ use app::protocol::*;
 use tokio_util::task::TaskTracker;
 
 use crate::hub::Hub;
-use crate::limits::{Gate, Policies, Usage, Verdict};
+use crate::limits::{Ask, Gate, Policies, Usage, Verdict};
 use crate::providers::pricing::PriceTable;
 use crate::providers::registry::Providers;
 use crate::providers::ImageProvider;
 use crate::relay::Relay;
 use crate::store::{JobRun, NewJob, Store, StoreError};
 use global_cap::GlobalCap;
+pub use runner::params_of;
 use slots::Slots;
 pub use text::friendly;
 
@@ -98,6 +99,21 @@ pub struct JobRequest<'a> {
     pub enhanced: &'a str,
     /// The job whose image this one changes.
     pub refines: Option<JobId>,
+    /// Shape, quality, count and seed, resolved (see `chat::options`).
+    pub params: JobParams,
+    /// The engine asked for; the default when `None` or no longer offered.
+    pub engine: Option<ProviderKind>,
+}
+
+impl<'a> JobRequest<'a> {
+    /// One square image of `prompt` from the default engine (benchmarks, tools).
+    pub fn simple(prompt: &'a str) -> Self {
+        let aspect = AspectRatio::Square;
+        let (width, height) = aspect.size();
+        let params =
+            JobParams { aspect, width, height, quality: None, count: 1, seed: None, steps: None, source: None };
+        Self { prompt, enhanced: prompt, refines: None, params, engine: None }
+    }
 }
 
 /// How the runner is set up; see `config::ImageSettings`.
@@ -145,11 +161,11 @@ impl Jobs {
         if request.enhanced.chars().count() > MAX_PROMPT_CHARS {
             return Err(JobError::PromptTooLong);
         }
-        self.refuse_unaffordable(user, self.providers.default_provider().as_ref()).await?;
-        let (claim, exempt) = self.admit(user).await?;
-        let subject = crate::assistant::subject_of(request.enhanced);
-        let provider = self.providers.default_provider();
+        let provider = self.engine(request.engine).clone();
+        self.refuse_unaffordable(user, provider.as_ref()).await?;
         let model = provider.model();
+        let (claim, exempt) = self.admit(user, self.ask(&model, &request.params)).await?;
+        let subject = crate::assistant::subject_of(request.enhanced);
         let new = NewJob {
             prompt: request.prompt,
             enhanced_prompt: request.enhanced,
@@ -159,6 +175,7 @@ impl Jobs {
             counted_at: crate::store::now_ms(),
             exempt,
             refines: request.refines,
+            params: &request.params,
         };
         let message = self.store.create_job(user, thread, new).await?.ok_or(JobError::NotFound)?;
         let job = message.job.clone().ok_or(JobError::NotFound)?;
@@ -176,13 +193,14 @@ impl Jobs {
         // A retry goes back to the job's own provider, which may be paid when the default is not.
         let (job, _) = self.store.job(user, id).await?.ok_or(JobError::NotFound)?;
         self.refuse_unaffordable(user, self.provider_for(&job).as_ref()).await?;
-        let (claim, _) = self.admit(user).await?;
+        let params = runner::params_of(&job);
+        let (claim, _) = self.admit(user, self.ask(&job.model, &params)).await?;
         let before = self.store.job_counted_at(user, id).await?;
         let run = self.store.restart_job(user, id, crate::store::now_ms()).await?.ok_or(JobError::NotFound)?;
         // The attempt before still held its place (the provider probably billed it): the new
         // one replaces it, in the gate as in the database, so a Retry counts once.
         if let Some(at) = before {
-            self.slots.forget(user, id, crate::limits::WindowIds::at(at)).await;
+            self.slots.forget(user, id, crate::limits::WindowIds::at(at), u32::from(params.count.max(1))).await;
         }
         let (job, place) = self.store.job(user, id).await?.ok_or(JobError::NotFound)?;
         let held = claim.keep(id);
@@ -190,6 +208,55 @@ impl Jobs {
         self.hub.publish(user, ServerMsg::JobUpdated(updated));
         self.spawn(run, place.thread, place.message, job, held);
         Ok(())
+    }
+
+    /// The engine asked for while it is offered, else the default.
+    pub fn engine(&self, kind: Option<ProviderKind>) -> &Arc<dyn ImageProvider> {
+        kind.and_then(|k| self.providers.by_kind(k)).unwrap_or_else(|| self.providers.default_provider())
+    }
+
+    /// What an admission asks of the gate: a place per image and room for their estimate.
+    fn ask(&self, model: &str, params: &JobParams) -> Ask {
+        let count = params.count.max(1);
+        let size = (params.width, params.height);
+        let estimate = self.prices.estimate_request(model, params.quality, size, count).unwrap_or(0);
+        Ask { images: u32::from(count), estimate_micros: estimate }
+    }
+
+    /// What the composer's row offers: each engine with its shapes, qualities and prices from
+    /// the rate table the ledger uses, and `preferences` as the row's starting values.
+    pub fn choices(&self, preferences: Preferences) -> ImageChoices {
+        let engines = self
+            .providers
+            .offered()
+            .map(|p| {
+                let caps = p.capabilities();
+                let model = p.model();
+                let aspects: Vec<AspectRatio> =
+                    AspectRatio::ALL.into_iter().filter(|a| caps.custom_sizes || !a.custom()).collect();
+                let qualities = caps.qualities.to_vec();
+                let mut prices = Vec::new();
+                for &aspect in &aspects {
+                    let (w, h) = aspect.size();
+                    for quality in std::iter::once(None).chain(qualities.iter().copied().map(Some)) {
+                        if let Some((per_image, per_request)) = self.prices.estimate_parts(&model, quality, (w, h)) {
+                            prices.push(PriceEstimate { aspect, quality, per_image, per_request });
+                        }
+                    }
+                }
+                EngineChoice {
+                    kind: p.kind(),
+                    model,
+                    aspects,
+                    qualities,
+                    seed: caps.seed,
+                    edit: caps.edit,
+                    mask: caps.mask,
+                    prices,
+                }
+            })
+            .collect();
+        ImageChoices { engines, default_engine: self.providers.default_provider().kind(), preferences }
     }
 
     /// Refuses an image the server cannot afford: paid work once the server-wide cap is

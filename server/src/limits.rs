@@ -86,6 +86,19 @@ impl Usage {
     }
 }
 
+/// What an admission asks for: a place per image in each window, and room under the spend
+/// cap for what the images are expected to cost (settled later from the provider's usage).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ask {
+    pub images: u32,
+    pub estimate_micros: i64,
+}
+
+impl Ask {
+    /// One image of unknown price: what most tests and benchmarks ask.
+    pub const ONE: Self = Self { images: 1, estimate_micros: 0 };
+}
+
 /// The answer to an admission.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
@@ -125,8 +138,9 @@ pub trait Gate: Send + Sync + 'static {
     /// Gives `holder`'s slot back (nothing happens when its lease already ran out).
     async fn release(&self, user: UserId, holder: &str) -> Result<(), GateError>;
 
-    /// Checks slots, cooldown, windows and spend, in that order, and when all allow it takes a
-    /// slot for `holder`, one place in each window and starts the cooldown, atomically.
+    /// Checks slots, cooldown, windows (room for `ask.images`) and spend (room for the
+    /// estimate), in that order, and when all allow it takes a slot for `holder`, `ask.images`
+    /// places in each window and starts the cooldown, atomically.
     async fn admit(
         &self,
         user: UserId,
@@ -134,11 +148,12 @@ pub trait Gate: Send + Sync + 'static {
         limits: &Limits,
         baseline: &Baseline,
         lease: Duration,
+        ask: Ask,
     ) -> Result<Admission, GateError>;
 
-    /// Gives back what `admit` took in the windows `ids` (and the cooldown `holder` started):
-    /// the generation did not happen. Windows since reset are left alone.
-    async fn refund(&self, user: UserId, holder: &str, ids: WindowIds) -> Result<(), GateError>;
+    /// Gives back the `images` places `admit` took in the windows `ids` (and the cooldown
+    /// `holder` started): the generation did not happen. Windows since reset are left alone.
+    async fn refund(&self, user: UserId, holder: &str, ids: WindowIds, images: u32) -> Result<(), GateError>;
 
     /// Adds a completed generation's cost to the month `month` (ignored once that month is over).
     async fn charge(&self, user: UserId, baseline: &Baseline, month: i64, micros: i64) -> Result<(), GateError>;

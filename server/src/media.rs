@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use crate::auth::MaybeUser;
 use crate::state::AppState;
 
-fn not_found() -> Response {
+pub(crate) fn not_found() -> Response {
     (StatusCode::NOT_FOUND, "not found").into_response()
 }
 
@@ -30,8 +30,17 @@ pub async fn image(
         }
     };
     let Some(found) = found else { return not_found() };
+    variant_response(found, variant, &headers, "private, max-age=31536000, immutable")
+}
+
+/// A stored variant with its ETag, answering a matching `If-None-Match` with 304.
+pub(crate) fn variant_response(
+    found: crate::store::VariantBytes,
+    variant: Variant,
+    headers: &HeaderMap,
+    cache: &'static str,
+) -> Response {
     let etag = format!("\"{}-{variant}\"", found.sha256);
-    let cache = "private, max-age=31536000, immutable";
     if headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) == Some(etag.as_str()) {
         return (StatusCode::NOT_MODIFIED, [(header::ETAG, etag), (header::CACHE_CONTROL, cache.to_string())])
             .into_response();

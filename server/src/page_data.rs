@@ -4,7 +4,8 @@
 use std::sync::Arc;
 
 use app::admin::AdminOverview;
-use app::protocol::{ThreadHistory, ThreadId, ThreadSummary, Tier, UserId, UserInfo};
+use app::gallery::{GalleryPage, GalleryQuery, ImageDetail, SharedView};
+use app::protocol::{ImageId, Preferences, ThreadHistory, ThreadId, ThreadSummary, Tier, UserId, UserInfo};
 use app::ssr::PageData;
 use futures::future::BoxFuture;
 use futures::FutureExt;
@@ -12,7 +13,7 @@ use futures::FutureExt;
 use crate::admin;
 use crate::config::QuotaSettings;
 use crate::jobs::Jobs;
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 
 pub struct StorePageData {
     pub store: Store,
@@ -46,6 +47,32 @@ impl PageData for StorePageData {
         .boxed()
     }
 
+    fn gallery(&self, user: UserId, query: GalleryQuery) -> BoxFuture<'static, Result<GalleryPage, String>> {
+        let store = self.store.clone();
+        async move { store.gallery(user, &query).await.map_err(log_and_hide) }.boxed()
+    }
+
+    fn image_detail(&self, user: UserId, image: ImageId) -> BoxFuture<'static, Result<Option<ImageDetail>, String>> {
+        let store = self.store.clone();
+        async move { image_detail(&store, user, image).await.map_err(log_and_hide) }.boxed()
+    }
+
+    fn shared(&self, token: String) -> BoxFuture<'static, Result<Option<SharedView>, String>> {
+        let store = self.store.clone();
+        async move {
+            if token.len() > 128 {
+                return Ok(None);
+            }
+            store.shared(&token).await.map_err(log_and_hide)
+        }
+        .boxed()
+    }
+
+    fn preferences(&self, user: UserId) -> BoxFuture<'static, Result<Preferences, String>> {
+        let store = self.store.clone();
+        async move { store.preferences(user).await.map_err(log_and_hide) }.boxed()
+    }
+
     fn set_plan(
         &self,
         viewer: UserInfo,
@@ -63,6 +90,18 @@ impl PageData for StorePageData {
         }
         .boxed()
     }
+}
+
+/// `user`'s image with the job that made it, its thread, lineage and live links.
+async fn image_detail(store: &Store, user: UserId, image: ImageId) -> Result<Option<ImageDetail>, StoreError> {
+    let Some(Some(job)) = store.job_of_image(user, image).await? else { return Ok(None) };
+    let Some((view, place)) = store.job(user, job).await? else { return Ok(None) };
+    let Some(info) = view.images.iter().find(|i| i.id == image).cloned() else { return Ok(None) };
+    let thread_title = store.thread(user, place.thread).await?.map(|t| t.title).unwrap_or_default();
+    let lineage = store.lineage(user, job).await?;
+    let shares = store.shares_of_image(user, image).await?;
+    let origin = String::new();
+    Ok(Some(ImageDetail { image: info, job: view, thread: place.thread, thread_title, lineage, shares, origin }))
 }
 
 fn log_and_hide(e: crate::store::StoreError) -> String {

@@ -26,8 +26,8 @@ pub mod sse;
 use std::sync::Arc;
 use std::time::Duration;
 
-use app::protocol::FailureKind;
-pub use app::protocol::ProviderKind;
+use app::protocol::{FailureKind, MAX_IMAGES_PER_REQUEST};
+pub use app::protocol::{ProviderKind, Quality};
 use async_trait::async_trait;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -47,12 +47,26 @@ pub struct ImageRequest {
     /// A seed asked for; `None` lets the provider pick a random one (an engine that caches
     /// identical graphs would otherwise answer a retry with the same image in no time).
     pub seed: Option<u64>,
+    /// The care asked for (OpenAI's `quality`, a diffusion engine's steps); `None` leaves the
+    /// configured one.
+    pub quality: Option<Quality>,
+    /// Images to make in this one request (1 to 4); an engine that makes them in a batch
+    /// reports progress once for all.
+    pub count: u8,
+}
+
+impl ImageRequest {
+    /// The count, within 1..=[`MAX_IMAGES_PER_REQUEST`].
+    pub fn images(&self) -> u8 {
+        self.count.clamp(1, MAX_IMAGES_PER_REQUEST)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct GeneratedImage {
-    /// The finished image (PNG, or whatever the engine saved: JPEG, WebP).
-    pub png: Vec<u8>,
+    /// The finished images, in the engine's order (PNG, or whatever the engine saved: JPEG,
+    /// WebP); never empty.
+    pub images: Vec<Vec<u8>>,
     /// The prompt the provider says it used, when it rewrites prompts.
     pub revised_prompt: Option<String>,
     /// Which provider and model made it, shown with the image.
@@ -91,6 +105,10 @@ pub struct Capabilities {
     pub seed: bool,
     /// Makes several images per request.
     pub batch: bool,
+    /// Qualities it takes (empty: one, its own).
+    pub qualities: &'static [Quality],
+    /// Takes any size (within its rules), not only the classic three shapes.
+    pub custom_sizes: bool,
     /// Reports real sampler steps.
     pub steps: bool,
     /// Sends previews while it works.

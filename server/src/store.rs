@@ -6,11 +6,14 @@
 mod answers;
 mod caps;
 mod ending;
+mod gallery;
 mod images;
 mod jobs;
 mod messages;
 mod model_usage;
+mod preferences;
 mod quota;
+mod shares;
 mod spend;
 mod threads;
 mod users;
@@ -26,6 +29,7 @@ pub use jobs::{job_text, JobPlace, JobRun, NewJob};
 pub use messages::{NewMessage, RecentJob, RecentMessage};
 pub use model_usage::ModelUsage;
 pub use quota::Plan;
+pub use shares::ShareTarget;
 pub use spend::{DayRow, UserSpendRow};
 pub use users::ListedAdmin;
 

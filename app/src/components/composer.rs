@@ -4,6 +4,7 @@
 
 use leptos::prelude::*;
 
+use super::image_row::{use_row, ImageRow};
 use super::{is_online, new_client_id, quota_bar::QuotaBar, use_chat_state, Outbound};
 use crate::protocol::{ThreadId, MAX_MESSAGE_CHARS};
 
@@ -14,6 +15,7 @@ pub fn Composer(id: ThreadId) -> impl IntoView {
     // Uncontrolled: the text lives in the textarea itself, read on submit and cleared after.
     // A bound value would be reset by hydration and wipe what was typed before it.
     let input = NodeRef::<leptos::html::Textarea>::new();
+    let row = use_row();
 
     let submit = move || {
         let Some(el) = input.get_untracked() else { return };
@@ -21,7 +23,8 @@ pub fn Composer(id: ThreadId) -> impl IntoView {
         if body.trim().is_empty() {
             return;
         }
-        let frame = state.try_update(|s| s.queue_send(id, new_client_id(), body));
+        let options = row.map(|r| r.take()).unwrap_or_default();
+        let frame = state.try_update(|s| s.queue_send(id, new_client_id(), body, options));
         if let (Some(frame), true) = (frame, is_online(state)) {
             outbound.send(frame);
         }
@@ -44,6 +47,7 @@ pub fn Composer(id: ThreadId) -> impl IntoView {
     view! {
         <div class="composer-dock">
             <QuotaBar/>
+            <ImageRow/>
             <form class="composer" method="post" action=format!("/threads/{id}/messages") on:submit=on_submit>
                 <label for="composer-text" class="visually-hidden">"Message"</label>
                 <textarea

@@ -4,19 +4,21 @@
 
 use leptos::prelude::*;
 
-use super::{use_chat_state, Outbound};
+use super::image_row::use_row;
+use super::{is_online, new_client_id, use_chat_state, Outbound};
 use crate::protocol::{
-    elapsed_text, CancelJob, ClientMsg, ImageInfo, JobId, JobStage, JobStatus, JobView, ProviderKind, RetryJob, Variant,
+    dollars, elapsed_text, CancelJob, ClientMsg, ImageInfo, JobId, JobStage, JobStatus, JobView, ProviderKind,
+    RetryJob, ThreadId, Variant,
 };
 
 #[component]
 pub fn JobCard(job: JobView) -> impl IntoView {
     match job.status {
         JobStatus::Running => view! { <RunningJob job/> }.into_any(),
-        JobStatus::Complete => match job.image.clone() {
-            Some(image) => view! { <FinishedImage job image/> }.into_any(),
-            None => view! { <p role="alert" class="alert">"The image is missing."</p> }.into_any(),
-        },
+        JobStatus::Complete if job.images.is_empty() => {
+            view! { <p class="muted">"This image was deleted."</p> }.into_any()
+        }
+        JobStatus::Complete => view! { <FinishedJob job/> }.into_any(),
         JobStatus::Failed | JobStatus::Interrupted | JobStatus::Cancelled => view! { <EndedJob job/> }.into_any(),
     }
 }
@@ -79,43 +81,176 @@ fn elapsed_since(started_at: Option<i64>) -> ReadSignal<Option<i64>> {
     elapsed
 }
 
-fn srcset(image: &ImageInfo) -> String {
+pub(crate) fn srcset(image: &ImageInfo) -> String {
     image.variants.iter().map(|w| format!("{} {w}w", image.url(Variant::Width(*w)))).collect::<Vec<_>>().join(", ")
 }
 
 #[component]
-fn FinishedImage(job: JobView, image: ImageInfo) -> impl IntoView {
+fn FinishedJob(job: JobView) -> impl IntoView {
     let made_by = if job.provider == ProviderKind::Builtin {
         "Made offline by the built-in renderer".to_string()
     } else {
         format!("Made by {} ({})", job.provider.name(), job.model)
     };
     let lineage = job.refines.map(|earlier| view! { <Lineage earlier/> });
+    let count = job.images.len();
+    let images = job.images.iter().enumerate().map(|(index, image)| {
+        view! { <JobImage job=job.clone() image=image.clone() index count/> }
+    });
+    let images = images.collect_view();
+    let many = count > 1;
+    let anchor = format!("job-{}", job.id);
+    let (asked, sent, revised) = (job.prompt.clone(), job.enhanced_prompt.clone(), job.revised_prompt.clone());
     view! {
-        <figure class="job image" id=format!("job-{}", job.id)>
+        <div class="job finished" id=anchor>
+            <div class="image-grid" class:many=many>{images}</div>
+            <p class="made-by">{made_by}</p>
+            {lineage}
+            <JobActions job=job.clone()/>
+            <details class="prompts">
+                <summary>"Prompts and settings"</summary>
+                <dl>
+                    <dt>"You asked for"</dt>
+                    <dd>{asked}</dd>
+                    <dt>"Sent to the provider"</dt>
+                    <dd>{sent}</dd>
+                    {revised.map(|r| view! { <dt>"The provider's revision"</dt><dd>{r}</dd> })}
+                </dl>
+                <ParamsCard job/>
+            </details>
+        </div>
+    }
+}
+
+/// One image of a job: opens full size, with Refine (names it for the next message) and
+/// Download.
+#[component]
+fn JobImage(job: JobView, image: ImageInfo, index: usize, count: usize) -> impl IntoView {
+    let row = use_row();
+    // One of several says which: "a fox (2 of 3)"; a single image is named by its prompt alone.
+    let alt = match count {
+        1 => job.enhanced_prompt.clone(),
+        _ => format!("{} ({} of {count})", job.enhanced_prompt, index + 1),
+    };
+    let label = match count {
+        1 => format!("Changing: {}", job.subject),
+        _ => format!("Changing image {} of {count}: {}", index + 1, job.subject),
+    };
+    let id = image.id;
+    let sizes = if count > 1 { "(min-width: 760px) 18rem, 44vw" } else { "(min-width: 760px) 36rem, 88vw" };
+    let refine = move |_| {
+        if let Some(row) = row {
+            row.refine(id, label.clone());
+            focus_composer();
+        }
+    };
+    view! {
+        <figure class="job-image">
             <a href=image.url(Variant::Full) target="_blank" rel="noopener">
                 <img
                     src=image.url(image.largest())
                     srcset=srcset(&image)
-                    sizes="(min-width: 760px) 36rem, 88vw"
+                    sizes=sizes
                     width=image.width.to_string()
                     height=image.height.to_string()
-                    alt=job.enhanced_prompt.clone()
+                    alt=alt
                 />
             </a>
-            <figcaption>{made_by}</figcaption>
-            {lineage}
-            <details class="prompts">
-                <summary>"Prompts"</summary>
-                <dl>
-                    <dt>"You asked for"</dt>
-                    <dd>{job.prompt.clone()}</dd>
-                    <dt>"Sent to the provider"</dt>
-                    <dd>{job.enhanced_prompt.clone()}</dd>
-                    {job.revised_prompt.clone().map(|r| view! { <dt>"The provider's revision"</dt><dd>{r}</dd> })}
-                </dl>
-            </details>
+            <figcaption class="image-actions">
+                <button type="button" class="secondary" on:click=refine>"Refine"</button>
+                <a href=image.url(Variant::Full) download=format!("easel-{}.png", image.id)>"Download"</a>
+            </figcaption>
         </figure>
+    }
+}
+
+/// Reuse settings (the job's into the row, seed included) and More like this (the same
+/// prompt and settings again, with a new seed).
+#[component]
+fn JobActions(job: JobView) -> impl IntoView {
+    let state = use_chat_state();
+    let outbound = StoredValue::new(expect_context::<Outbound>());
+    let row = use_row();
+    let params = job.params.clone();
+    let engine = job.provider;
+    let reuse = {
+        let params = params.clone();
+        move |_| {
+            if let (Some(row), Some(p)) = (row, &params) {
+                row.options.set(p.options(engine, true));
+                focus_composer();
+            }
+        }
+    };
+    let thread = StoredValue::new(None::<ThreadId>);
+    let job_id = job.id;
+    let prompt = format!("/imagine {}", job.enhanced_prompt);
+    let again = move |_| {
+        let options = params.as_ref().map(|p| p.options(engine, false)).unwrap_or_default();
+        let Some(thread_id) = thread.get_value().or_else(|| state.with_untracked(|s| thread_of(s, job_id))) else {
+            return;
+        };
+        thread.set_value(Some(thread_id));
+        let frame = state.try_update(|s| s.queue_send(thread_id, new_client_id(), prompt.clone(), options));
+        if let (Some(frame), true) = (frame, is_online(state)) {
+            outbound.with_value(|o| o.send(frame));
+        }
+    };
+    view! {
+        <div class="job-actions">
+            <button type="button" class="secondary" on:click=reuse disabled=job.params.is_none()>"Reuse settings"</button>
+            <button type="button" class="secondary" on:click=again>"More like this"</button>
+        </div>
+    }
+}
+
+/// The thread holding `job`, from the tab's logs.
+fn thread_of(state: &crate::chat_state::ChatState, job: JobId) -> Option<ThreadId> {
+    state
+        .logs
+        .iter()
+        .find_map(|(id, log)| log.messages.iter().any(|m| m.job.as_ref().is_some_and(|j| j.id == job)).then_some(*id))
+}
+
+/// What a job was made with: engine, model, size, quality, seed, steps and cost.
+#[component]
+pub(crate) fn ParamsCard(job: JobView) -> impl IntoView {
+    let cost = match job.cost_micros {
+        Some(m) => dollars(m),
+        None if job.provider == ProviderKind::Builtin => dollars(0),
+        None => "not recorded".to_string(),
+    };
+    let p = job.params.clone();
+    view! {
+        <dl class="params">
+            <dt>"Engine"</dt>
+            <dd>{job.provider.name()}</dd>
+            <dt>"Model"</dt>
+            <dd>{job.model.clone()}</dd>
+            {p.clone().map(|p| view! {
+                <dt>"Size"</dt>
+                <dd>{format!("{} × {} ({})", p.width, p.height, p.aspect.label())}</dd>
+                <dt>"Quality"</dt>
+                <dd>{p.quality.map_or("default", |q| q.label())}</dd>
+                <dt>"Images"</dt>
+                <dd>{p.count.max(1)}</dd>
+            })}
+            {p.as_ref().and_then(|p| p.seed).map(|s| view! { <dt>"Seed"</dt><dd>{s}</dd> })}
+            {p.as_ref().and_then(|p| p.steps).map(|s| view! { <dt>"Steps"</dt><dd>{s}</dd> })}
+            <dt>"Cost"</dt>
+            <dd>{cost}</dd>
+        </dl>
+    }
+}
+
+/// Puts the cursor in the message box (after Refine or Reuse settings).
+fn focus_composer() {
+    #[cfg(feature = "hydrate")]
+    if let Some(el) = leptos::prelude::document().get_element_by_id("composer-text") {
+        use leptos::wasm_bindgen::JsCast;
+        if let Ok(el) = el.dyn_into::<web_sys::HtmlElement>() {
+            let _ = el.focus();
+        }
     }
 }
 

@@ -19,6 +19,8 @@ pub fn ChatLayout(user: UserInfo, children: Children) -> impl IntoView {
                 <a class="brand" href="/">"Easel"</a>
                 <ConnectionBanner/>
                 {user.admin.then(|| view! { <a class="admin-link" href="/admin">"Admin"</a> })}
+                <a class="gallery-link" href="/gallery">"Gallery"</a>
+                <a class="settings-link" href="/settings">"Settings"</a>
                 <a class="who" href="/account" title="Account">{user.username}</a>
                 <form method="post" action="/auth/logout">
                     <button type="submit" class="secondary">"Log out"</button>

@@ -4,6 +4,7 @@
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
+use super::image_row::Row;
 use super::{
     auth_pages::Landing, composer::Composer, is_online, layout::ChatLayout, thread_header::ThreadHeader,
     transcript::Transcript, use_chat_state, viewer_resource, Outbound,
@@ -73,6 +74,8 @@ fn ThreadView(history: ThreadHistory) -> impl IntoView {
         Signal::derive(move || state.with(|s| s.logs.get(&id).map(|l| l.has_older)).unwrap_or(initial_older));
     let pending = Signal::derive(move || state.with(|s| s.pending_in(id)));
     let deleted = move || state.with(|s| s.deleted.contains(&id));
+    // The composer's row, which the images' Refine and Reuse settings buttons also set.
+    provide_context(Row::new());
     view! {
         <Show when=move || !deleted() fallback=|| view! { <p class="notice" role="alert">"This thread was deleted."</p> }>
             <div class="thread">

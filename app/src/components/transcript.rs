@@ -44,7 +44,7 @@ pub fn Transcript(
             // its job moves on or a streamed reply grows.
             <For
                 each=move || messages.get()
-                key=|m| (m.id, m.text.len(), m.job.as_ref().map(|j| (j.status, j.stage, j.image.as_ref().map(|i| i.id))))
+                key=|m| (m.id, m.text.len(), m.job.as_ref().map(|j| (j.status, j.stage, j.images.first().map(|i| i.id))))
                 children=|m| view! { <MessageItem message=m/> }
             />
             <For

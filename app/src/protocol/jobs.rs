@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{FailureKind, MessageId, ProviderKind, ThreadId, Variant};
+use super::{FailureKind, JobParams, MessageId, ProviderKind, ThreadId, Variant};
 
 id_newtype!(
     /// One image generation.
@@ -176,13 +176,29 @@ pub struct JobView {
     pub provider: ProviderKind,
     pub model: String,
     pub error: Option<JobError>,
-    pub image: Option<ImageInfo>,
+    /// What it made, in the engine's order (a request may ask for several).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub images: Vec<ImageInfo>,
+    /// What it was made with (`None` for jobs from before the composer's row).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub params: Option<JobParams>,
+    /// What it cost, once recorded (millionths of a dollar).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_micros: Option<i64>,
     /// The job whose image this one changes (a refinement), if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refines: Option<JobId>,
     /// When the current run started (Unix ms), for the elapsed time of a long job.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub started_at: Option<i64>,
+}
+
+impl JobView {
+    /// The first image, which stands for the job where one picture is shown (a thumbnail,
+    /// the image a refinement changes when none is named).
+    pub fn image(&self) -> Option<&ImageInfo> {
+        self.images.first()
+    }
 }
 
 /// "0:42", "12:05": elapsed time as a running job shows it.

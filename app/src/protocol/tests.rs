@@ -58,7 +58,12 @@ fn delete_thread_round_trips() {
 
 #[test]
 fn send_round_trips() {
-    let m = SendMessage { thread_id: ThreadId(1), client_id: ClientId("c".into()), text: "hi \"there\"".into() };
+    let m = SendMessage {
+        thread_id: ThreadId(1),
+        client_id: ClientId("c".into()),
+        text: "hi \"there\"".into(),
+        options: ImageOptions::default(),
+    };
     round_trip_client(ClientMsg::Send(m), "send");
 }
 
@@ -68,6 +73,7 @@ fn welcome_round_trips() {
         user: UserInfo { id: UserId(1), username: "ada".into(), admin: false },
         threads: vec![summary()],
         quota: None,
+        choices: None,
     };
     round_trip_server(ServerMsg::Welcome(m), "welcome");
 }
@@ -118,7 +124,9 @@ fn job() -> JobView {
         provider: ProviderKind::Builtin,
         model: "scene-v1".into(),
         error: None,
-        image: Some(ImageInfo { id: ImageId(9), width: 1024, height: 1024, variants: vec![256, 512, 1024] }),
+        images: vec![ImageInfo { id: ImageId(9), width: 1024, height: 1024, variants: vec![256, 512, 1024] }],
+        params: None,
+        cost_micros: Some(31_930),
         refines: None,
         started_at: None,
     }
@@ -195,6 +203,7 @@ fn welcome_with_quota_round_trips_and_an_older_welcome_still_reads() {
         user: UserInfo { id: UserId(1), username: "ada".into(), admin: false },
         threads: vec![],
         quota: Some(quota()),
+        choices: None,
     };
     round_trip_server(ServerMsg::Welcome(m), "welcome");
     let old = r#"{"type":"welcome","user":{"id":1,"username":"ada"},"threads":[]}"#;

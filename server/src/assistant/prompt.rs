@@ -206,6 +206,19 @@ pub fn plan_with(classifier: &Classifier<'_>, history: &[Turn], message: &str) -
     Plan { decision, original, prompt, aspect: memory.aspect, raw, certain }
 }
 
+/// The prompt of a change to a named image (its Refine button, a picture attached) whose
+/// prompt was `base`: the change `message` asks for, with the thread's style.
+pub fn refine_named(history: &[Turn], base: &str, message: &str) -> String {
+    let mut memory =
+        StyleMemory::from_messages(history.iter().filter(|t| t.role == Role::User).map(|t| t.text.as_str()));
+    memory.update(message);
+    let change = change_of_request(message);
+    match base.trim().is_empty() {
+        true => memory.apply(&change),
+        false => memory.apply(&apply_change(base, &change)),
+    }
+}
+
 /// `prompt` (written by a chat model's tool call) with the thread's style and shape, unless
 /// the call named its own: a style the assistant knows replaces the remembered one, another
 /// is added as it was written.

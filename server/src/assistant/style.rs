@@ -124,6 +124,23 @@ pub fn aspect_in(text: &str) -> Option<Aspect> {
     }
 }
 
+/// `prompt` saying `aspect`'s shape: a shape phrase the memory wrote for another shape is
+/// replaced (the composer's row chose otherwise); the user's own words are left alone.
+pub fn with_aspect(prompt: &str, aspect: Aspect) -> String {
+    let mut out = prompt.to_string();
+    for other in [Aspect::Wide, Aspect::Tall].into_iter().filter(|a| *a != aspect) {
+        if let Some(phrase) = other.phrase() {
+            out = out.replace(&format!(", {phrase}"), "");
+        }
+    }
+    if let Some(phrase) = aspect.phrase() {
+        if aspect_in(&out).is_none() {
+            out.push_str(&format!(", {phrase}"));
+        }
+    }
+    out
+}
+
 impl StyleMemory {
     /// What the user's messages (oldest first) established: the latest mention wins.
     pub fn from_messages<'a>(messages: impl IntoIterator<Item = &'a str>) -> Self {
@@ -189,6 +206,9 @@ mod tests {
 
     #[test]
     fn a_prompt_that_names_its_style_keeps_it() {
+        assert_eq!(with_aspect("a valley, wide composition", Aspect::Tall), "a valley, tall composition");
+        assert_eq!(with_aspect("a valley, wide composition", Aspect::Wide), "a valley, wide composition");
+        assert_eq!(with_aspect("a valley, tall composition", Aspect::Square), "a valley");
         let m = StyleMemory { style: Some("watercolor"), aspect: Aspect::Square };
         assert_eq!(m.apply("a fox in pixel art"), "a fox in pixel art");
         assert_eq!(style_in("first anime, then actually pixel art"), Some("pixel art"));

@@ -12,10 +12,10 @@ use tokio::sync::mpsc;
 use tracing::Instrument;
 
 use super::budget::Budget;
+use super::options::Asked;
 use super::{Chat, ChatError};
 use crate::assistant::{self, offline_reply, Decision, Plan, Turn};
 use crate::chat_model::{tools, ChatModel, ImageCall, ImageTool, ModelReply, Speaker, SYSTEM_PROMPT, TOOLS_PROMPT};
-use crate::jobs::JobRequest;
 use crate::store::NewMessage;
 
 /// What the tab shows when the model could not answer and there is nothing else to do.
@@ -212,8 +212,13 @@ impl Chat {
         let style = call.style.as_deref();
         let enhanced = assistant::prompt::styled(turns, &message.text, &call.prompt, style, call.aspect);
         let refines = if call.tool == ImageTool::EditLast { local.last_image } else { None };
-        let request = JobRequest { prompt: &message.text, enhanced: &enhanced, refines };
-        self.start_image(user, message.thread_id, &request).await
+        let shape = call.aspect.map(|a| match a {
+            assistant::Aspect::Square => AspectRatio::Square,
+            assistant::Aspect::Wide => AspectRatio::Landscape,
+            assistant::Aspect::Tall => AspectRatio::Portrait,
+        });
+        let asked = Asked { original: &message.text, enhanced: &enhanced, refines, raw: false, shape };
+        self.start_for(user, message, turns, asked).await
     }
 
     /// The local decision: the plan's image or refinement, else a reply (`note` when the model
@@ -230,8 +235,9 @@ impl Chat {
         match plan.decision {
             Decision::Image | Decision::Refine => {
                 let refines = (plan.decision == Decision::Refine).then_some(local.last_image).flatten();
-                let request = JobRequest { prompt: &plan.original, enhanced: &plan.prompt, refines };
-                self.start_image(user, message.thread_id, &request).await
+                let asked =
+                    Asked { original: &plan.original, enhanced: &plan.prompt, refines, raw: plan.raw, shape: None };
+                self.start_for(user, message, turns, asked).await
             }
             Decision::None => {
                 // A spent allowance is said once; after that the built-in replies answer.

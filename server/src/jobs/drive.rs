@@ -19,7 +19,55 @@ impl Jobs {
     /// The moment a job started now must end by: the work decides it (4K at high quality or
     /// a CPU engine takes minutes), never past [`MAX_DEADLINE`].
     pub(super) fn ends_at(&self, provider: &dyn ImageProvider, request: &ImageRequest) -> Instant {
-        Instant::now() + self.deadline.unwrap_or_else(|| provider.deadline(request)).min(MAX_DEADLINE)
+        // An engine without batches makes several images one after the other.
+        let rounds = if provider.capabilities().batch { 1 } else { u32::from(request.images()) };
+        Instant::now()
+            + self.deadline.unwrap_or_else(|| provider.deadline(request)).saturating_mul(rounds).min(MAX_DEADLINE)
+    }
+
+    /// Makes every image the request asks for: in one call where the engine batches, else one
+    /// call per image (seeds counting up from the one asked for). Images made before a later
+    /// call fails are kept; a cancel or the deadline drops them all.
+    pub(super) async fn generate_all(
+        &self,
+        run: JobRun,
+        held: &Held,
+        (thread, job): (ThreadId, &JobView),
+        provider: Arc<dyn ImageProvider>,
+        request: ImageRequest,
+        ends_at: Instant,
+    ) -> Result<Result<GeneratedImage, ProviderError>, StoreError> {
+        let count = request.images();
+        if count == 1 || provider.capabilities().batch {
+            return self.generate(run, held, (thread, job), provider, request, ends_at).await;
+        }
+        let mut made: Option<GeneratedImage> = None;
+        for i in 0..count {
+            let one =
+                ImageRequest { count: 1, seed: request.seed.map(|s| s.wrapping_add(u64::from(i))), ..request.clone() };
+            match self.generate(run, held, (thread, job), provider.clone(), one, ends_at).await? {
+                Ok(image) => {
+                    made = Some(match made {
+                        None => image,
+                        Some(mut all) => {
+                            all.images.extend(image.images);
+                            all.usage = match (all.usage, image.usage) {
+                                (Some(a), Some(b)) => Some(a.plus(b)),
+                                (a, b) => a.or(b),
+                            };
+                            all
+                        }
+                    })
+                }
+                Err(e @ (ProviderError::Cancelled | ProviderError::Timeout)) => return Ok(Err(e)),
+                Err(e) if made.is_some() => {
+                    tracing::warn!(job = %job.id, error = %e, made = i, "a later image failed; keeping those made");
+                    break;
+                }
+                Err(e) => return Ok(Err(e)),
+            }
+        }
+        Ok(made.ok_or(ProviderError::NoImage))
     }
 
     /// Drives the provider, turning its events into progress, until `ends_at`.

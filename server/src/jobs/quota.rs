@@ -6,16 +6,16 @@ use app::protocol::*;
 use super::slots::{Claim, Held};
 use super::{JobError, Jobs};
 use crate::limits::policy::quota_view;
-use crate::limits::{Limits, Usage, WindowIds};
+use crate::limits::{Ask, Limits, Usage, WindowIds};
 use crate::store::{now_ms, JobEnding, JobRun, StoreError};
 
 impl Jobs {
     /// Admits a generation for `user` under their tier; also says whether it is exempt from
     /// spend totals (an admin's or a test account's).
-    pub(super) async fn admit(&self, user: UserId) -> Result<(Claim, bool), JobError> {
+    pub(super) async fn admit(&self, user: UserId, ask: Ask) -> Result<(Claim, bool), JobError> {
         let plan = self.store.plan(user).await?.ok_or(JobError::NotFound)?;
         let baseline = self.store.baseline(user, now_ms()).await?;
-        let claim = match self.slots.claim(user, plan.tier, &baseline).await {
+        let claim = match self.slots.claim(user, plan.tier, &baseline, ask).await {
             Ok(claim) => claim,
             Err(e) => {
                 if let JobError::Refused { usage, .. } = &e {

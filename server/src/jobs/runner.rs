@@ -118,17 +118,24 @@ impl Jobs {
         let (user, cancel) = (held.user, held.cancel.clone());
         self.stage(run, user, thread, &job, JobStage::Queued).await?;
         self.stage(run, user, thread, &job, JobStage::Initializing).await?;
-        // The shape is written into the prompt ("wide composition"), so a retry keeps it.
-        let (width, height) = crate::assistant::style::aspect_in(&job.enhanced_prompt).unwrap_or_default().size();
+        let params = params_of(&job);
         let provider = self.provider_for(&job);
         let source = self.source_image(user, &job, provider.as_ref()).await?;
-        let request = ImageRequest { prompt: job.enhanced_prompt.clone(), width, height, source, seed: None };
+        let request = ImageRequest {
+            prompt: job.enhanced_prompt.clone(),
+            width: params.width,
+            height: params.height,
+            source,
+            seed: params.seed,
+            quality: params.quality,
+            count: params.count,
+        };
         // Cancelled before the provider was called: the generation never happened.
         let called = !cancel.is_cancelled();
         outcome.called(called);
         let ends_at = self.ends_at(provider.as_ref(), &request);
         let result = match called {
-            true => self.generate(run, held, (thread, &job), provider, request, ends_at).await?,
+            true => self.generate_all(run, held, (thread, &job), provider, request, ends_at).await?,
             false => Err(ProviderError::Cancelled),
         };
         let (ending, recorded) = match result {
@@ -194,9 +201,21 @@ impl Jobs {
         job: &JobView,
         provider: &dyn ImageProvider,
     ) -> Result<Option<Arc<Vec<u8>>>, StoreError> {
-        let Some(earlier) = job.refines.filter(|_| provider.capabilities().edit) else { return Ok(None) };
-        let Some(image) = self.store.job(user, earlier).await?.and_then(|(j, _)| j.image) else { return Ok(None) };
-        Ok(self.store.image_variant(user, image.id, Variant::Full).await?.map(|v| Arc::new(v.bytes)))
+        if !provider.capabilities().edit {
+            return Ok(None);
+        }
+        // The image named (a Refine button, "the second one"), else the first of the job refined.
+        let named = job.params.as_ref().and_then(|p| p.source);
+        let image = match (named, job.refines) {
+            (Some(image), _) => image,
+            (None, Some(earlier)) => match self.store.job(user, earlier).await?.and_then(|(j, _)| j.image().cloned()) {
+                Some(image) => image.id,
+                None => return Ok(None),
+            },
+            (None, None) => return Ok(None),
+        };
+        // Owner-checked: another account's image is never read.
+        Ok(self.store.image_variant(user, image, Variant::Full).await?.map(|v| Arc::new(v.bytes)))
     }
 
     /// Decodes, stores and records the image; returns the ending and whether it was recorded
@@ -212,7 +231,8 @@ impl Jobs {
         ends_at: Instant,
     ) -> Result<Option<(JobEnding, bool)>, StoreError> {
         self.stage(run, user, thread, job, JobStage::Processing).await?;
-        let png = image.png;
+        let count = image.images.len();
+        let pngs = image.images;
         let bad_image = || JobEnding::Failed {
             kind: FailureKind::BadImage,
             message: "Generation failed, please try again.".into(),
@@ -221,7 +241,9 @@ impl Jobs {
         };
         // Within the job's deadline: decoding is bounded (see `variants`), but a slow machine
         // must not keep the job looking alive past it. The blocking task finishes unobserved.
-        let work = tokio::task::spawn_blocking(move || variants::prepare(&png));
+        let work = tokio::task::spawn_blocking(move || {
+            pngs.iter().map(|png| variants::prepare(png)).collect::<Result<Vec<_>, _>>()
+        });
         // An image that arrived just before the deadline still gets time to be stored.
         let ends_at = ends_at.max(Instant::now() + PROCESSING_GRACE);
         let prepared = match tokio::time::timeout_at(ends_at, work).await {
@@ -243,12 +265,15 @@ impl Jobs {
             }
         };
         self.stage(run, user, thread, job, JobStage::Saving).await?;
-        let id = self
-            .store
-            .store_image(user, &prepared.sha256, (prepared.width, prepared.height), &prepared.variants)
-            .await?;
-        let cost_micros = self.prices.cost_micros(&image.model, image.usage);
-        let complete = JobEnding::Complete { image: id, revised_prompt: image.revised_prompt, cost_micros };
+        let mut ids = Vec::with_capacity(count);
+        for prepared in prepared {
+            let size = (prepared.width, prepared.height);
+            ids.push(self.store.store_image(user, &prepared.sha256, size, &prepared.variants).await?);
+        }
+        let cost_micros = self.prices.cost_of(&image.model, image.usage, count);
+        // The card shows the seed the engine used, where it says.
+        let params = Some(JobParams { seed: image.seed.or(params_of(job).seed), ..params_of(job) });
+        let complete = JobEnding::Complete { images: ids, params, revised_prompt: image.revised_prompt, cost_micros };
         if !self.store.finish_job(run, &complete).await? {
             return Ok(None);
         }
@@ -260,7 +285,21 @@ impl Jobs {
     /// its price for one image of the job's shape; zero when unpriced, still a record that the
     /// provider was paid (the job keeps its place on a Retry).
     pub(super) fn billed_micros(&self, job: &JobView) -> i64 {
-        let (width, height) = crate::assistant::style::aspect_in(&job.enhanced_prompt).unwrap_or_default().size();
-        self.prices.estimate_micros(&job.model, None, width, height).unwrap_or(0)
+        let p = params_of(job);
+        self.prices.estimate_request(&job.model, p.quality, (p.width, p.height), p.count).unwrap_or(0)
     }
+}
+
+/// What a job asks for: its recorded parameters, or for a job from before the composer's
+/// row, one image of the shape its prompt names ("wide composition").
+pub fn params_of(job: &JobView) -> JobParams {
+    job.params.clone().unwrap_or_else(|| {
+        let aspect = match crate::assistant::style::aspect_in(&job.enhanced_prompt).unwrap_or_default() {
+            crate::assistant::Aspect::Square => AspectRatio::Square,
+            crate::assistant::Aspect::Wide => AspectRatio::Landscape,
+            crate::assistant::Aspect::Tall => AspectRatio::Portrait,
+        };
+        let (width, height) = aspect.size();
+        JobParams { aspect, width, height, quality: None, count: 1, seed: None, steps: None, source: None }
+    })
 }

@@ -15,7 +15,7 @@ use app::protocol::Tier;
 
 use super::JobError;
 use crate::limits::policy::{crossed_notice, refusal_text};
-use crate::limits::{Baseline, Gate, GateError, Policies, Usage, Verdict, WindowIds};
+use crate::limits::{Ask, Baseline, Gate, GateError, Policies, Usage, Verdict, WindowIds};
 
 struct Running {
     user: UserId,
@@ -38,6 +38,7 @@ pub struct Claim {
     user: UserId,
     holder: String,
     ids: WindowIds,
+    images: u32,
     kept: bool,
     /// The user's use, counting this claim.
     pub usage: Usage,
@@ -49,8 +50,10 @@ pub struct Held {
     pub user: UserId,
     pub holder: String,
     pub cancel: CancellationToken,
-    /// The windows the reservation was taken in (what a refund gives back).
+    /// The windows the reservation was taken in, and the places it took in each (what a
+    /// refund gives back).
     pub ids: WindowIds,
+    pub images: u32,
 }
 
 impl From<GateError> for JobError {
@@ -83,12 +86,18 @@ impl Slots {
 
     /// Takes one of the user's slots and a place in each window, before anything is stored or
     /// any provider called; a refusal says why and when to try again.
-    pub async fn claim(self: &Arc<Self>, user: UserId, tier: Tier, baseline: &Baseline) -> Result<Claim, JobError> {
+    pub async fn claim(
+        self: &Arc<Self>,
+        user: UserId,
+        tier: Tier,
+        baseline: &Baseline,
+        ask: Ask,
+    ) -> Result<Claim, JobError> {
         let holder = uuid::Uuid::new_v4().to_string();
         let limits = self.policies.of(tier);
-        let admission = self.gate.admit(user, &holder, limits, baseline, self.lease).await?;
+        let admission = self.gate.admit(user, &holder, limits, baseline, self.lease, ask).await?;
         if admission.verdict != Verdict::Admitted {
-            let text = refusal_text(admission.verdict, &admission.usage, tier, &self.policies);
+            let text = refusal_text(admission.verdict, &admission.usage, tier, &self.policies, ask.images);
             tracing::info!(%user, verdict = ?admission.verdict, "generation refused by quota");
             return Err(JobError::Refused { verdict: admission.verdict, text, usage: admission.usage });
         }
@@ -106,20 +115,28 @@ impl Slots {
         let running = Running { user, job: None, cancel: CancellationToken::new(), preview: None };
         self.local().insert(holder.clone(), running);
         let ids = admission.usage.ids;
-        Ok(Claim { slots: self.clone(), user, holder, ids, kept: false, usage: admission.usage })
+        Ok(Claim {
+            slots: self.clone(),
+            user,
+            holder,
+            ids,
+            images: ask.images.max(1),
+            kept: false,
+            usage: admission.usage,
+        })
     }
 
     /// Gives a reservation back: the generation did not happen.
     pub async fn refund(&self, held: &Held) {
-        if let Err(e) = self.gate.refund(held.user, &held.holder, held.ids).await {
+        if let Err(e) = self.gate.refund(held.user, &held.holder, held.ids, held.images).await {
             tracing::warn!(user = %held.user, error = %e, "a reservation could not be returned");
         }
     }
 
     /// Takes back the place an earlier attempt of `job` holds in the windows `ids` (Retry of a
     /// job that kept its place: the new attempt's place replaces it).
-    pub async fn forget(&self, user: UserId, job: JobId, ids: WindowIds) {
-        if let Err(e) = self.gate.refund(user, &format!("retry-{job}"), ids).await {
+    pub async fn forget(&self, user: UserId, job: JobId, ids: WindowIds, images: u32) {
+        if let Err(e) = self.gate.refund(user, &format!("retry-{job}"), ids, images).await {
             tracing::warn!(%user, error = %e, "an earlier attempt's place could not be returned");
         }
     }
@@ -197,17 +214,17 @@ impl Claim {
             None => CancellationToken::new(),
         };
         self.kept = true;
-        Held { user: self.user, holder: self.holder.clone(), cancel, ids: self.ids }
+        Held { user: self.user, holder: self.holder.clone(), cancel, ids: self.ids, images: self.images }
     }
 }
 
 impl Drop for Claim {
     fn drop(&mut self) {
         if !self.kept {
-            let (slots, user, holder, ids) =
-                (self.slots.clone(), self.user, std::mem::take(&mut self.holder), self.ids);
+            let (slots, user, holder, ids, images) =
+                (self.slots.clone(), self.user, std::mem::take(&mut self.holder), self.ids, self.images);
             tokio::spawn(async move {
-                if let Err(e) = slots.gate.refund(user, &holder, ids).await {
+                if let Err(e) = slots.gate.refund(user, &holder, ids, images).await {
                     tracing::warn!(%user, error = %e, "a reservation could not be returned");
                 }
                 slots.release(user, &holder).await

@@ -10,7 +10,7 @@ use app::protocol::{UserId, Window};
 use async_trait::async_trait;
 use tokio::time::Instant;
 
-use super::{Admission, Baseline, Gate, GateError, Limits, Usage, Verdict, WindowIds};
+use super::{Admission, Ask, Baseline, Gate, GateError, Limits, Usage, Verdict, WindowIds};
 
 #[derive(Default)]
 struct UserState {
@@ -128,6 +128,7 @@ impl Gate for MemoryGate {
         limits: &Limits,
         baseline: &Baseline,
         lease: Duration,
+        ask: Ask,
     ) -> Result<Admission, GateError> {
         Ok(self.with_user(user, |state, now, now_ms, ids| {
             state.seed(ids, baseline);
@@ -139,15 +140,19 @@ impl Gate for MemoryGate {
             if before.cooldown_ms > 0 {
                 return refuse(Verdict::Cooldown);
             }
-            if let Some(w) = Window::ALL.into_iter().find(|&w| before.used(w) >= limits.of(w)) {
+            let images = ask.images.max(1);
+            if let Some(w) = Window::ALL.into_iter().find(|&w| before.used(w).saturating_add(images) > limits.of(w)) {
                 return refuse(Verdict::Window(w));
             }
-            if before.spent_micros >= limits.spend_cap_micros {
+            let estimate = ask.estimate_micros.max(0);
+            if before.spent_micros >= limits.spend_cap_micros
+                || (estimate > 0 && before.spent_micros.saturating_add(estimate) > limits.spend_cap_micros)
+            {
                 return refuse(Verdict::Spend);
             }
             state.slots.push((holder.to_string(), now + lease));
             for w in Window::ALL {
-                *state.windows.entry((w, ids.of(w))).or_insert(0) += 1;
+                *state.windows.entry((w, ids.of(w))).or_insert(0) += images;
             }
             if !limits.cooldown.is_zero() {
                 state.cooldown = Some((holder.to_string(), now_ms + millis(limits.cooldown)));
@@ -156,11 +161,11 @@ impl Gate for MemoryGate {
         }))
     }
 
-    async fn refund(&self, user: UserId, holder: &str, ids: WindowIds) -> Result<(), GateError> {
+    async fn refund(&self, user: UserId, holder: &str, ids: WindowIds, images: u32) -> Result<(), GateError> {
         self.with_user(user, |state, _, _, _| {
             for w in Window::ALL {
                 if let Some(n) = state.windows.get_mut(&(w, ids.of(w))) {
-                    *n = n.saturating_sub(1);
+                    *n = n.saturating_sub(images.max(1));
                 }
             }
             if state.cooldown.as_ref().is_some_and(|(h, _)| h == holder) {

@@ -140,7 +140,8 @@ pub fn quota_view(tier: Tier, limits: &Limits, usage: &Usage) -> QuotaView {
 }
 
 /// What the user reads when the gate refuses: why, and when it will work again.
-pub fn refusal_text(verdict: Verdict, usage: &Usage, tier: Tier, policies: &Policies) -> String {
+/// `images` is how many the refused request asked for: a window with room for fewer says so.
+pub fn refusal_text(verdict: Verdict, usage: &Usage, tier: Tier, policies: &Policies, images: u32) -> String {
     let limits = policies.of(tier);
     let month_end = Window::Month.end_of(usage.ids.month);
     match verdict {
@@ -150,6 +151,20 @@ pub fn refusal_text(verdict: Verdict, usage: &Usage, tier: Tier, policies: &Poli
         }
         Verdict::Busy => "An image is already being generated. Wait for it to finish, or cancel it.".into(),
         Verdict::Cooldown => format!("Please wait {} before the next image.", wait_phrase(usage.cooldown_ms)),
+        Verdict::Window(window) if images > 1 && usage.used(window) < limits.of(window) => {
+            let left = limits.of(window) - usage.used(window);
+            format!(
+                "You asked for {images} images, and {} {left} {} left {}; ask for fewer, or wait: more {}.",
+                if left == 1 { "there is" } else { "there are" },
+                if left == 1 { "image" } else { "images" },
+                match window {
+                    Window::Hour => "this hour",
+                    Window::Day => "today",
+                    Window::Month => "this month",
+                },
+                reset_phrase(window, window.end_of(usage.ids.of(window)))
+            )
+        }
         Verdict::Window(window) => {
             let limit = limits.of(window);
             let mut text = format!(
@@ -212,7 +227,7 @@ mod tests {
     #[test]
     fn refusals_say_why_and_when() {
         let p = Policies::default();
-        let text = |v, u: &Usage, t| refusal_text(v, u, t, &p);
+        let text = |v, u: &Usage, t| refusal_text(v, u, t, &p, 1);
         assert_eq!(
             text(Verdict::Cooldown, &usage([1, 1, 1], 27_300), Tier::Free),
             "Please wait 28 seconds before the next image."

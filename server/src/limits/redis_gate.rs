@@ -21,7 +21,7 @@ use async_trait::async_trait;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{Script, ScriptInvocation};
 
-use super::{Admission, Baseline, Gate, GateError, Limits, Usage, Verdict, WindowIds};
+use super::{Admission, Ask, Baseline, Gate, GateError, Limits, Usage, Verdict, WindowIds};
 
 pub struct RedisGate {
     conn: ConnectionManager,
@@ -144,6 +144,7 @@ impl Gate for RedisGate {
         limits: &Limits,
         baseline: &Baseline,
         lease: Duration,
+        ask: Ask,
     ) -> Result<Admission, GateError> {
         let mut conn = self.conn.clone();
         let mut inv = self.admit.key(self.slots_key(user));
@@ -156,7 +157,9 @@ impl Gate for RedisGate {
             .arg(limits.daily)
             .arg(limits.monthly)
             .arg(u64::try_from(limits.cooldown.as_millis()).unwrap_or(u64::MAX))
-            .arg(limits.spend_cap_micros);
+            .arg(limits.spend_cap_micros)
+            .arg(ask.images.max(1))
+            .arg(ask.estimate_micros.max(0));
         let values: Vec<i64> = inv.invoke_async(&mut conn).await.map_err(unavailable)?;
         let (code, usage) = report(&values)?;
         let verdict = match code {
@@ -171,10 +174,10 @@ impl Gate for RedisGate {
         Ok(Admission { verdict, usage })
     }
 
-    async fn refund(&self, user: UserId, holder: &str, ids: WindowIds) -> Result<(), GateError> {
+    async fn refund(&self, user: UserId, holder: &str, ids: WindowIds, images: u32) -> Result<(), GateError> {
         let mut conn = self.conn.clone();
         let mut inv = self.refund.key(self.quota_key(user));
-        inv.arg(holder).arg(ids.hour).arg(ids.day).arg(ids.month);
+        inv.arg(holder).arg(ids.hour).arg(ids.day).arg(ids.month).arg(images.max(1));
         let _: i64 = inv.invoke_async(&mut conn).await.map_err(unavailable)?;
         Ok(())
     }

@@ -193,7 +193,17 @@ impl ImageProvider for Automatic1111 {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities { edit: true, mask: false, seed: true, batch: false, steps: true, previews: true, cancel: true }
+        Capabilities {
+            edit: true,
+            mask: false,
+            seed: true,
+            batch: false,
+            qualities: &[],
+            custom_sizes: true,
+            steps: true,
+            previews: true,
+            cancel: true,
+        }
     }
 
     fn deadline(&self, _request: &ImageRequest) -> Duration {
@@ -228,7 +238,7 @@ impl ImageProvider for Automatic1111 {
             Some(Ok((png, seed))) => {
                 hold.done();
                 Ok(GeneratedImage {
-                    png,
+                    images: vec![png],
                     revised_prompt: None,
                     provider: self.name(),
                     model: self.model(),

@@ -63,7 +63,7 @@ impl ImageProvider for BuiltinRenderer {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities { previews: true, cancel: true, ..Capabilities::default() }
+        Capabilities { previews: true, cancel: true, custom_sizes: true, ..Capabilities::default() }
     }
 
     /// Painting takes well under a second; the pace between previews is what takes time.
@@ -95,7 +95,7 @@ impl ImageProvider for BuiltinRenderer {
             png = paint_png(scene, width, height, None) => png?,
         };
         Ok(GeneratedImage {
-            png,
+            images: vec![png],
             revised_prompt: None,
             provider: self.name(),
             model: "scene-v1".into(),
@@ -110,7 +110,15 @@ mod tests {
     use super::*;
 
     fn request(prompt: &str) -> ImageRequest {
-        ImageRequest { prompt: prompt.into(), width: 256, height: 256, source: None, seed: None }
+        ImageRequest {
+            prompt: prompt.into(),
+            width: 256,
+            height: 256,
+            source: None,
+            seed: None,
+            quality: None,
+            count: 1,
+        }
     }
 
     #[tokio::test]
@@ -119,7 +127,7 @@ mod tests {
         let (tx, mut rx) = mpsc::channel(8);
         let image = renderer.generate(&request("a lighthouse at dusk"), tx, CancellationToken::new()).await;
         let image = image.expect("rendered");
-        let decoded = image::load_from_memory(&image.png).expect("valid png");
+        let decoded = image::load_from_memory(&image.images[0]).expect("valid png");
         assert_eq!((decoded.width(), decoded.height()), (256, 256));
         assert_eq!(image.provider, "built-in renderer");
         assert_eq!(rx.recv().await, Some(ProviderEvent::Generating));
@@ -138,7 +146,7 @@ mod tests {
             renderer.generate(&request("neon city in the rain"), mpsc::channel(8).0, CancellationToken::new()).await;
         let b =
             renderer.generate(&request("neon city in the rain"), mpsc::channel(8).0, CancellationToken::new()).await;
-        assert_eq!(a.expect("a").png, b.expect("b").png);
+        assert_eq!(a.expect("a").images, b.expect("b").images);
     }
 
     #[tokio::test]

@@ -88,40 +88,7 @@ pub fn retired_on(id: &str) -> Option<&'static str> {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Quality {
-    Low,
-    Medium,
-    High,
-    XHigh,
-    Max,
-    Auto,
-}
-
-impl Quality {
-    pub fn parse(s: &str) -> Option<Self> {
-        Some(match s.trim().to_ascii_lowercase().as_str() {
-            "low" => Self::Low,
-            "medium" | "standard" => Self::Medium,
-            "high" | "hd" => Self::High,
-            "xhigh" => Self::XHigh,
-            "max" => Self::Max,
-            "auto" => Self::Auto,
-            _ => return None,
-        })
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Low => "low",
-            Self::Medium => "medium",
-            Self::High => "high",
-            Self::XHigh => "xhigh",
-            Self::Max => "max",
-            Self::Auto => "auto",
-        }
-    }
-}
+pub use app::protocol::Quality;
 
 impl Model {
     pub fn qualities(self) -> &'static [Quality] {

@@ -203,6 +203,7 @@ impl ImageProvider for ComfyUi {
             steps: true,
             previews: self.settings.preview_method != "none",
             cancel: true,
+            custom_sizes: true,
             ..Capabilities::default()
         }
     }
@@ -228,7 +229,7 @@ impl ImageProvider for ComfyUi {
         };
         let png = self.run(request, &events, &cancel, &mut guard, seed).await?;
         Ok(GeneratedImage {
-            png,
+            images: vec![png],
             revised_prompt: None,
             provider: self.name(),
             model: self.model.clone(),

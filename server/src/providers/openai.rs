@@ -21,6 +21,7 @@
 //! deadline grows with size and quality (4K at high quality takes minutes).
 
 mod model_check;
+mod request;
 mod wire;
 
 use std::collections::HashSet;
@@ -38,7 +39,10 @@ use super::catalogue::{self, Lookup, Quality};
 pub use super::download::AllowedHosts;
 use super::download::Downloader;
 use super::pricing::Usage;
-use super::{Capabilities, GeneratedImage, ImageProvider, ImageRequest, ProviderError, ProviderEvent, ProviderKind};
+use super::{
+    Capabilities, GeneratedImage, ImageProvider, ImageRequest, ProviderError, ProviderEvent, ProviderKind,
+    MAX_IMAGES_PER_REQUEST,
+};
 pub use model_check::ModelCheck;
 use wire::{ErrorBody, ImagesResponse, SseParser, StreamEvent};
 
@@ -94,75 +98,6 @@ impl OpenAiImages {
         Ok(Self { http, downloads, settings, reported: Mutex::default() })
     }
 
-    /// DALL-E models take `response_format` and cannot stream; GPT image models are the opposite.
-    fn is_dalle(&self) -> bool {
-        self.settings.model.starts_with("dall-e")
-    }
-
-    /// GPT image models and DALL-E 2 have an edits endpoint; DALL-E 3 does not.
-    fn edits(&self) -> bool {
-        !self.is_dalle() || self.settings.model == "dall-e-2"
-    }
-
-    fn quality(&self) -> Option<Quality> {
-        self.settings.quality.as_deref().and_then(Quality::parse)
-    }
-
-    /// The size sent: a model that takes custom sizes gets the request's shape at the
-    /// configured size's area; others get the configured size as written.
-    fn size_for(&self, request: &ImageRequest) -> String {
-        let known = matches!(catalogue::lookup(&self.settings.model), Lookup::Current(_));
-        match (known, catalogue::parse_size(&self.settings.size)) {
-            (true, Ok(Some((w, h)))) if request.width > 0 && request.height > 0 => {
-                let area = f64::from(w) * f64::from(h);
-                let ratio = f64::from(request.width) / f64::from(request.height);
-                let (fw, fh) = catalogue::fit_size((area * ratio).sqrt() as u32, (area / ratio).sqrt() as u32);
-                format!("{fw}x{fh}")
-            }
-            _ => self.settings.size.clone(),
-        }
-    }
-
-    fn body(&self, request: &ImageRequest) -> serde_json::Value {
-        let s = &self.settings;
-        let prompt = &request.prompt;
-        let mut body =
-            serde_json::json!({ "model": s.model, "prompt": prompt, "n": 1, "size": self.size_for(request) });
-        if let Some(q) = &s.quality {
-            body["quality"] = q.clone().into();
-        }
-        if self.is_dalle() {
-            body["response_format"] = "b64_json".into();
-        } else if s.partial_images > 0 {
-            body["stream"] = true.into();
-            body["partial_images"] = s.partial_images.min(3).into();
-        }
-        body
-    }
-
-    /// The multipart form of an edit: the source image and the prompt.
-    fn edit_form(&self, request: &ImageRequest, source: &[u8]) -> Result<reqwest::multipart::Form, ProviderError> {
-        let prompt = &request.prompt;
-        let s = &self.settings;
-        let image = reqwest::multipart::Part::bytes(source.to_vec())
-            .file_name("image.png")
-            .mime_str("image/png")
-            .map_err(|e| ProviderError::BadResponse(e.to_string()))?;
-        let mut form = reqwest::multipart::Form::new()
-            .text("model", s.model.clone())
-            .text("prompt", prompt.to_string())
-            .text("n", "1")
-            .text("size", self.size_for(request))
-            .part("image", image);
-        if let Some(q) = &s.quality {
-            form = form.text("quality", q.clone());
-        }
-        if self.is_dalle() {
-            form = form.text("response_format", "b64_json");
-        }
-        Ok(form)
-    }
-
     async fn attempt(
         &self,
         request: &ImageRequest,
@@ -210,7 +145,7 @@ impl OpenAiImages {
                         let _ = events.send(ProviderEvent::Preview { png }).await;
                     }
                     Some(StreamEvent::Completed { b64_json, revised_prompt, usage }) => {
-                        return Ok(self.image(decode(&b64_json)?, revised_prompt, usage));
+                        return Ok(self.image(vec![decode(&b64_json)?], revised_prompt, usage));
                     }
                     Some(StreamEvent::Failed { error }) => {
                         return Err(error.into_provider_error(StatusCode::OK, None, &self.settings.model))
@@ -224,21 +159,26 @@ impl OpenAiImages {
 
     async fn finish(&self, body: ImagesResponse) -> Result<GeneratedImage, ProviderError> {
         let usage = body.usage;
-        let Some(first) = body.data.into_iter().next() else { return Err(ProviderError::NoImage) };
-        let png = match (first.b64_json, first.url) {
-            (Some(b64), _) => decode(&b64)?,
-            (None, Some(url)) => {
+        let revised_prompt = body.data.first().and_then(|d| d.revised_prompt.clone());
+        let mut images = Vec::new();
+        // No more than were asked for: a server sending more does not fill our storage.
+        for item in body.data.into_iter().take(usize::from(MAX_IMAGES_PER_REQUEST)) {
+            match (item.b64_json, item.url) {
+                (Some(b64), _) => images.push(decode(&b64)?),
                 // Provider URLs expire within the hour: fetch now, store the bytes.
-                self.downloads.image(&url, self.settings.request_timeout).await?
+                (None, Some(url)) => images.push(self.downloads.image(&url, self.settings.request_timeout).await?),
+                (None, None) => {}
             }
-            (None, None) => return Err(ProviderError::NoImage),
-        };
-        Ok(self.image(png, first.revised_prompt, usage))
+        }
+        if images.is_empty() {
+            return Err(ProviderError::NoImage);
+        }
+        Ok(self.image(images, revised_prompt, usage))
     }
 
-    fn image(&self, png: Vec<u8>, revised_prompt: Option<String>, usage: Option<Usage>) -> GeneratedImage {
+    fn image(&self, images: Vec<Vec<u8>>, revised_prompt: Option<String>, usage: Option<Usage>) -> GeneratedImage {
         GeneratedImage {
-            png,
+            images,
             revised_prompt,
             provider: self.name(),
             model: self.settings.model.clone(),
@@ -302,6 +242,8 @@ impl ImageProvider for OpenAiImages {
             mask: self.edits(),
             seed: false,
             batch: true,
+            qualities: self.known().map_or(&[], |m| m.qualities()),
+            custom_sizes: self.known().is_some(),
             steps: false,
             previews: gpt && self.settings.partial_images > 0,
             cancel: false,
@@ -312,7 +254,7 @@ impl ImageProvider for OpenAiImages {
     /// max ×2.5) and by the square root of the area in megapixels: a 4K image at high
     /// quality gets several minutes.
     fn deadline(&self, request: &ImageRequest) -> Duration {
-        let quality = match self.quality() {
+        let quality = match self.quality(request) {
             Some(Quality::High) => 1.5,
             Some(Quality::XHigh) => 2.0,
             Some(Quality::Max) => 2.5,

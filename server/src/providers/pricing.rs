@@ -62,6 +62,28 @@ pub struct PriceTable {
     pub per_image: HashMap<String, i64>,
 }
 
+impl Usage {
+    /// Two requests' usage together (a request made one image at a time); saturating, as the
+    /// numbers come from the provider.
+    pub fn plus(self, other: Self) -> Self {
+        let details = match (self.input_tokens_details, other.input_tokens_details) {
+            (None, None) => None,
+            (a, b) => {
+                let (a, b) = (a.unwrap_or_default(), b.unwrap_or_default());
+                Some(InputDetails {
+                    text_tokens: a.text_tokens.saturating_add(b.text_tokens),
+                    image_tokens: a.image_tokens.saturating_add(b.image_tokens),
+                })
+            }
+        };
+        Self {
+            input_tokens: self.input_tokens.saturating_add(other.input_tokens),
+            output_tokens: self.output_tokens.saturating_add(other.output_tokens),
+            input_tokens_details: details,
+        }
+    }
+}
+
 impl Default for PriceTable {
     fn default() -> Self {
         let per_token = catalogue::CURRENT.iter().map(|m| (m.id.to_string(), GPT_IMAGE_2)).collect();
@@ -112,6 +134,17 @@ impl PriceTable {
         self.per_token.get(model).or_else(|| self.per_token.get(catalogue::alias_of(model)))
     }
 
+    /// The cost of a request that made `images` images: its usage at the model's token rates
+    /// (usage covers the whole request), else the per-image price times the images.
+    pub fn cost_of(&self, model: &str, usage: Option<Usage>, images: usize) -> Option<i64> {
+        let priced =
+            usage.is_some_and(|u| u.input_tokens > 0 || u.output_tokens > 0) && self.token_price(model).is_some();
+        match priced {
+            true => self.cost_micros(model, usage),
+            false => self.per_image.get(model)?.checked_mul(i64::try_from(images.max(1)).ok()?),
+        }
+    }
+
     /// The cost of one image; `None` when neither usage nor a price is known.
     pub fn cost_micros(&self, model: &str, usage: Option<Usage>) -> Option<i64> {
         match (usage, self.token_price(model)) {
@@ -133,15 +166,31 @@ impl PriceTable {
     /// What an image of this size and quality is expected to cost before it is made: the
     /// per-image price, or the expected output tokens (scaled by area) at the model's rate.
     pub fn estimate_micros(&self, model: &str, quality: Option<Quality>, width: u32, height: u32) -> Option<i64> {
+        self.estimate_request(model, quality, (width, height), 1)
+    }
+
+    /// The same for a request of `count` images: each adds its output, the prompt is read once.
+    pub fn estimate_request(&self, model: &str, quality: Option<Quality>, size: (u32, u32), count: u8) -> Option<i64> {
+        let (each, once) = self.estimate_parts(model, quality, size)?;
+        each.checked_mul(i64::from(count.max(1)))?.checked_add(once)
+    }
+
+    /// An estimate in two parts, in micro-dollars: what each image adds, and what the request
+    /// costs once (its prompt, under a hundred text tokens).
+    pub fn estimate_parts(
+        &self,
+        model: &str,
+        quality: Option<Quality>,
+        (width, height): (u32, u32),
+    ) -> Option<(i64, i64)> {
         if let Some(per_image) = self.per_image.get(model) {
-            return Some(*per_image);
+            return Some((*per_image, 0));
         }
         let price = self.token_price(model)?;
         let area = (f64::from(width) * f64::from(height) / 1_048_576.0).max(0.25);
         let tokens = (output_tokens_1mp(quality.unwrap_or(Quality::Auto)) as f64 * area).round() as i64;
-        // A prompt is well under a hundred text tokens.
-        let per_million = tokens.checked_mul(price.output)?.checked_add(100i64.checked_mul(price.input)?)?;
-        Some(per_million.checked_add(500_000)? / 1_000_000)
+        let micros = |per_million: i64| per_million.checked_add(500_000).map(|v| v / 1_000_000);
+        Some((micros(tokens.checked_mul(price.output)?)?, micros(100i64.checked_mul(price.input)?)?))
     }
 }
 
@@ -209,5 +258,9 @@ mod tests {
         assert_eq!(table.cost_micros("gpt-image-2.5-flare", Some(usage(100, 1_056))), Some(medium));
         assert_eq!(table.estimate_micros("scene-v1", None, 1024, 1024), Some(0));
         assert_eq!(table.estimate_micros("unknown", None, 1024, 1024), None);
+        // Three images read one prompt: three outputs, one input.
+        let three = table.estimate_request("gpt-image-2.5-flare", Some(Quality::Medium), (1024, 1024), 3);
+        assert_eq!(three, Some(3 * 1_056 * 30 + 500));
+        assert_eq!(table.cost_micros("gpt-image-2.5-flare", Some(usage(100, 3 * 1_056))), three);
     }
 }

@@ -8,7 +8,10 @@ use app::protocol::{FailureKind, ImageId};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum JobEnding {
     Complete {
-        image: ImageId,
+        /// In the engine's order; never empty.
+        images: Vec<ImageId>,
+        /// What the engine reports using (a seed), for the parameters card.
+        params: Option<app::protocol::JobParams>,
         revised_prompt: Option<String>,
         cost_micros: Option<i64>,
     },

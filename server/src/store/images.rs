@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use app::protocol::{ImageId, MessageId, ThreadId, UserId, Variant};
+use app::protocol::{ImageId, ImageInfo, JobId, MessageId, ThreadId, UserId, Variant};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
@@ -96,27 +96,76 @@ impl Store {
         Ok(widths_by_image(&rows).remove(&id).unwrap_or_default())
     }
 
-    /// The same for every image made by a job of `thread`, in one query.
-    pub async fn variant_widths_in_thread(
+    /// The images a job made, in order, with their variants' widths.
+    pub async fn images_of_job(&self, job: JobId) -> Result<Vec<ImageInfo>, StoreError> {
+        let images = sqlx::query(&format!("{IMAGE_ROWS} WHERE i.job_id = $1 ORDER BY i.ordinal"))
+            .bind(job.0)
+            .fetch_all(self.pool())
+            .await?;
+        let variants = sqlx::query(
+            "SELECT v.image_id, v.variant FROM image_variants v JOIN images i ON i.id = v.image_id WHERE i.job_id = $1",
+        )
+        .bind(job.0)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(by_job(&images, widths_by_image(&variants)).remove(&job).unwrap_or_default())
+    }
+
+    /// The same for every job shown by messages `messages.0..=messages.1` of `thread`, in two
+    /// queries (this runs on each history load).
+    pub async fn images_in_thread(
         &self,
         thread: ThreadId,
         messages: (MessageId, MessageId),
-    ) -> Result<HashMap<ImageId, Vec<u32>>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT v.image_id, v.variant FROM image_variants v JOIN jobs j ON j.image_id = v.image_id \
-             WHERE j.thread_id = $1 AND j.message_id BETWEEN $2 AND $3",
+    ) -> Result<HashMap<JobId, Vec<ImageInfo>>, StoreError> {
+        let images = sqlx::query(&format!(
+            "{IMAGE_ROWS} JOIN jobs j ON j.id = i.job_id \
+             WHERE j.thread_id = $1 AND j.message_id BETWEEN $2 AND $3 ORDER BY i.job_id, i.ordinal"
+        ))
+        .bind(thread.0)
+        .bind(messages.0 .0)
+        .bind(messages.1 .0)
+        .fetch_all(self.pool())
+        .await?;
+        let variants = sqlx::query(
+            "SELECT v.image_id, v.variant FROM image_variants v JOIN images i ON i.id = v.image_id \
+             JOIN jobs j ON j.id = i.job_id WHERE j.thread_id = $1 AND j.message_id BETWEEN $2 AND $3",
         )
         .bind(thread.0)
         .bind(messages.0 .0)
         .bind(messages.1 .0)
         .fetch_all(self.pool())
         .await?;
-        Ok(widths_by_image(&rows))
+        Ok(by_job(&images, widths_by_image(&variants)))
     }
 }
 
+const IMAGE_ROWS: &str = "SELECT i.id, i.job_id, i.width, i.height FROM images i";
+
+/// Rows of [`IMAGE_ROWS`] (in order) grouped by job, with their widths.
+fn by_job(rows: &[AnyRow], mut widths: HashMap<ImageId, Vec<u32>>) -> HashMap<JobId, Vec<ImageInfo>> {
+    let mut jobs: HashMap<JobId, Vec<ImageInfo>> = HashMap::new();
+    for row in rows {
+        let mut read = || -> Result<(JobId, ImageInfo), sqlx::Error> {
+            let id = ImageId(row.try_get("id")?);
+            let side = |name: &str| row.try_get::<i64, _>(name).map(|v| u32::try_from(v).unwrap_or(0));
+            let info = ImageInfo {
+                id,
+                width: side("width")?,
+                height: side("height")?,
+                variants: widths.remove(&id).unwrap_or_default(),
+            };
+            Ok((JobId(row.try_get("job_id")?), info))
+        };
+        if let Ok((job, info)) = read() {
+            jobs.entry(job).or_default().push(info);
+        }
+    }
+    jobs
+}
+
 /// Widths of the WebP variants per image, smallest first.
-fn widths_by_image(rows: &[AnyRow]) -> HashMap<ImageId, Vec<u32>> {
+pub(super) fn widths_by_image(rows: &[AnyRow]) -> HashMap<ImageId, Vec<u32>> {
     let mut widths: HashMap<ImageId, Vec<u32>> = HashMap::new();
     for row in rows {
         let (Ok(id), Ok(variant)) = (row.try_get::<i64, _>("image_id"), row.try_get::<String, _>("variant")) else {

@@ -25,6 +25,8 @@ pub struct NewJob<'a> {
     pub exempt: bool,
     /// The job whose image this one refines.
     pub refines: Option<JobId>,
+    /// What the row asked for, resolved (shape, quality, count, seed).
+    pub params: &'a JobParams,
 }
 
 /// One attempt of a job: what its runner owns. Retry starts the next attempt, and the row
@@ -51,8 +53,8 @@ pub struct JobPlace {
 }
 
 const JOB_COLUMNS: &str = "j.id, j.status, j.stage, j.prompt, j.enhanced_prompt, j.revised_prompt, j.subject, \
-     j.provider, j.model, j.error_message, j.error_kind, j.retryable, j.image_id, j.user_id, j.thread_id, j.message_id, j.refines_job_id, \
-     j.counted_at, i.width AS image_width, i.height AS image_height";
+     j.provider, j.model, j.error_message, j.error_kind, j.retryable, j.user_id, j.thread_id, j.message_id, j.refines_job_id, \
+     j.counted_at, j.params, j.cost_usd_micros";
 
 /// What a job stopped by a restart tells its user.
 const INTERRUPTED_TEXT: &str = "Generation was interrupted by a server restart. Please try again.";
@@ -73,15 +75,8 @@ fn job_from_row(row: &AnyRow) -> Result<(JobView, JobPlace), sqlx::Error> {
             Ok::<_, sqlx::Error>(JobError { message, retryable, kind: kind.unwrap_or_default() })
         })
         .transpose()?;
-    let image = match row.try_get::<Option<i64>, _>("image_id")? {
-        Some(id) => Some(ImageInfo {
-            id: ImageId(id),
-            width: u32::try_from(row.try_get::<i64, _>("image_width")?).unwrap_or(0),
-            height: u32::try_from(row.try_get::<i64, _>("image_height")?).unwrap_or(0),
-            variants: Vec::new(),
-        }),
-        None => None,
-    };
+    // A row written by a later version may hold fields this one does not know: read what it can.
+    let params = row.try_get::<Option<String>, _>("params")?.and_then(|p| serde_json::from_str(&p).ok());
     let view = JobView {
         id: JobId(row.try_get("id")?),
         status,
@@ -97,7 +92,13 @@ fn job_from_row(row: &AnyRow) -> Result<(JobView, JobPlace), sqlx::Error> {
         },
         model: row.try_get("model")?,
         error,
-        image,
+        images: Vec::new(),
+        params,
+        // What it cost shows once it has ended; a running attempt's cost is not known yet.
+        cost_micros: match status {
+            JobStatus::Running => None,
+            _ => row.try_get::<Option<i64>, _>("cost_usd_micros")?,
+        },
         refines: row.try_get::<Option<i64>, _>("refines_job_id")?.map(JobId),
         // A running job's reservation is taken when it (re)starts, so it dates the run.
         started_at: match status {
@@ -140,8 +141,8 @@ impl Store {
         };
         let row = sqlx::query(
             "INSERT INTO jobs (user_id, thread_id, message_id, status, stage, prompt, enhanced_prompt, subject, \
-             provider, model, retryable, created_at, updated_at, counted_at, exempt, refines_job_id) \
-             VALUES ($1, $2, $3, 'running', 'queued', $4, $5, $6, $7, $8, 0, $9, $9, $10, $11, $12) RETURNING id",
+             provider, model, retryable, created_at, updated_at, counted_at, exempt, refines_job_id, params, image_count) \
+             VALUES ($1, $2, $3, 'running', 'queued', $4, $5, $6, $7, $8, 0, $9, $9, $10, $11, $12, $13, $14) RETURNING id",
         )
         .bind(user.0)
         .bind(thread.0)
@@ -155,6 +156,8 @@ impl Store {
         .bind(new.counted_at)
         .bind(i64::from(new.exempt))
         .bind(new.refines.map(|j| j.0))
+        .bind(serde_json::to_string(new.params).map_err(|e| sqlx::Error::Encode(Box::new(e)))?)
+        .bind(i64::from(new.params.count.max(1)))
         .fetch_one(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -169,7 +172,9 @@ impl Store {
             provider: new.provider,
             model: new.model.into(),
             error: None,
-            image: None,
+            images: Vec::new(),
+            params: Some(new.params.clone()),
+            cost_micros: None,
             refines: new.refines,
             started_at: Some(new.counted_at),
         });
@@ -178,11 +183,11 @@ impl Store {
 
     /// A job with its place, if `user` owns it.
     pub async fn job(&self, user: UserId, id: JobId) -> Result<Option<(JobView, JobPlace)>, StoreError> {
-        let sql = format!("SELECT {JOB_COLUMNS} FROM jobs j LEFT JOIN images i ON i.id = j.image_id WHERE j.id = $1 AND j.user_id = $2");
+        let sql = format!("SELECT {JOB_COLUMNS} FROM jobs j WHERE j.id = $1 AND j.user_id = $2");
         let row = sqlx::query(&sql).bind(id.0).bind(user.0).fetch_optional(self.pool()).await?;
         let Some(row) = row else { return Ok(None) };
         let (mut view, place) = job_from_row(&row)?;
-        self.fill_variants(&mut view).await?;
+        view.images = self.images_of_job(id).await?;
         Ok(Some((view, place)))
     }
 
@@ -193,30 +198,18 @@ impl Store {
         thread: ThreadId,
         messages: (MessageId, MessageId),
     ) -> Result<HashMap<MessageId, JobView>, StoreError> {
-        let sql = format!(
-            "SELECT {JOB_COLUMNS} FROM jobs j LEFT JOIN images i ON i.id = j.image_id \
-             WHERE j.thread_id = $1 AND j.message_id BETWEEN $2 AND $3"
-        );
+        let sql = format!("SELECT {JOB_COLUMNS} FROM jobs j WHERE j.thread_id = $1 AND j.message_id BETWEEN $2 AND $3");
         let rows =
             sqlx::query(&sql).bind(thread.0).bind(messages.0 .0).bind(messages.1 .0).fetch_all(self.pool()).await?;
-        // One query for every image's variants, not one per job: this runs on each history load.
-        let mut widths = self.variant_widths_in_thread(thread, messages).await?;
+        // One query for every job's images, not one per job: this runs on each history load.
+        let mut images = self.images_in_thread(thread, messages).await?;
         let mut jobs = HashMap::new();
         for row in &rows {
             let (mut view, place) = job_from_row(row)?;
-            if let Some(image) = &mut view.image {
-                image.variants = widths.remove(&image.id).unwrap_or_default();
-            }
+            view.images = images.remove(&view.id).unwrap_or_default();
             jobs.insert(place.message, view);
         }
         Ok(jobs)
-    }
-
-    async fn fill_variants(&self, view: &mut JobView) -> Result<(), StoreError> {
-        if let Some(image) = &mut view.image {
-            image.variants = self.variant_widths(image.id).await?;
-        }
-        Ok(())
     }
 
     /// Moves a running attempt to `stage`; `false` (nothing written) when the row is no longer
@@ -246,9 +239,10 @@ impl Store {
     pub async fn finish_job(&self, run: JobRun, ending: &JobEnding) -> Result<bool, StoreError> {
         let now = now_ms();
         let (status, stage, image, revised, error, retryable, kind) = match ending {
-            JobEnding::Complete { image, revised_prompt, .. } => {
+            JobEnding::Complete { images, revised_prompt, .. } => {
                 let stage = Some(JobStage::Complete.as_str());
-                (JobStatus::Complete, stage, Some(image.0), revised_prompt.as_deref(), None, false, None)
+                let first = images.first().map(|i| i.0);
+                (JobStatus::Complete, stage, first, revised_prompt.as_deref(), None, false, None)
             }
             JobEnding::Failed { kind, message, retryable, .. } => {
                 (JobStatus::Failed, None, None, None, Some(message.as_str()), *retryable, Some(kind.as_str()))
@@ -264,6 +258,7 @@ impl Store {
                 Some(FailureKind::Interrupted.as_str()),
             ),
         };
+        let mut tx = self.pool().begin().await?;
         let done = sqlx::query(
             "UPDATE jobs SET status = $1, stage = COALESCE($2, stage), image_id = $3, \
              revised_prompt = $4, error_message = $5, retryable = $6, updated_at = $7, \
@@ -282,9 +277,32 @@ impl Store {
         .bind(ending.cost_micros().unwrap_or(-1))
         .bind(kind)
         .bind(run.attempt)
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await?;
-        Ok(done.rows_affected() == 1)
+        if done.rows_affected() != 1 {
+            return Ok(false);
+        }
+        // The images become the job's only with its ending: a stale runner's stay unattached.
+        if let JobEnding::Complete { images, params, .. } = ending {
+            for (ordinal, image) in images.iter().enumerate() {
+                sqlx::query("UPDATE images SET job_id = $1, ordinal = $2 WHERE id = $3")
+                    .bind(run.id.0)
+                    .bind(ordinal as i64)
+                    .bind(image.0)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            if let Some(params) = params {
+                let json = serde_json::to_string(params).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+                sqlx::query("UPDATE jobs SET params = $1 WHERE id = $2")
+                    .bind(json)
+                    .bind(run.id.0)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// What a job cost in micro-dollars (`None`: not charged or unknown).

@@ -46,15 +46,15 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
-    /// Generations counted in the hour, day and month around `now_ms`, and the month's cost
+    /// Images counted in the hour, day and month around `now_ms`, and the month's cost
     /// (images and chat model).
     pub async fn baseline(&self, user: UserId, now_ms: i64) -> Result<Baseline, StoreError> {
         let ids = WindowIds::at(now_ms);
         let start = |w: Window| w.start_of(ids.of(w));
         let row = sqlx::query(
-            "SELECT CAST(COALESCE(SUM(CASE WHEN counted_at >= $2 THEN 1 ELSE 0 END), 0) AS BIGINT) AS hour, \
-             CAST(COALESCE(SUM(CASE WHEN counted_at >= $3 THEN 1 ELSE 0 END), 0) AS BIGINT) AS day, \
-             CAST(COUNT(*) AS BIGINT) AS month, \
+            "SELECT CAST(COALESCE(SUM(CASE WHEN counted_at >= $2 THEN image_count ELSE 0 END), 0) AS BIGINT) AS hour, \
+             CAST(COALESCE(SUM(CASE WHEN counted_at >= $3 THEN image_count ELSE 0 END), 0) AS BIGINT) AS day, \
+             CAST(COALESCE(SUM(image_count), 0) AS BIGINT) AS month, \
              CAST(COALESCE(SUM(cost_usd_micros), 0) AS BIGINT) AS spent, \
              (SELECT CAST(COALESCE(SUM(cost_usd_micros), 0) AS BIGINT) FROM model_usage \
               WHERE user_id = $1 AND at_ms >= $4) AS chat_spent \

@@ -49,9 +49,9 @@ impl Store {
     pub async fn spend_by_user(&self, starts: [i64; 3], include_exempt: bool) -> Result<Vec<UserSpendRow>, StoreError> {
         let rows = sqlx::query(
             "SELECT u.id, u.username, u.tier, u.test_account, \
-             CAST(COALESCE(SUM(CASE WHEN j.counted_at >= $1 THEN 1 ELSE 0 END), 0) AS BIGINT) AS used_hour, \
-             CAST(COALESCE(SUM(CASE WHEN j.counted_at >= $2 THEN 1 ELSE 0 END), 0) AS BIGINT) AS used_day, \
-             CAST(COALESCE(SUM(CASE WHEN j.counted_at >= $3 THEN 1 ELSE 0 END), 0) AS BIGINT) AS used_month, \
+             CAST(COALESCE(SUM(CASE WHEN j.counted_at >= $1 THEN j.image_count ELSE 0 END), 0) AS BIGINT) AS used_hour, \
+             CAST(COALESCE(SUM(CASE WHEN j.counted_at >= $2 THEN j.image_count ELSE 0 END), 0) AS BIGINT) AS used_day, \
+             CAST(COALESCE(SUM(CASE WHEN j.counted_at >= $3 THEN j.image_count ELSE 0 END), 0) AS BIGINT) AS used_month, \
              CAST(COALESCE(SUM(CASE WHEN j.counted_at >= $3 THEN j.cost_usd_micros ELSE 0 END), 0) AS BIGINT) AS spent_month, \
              CAST(COALESCE(SUM(j.cost_usd_micros), 0) AS BIGINT) AS spent_all \
              FROM users u LEFT JOIN job_ledger j ON j.user_id = u.id AND j.counted_at IS NOT NULL AND j.exempt <= $4 \
@@ -83,7 +83,7 @@ impl Store {
     /// Images and spend per UTC day since `since_ms`, oldest first; days without any are absent.
     pub async fn daily_spend(&self, since_ms: i64, include_exempt: bool) -> Result<Vec<DayRow>, StoreError> {
         let rows = sqlx::query(
-            "SELECT CAST(counted_at / 86400000 AS BIGINT) AS day, CAST(COUNT(*) AS BIGINT) AS images, \
+            "SELECT CAST(counted_at / 86400000 AS BIGINT) AS day, CAST(COALESCE(SUM(image_count), 0) AS BIGINT) AS images, \
              CAST(COALESCE(SUM(cost_usd_micros), 0) AS BIGINT) AS spent FROM job_ledger \
              WHERE counted_at >= $1 AND exempt <= $2 \
              GROUP BY CAST(counted_at / 86400000 AS BIGINT) ORDER BY day",

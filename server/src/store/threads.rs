@@ -100,8 +100,8 @@ impl Store {
     pub async fn delete_thread(&self, user: UserId, id: ThreadId) -> Result<bool, StoreError> {
         let mut tx = self.pool().begin().await?;
         sqlx::query(
-            "INSERT INTO deleted_jobs (id, user_id, counted_at, cost_usd_micros, exempt) \
-             SELECT id, user_id, counted_at, cost_usd_micros, exempt FROM jobs \
+            "INSERT INTO deleted_jobs (id, user_id, counted_at, cost_usd_micros, exempt, image_count) \
+             SELECT id, user_id, counted_at, cost_usd_micros, exempt, image_count FROM jobs \
              WHERE thread_id = $1 AND user_id = $2 AND (counted_at IS NOT NULL OR cost_usd_micros IS NOT NULL)",
         )
         .bind(id.0)
@@ -109,8 +109,8 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         sqlx::query(
-            "DELETE FROM images WHERE user_id = $2 AND id IN \
-             (SELECT image_id FROM jobs WHERE thread_id = $1 AND user_id = $2 AND image_id IS NOT NULL)",
+            "DELETE FROM images WHERE user_id = $2 AND (job_id IN (SELECT id FROM jobs WHERE thread_id = $1 AND user_id = $2) \
+             OR id IN (SELECT image_id FROM jobs WHERE thread_id = $1 AND user_id = $2 AND image_id IS NOT NULL))",
         )
         .bind(id.0)
         .bind(user.0)

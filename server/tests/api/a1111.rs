@@ -29,7 +29,7 @@ pub(crate) fn provider(settings: A1111Settings) -> Arc<Automatic1111> {
 }
 
 pub(crate) fn request(prompt: &str) -> ImageRequest {
-    ImageRequest { prompt: prompt.into(), width: 1020, height: 768, source: None, seed: None }
+    ImageRequest { prompt: prompt.into(), width: 1020, height: 768, source: None, seed: None, quality: None, count: 1 }
 }
 
 pub(crate) type Events = Arc<Mutex<Vec<(Instant, ProviderEvent)>>>;
@@ -146,7 +146,7 @@ async fn previews_arrive_once_each_because_the_preview_id_is_echoed() {
 async fn the_result_is_the_engines_image_with_the_seed_it_used() {
     let (fake, result) = generate_once(Config { seed: 987_654, ..Config::default() }).await;
     let image = result.expect("image");
-    assert_eq!(image.png, fake.png());
+    assert_eq!(image.images[0], fake.png());
     assert_eq!(image.seed, Some(987_654), "the engine's random seed is recorded");
     assert_eq!((image.provider, image.model.as_str()), ("AUTOMATIC1111", "a1111"));
     assert_eq!(fake.requests()[0].1["seed"], -1, "no seed asked: the engine picks one");
@@ -241,7 +241,7 @@ async fn refused_empty_and_garbled_answers_are_typed_errors() {
     let (_, refused) = generate_once(Config { script: vec![Reply::Unprocessable], ..Config::default() }).await;
     assert!(matches!(&refused, Err(ProviderError::Rejected(m)) if m.contains("body.steps")), "{refused:?}");
     let (_, empty) = generate_once(Config { script: vec![Reply::NoImages], ..Config::default() }).await;
-    assert_eq!(empty.map(|i| i.png), Err(ProviderError::NoImage));
+    assert_eq!(empty.map(|i| i.images[0].clone()), Err(ProviderError::NoImage));
     let (_, garbage) = generate_once(Config { script: vec![Reply::Garbage], ..Config::default() }).await;
     assert!(matches!(garbage, Err(ProviderError::BadResponse(_))), "{garbage:?}");
 }
@@ -250,7 +250,7 @@ async fn refused_empty_and_garbled_answers_are_typed_errors() {
 async fn credentials_are_sent_as_basic_auth() {
     let fake = FakeA1111::start_with(Config { auth: Some(("ada", "s3cret")), ..Config::default() }).await;
     let (refused, _) = Job::start(&provider(settings(&fake)), request("a lighthouse")).outcome().await;
-    assert_eq!(refused.map(|i| i.png), Err(ProviderError::Unauthorized));
+    assert_eq!(refused.map(|i| i.images[0].clone()), Err(ProviderError::Unauthorized));
     let mut s = settings(&fake);
     s.auth = Some(("ada".into(), "s3cret".into()));
     let (result, events) = Job::start(&provider(s), request("a lighthouse")).outcome().await;
@@ -262,7 +262,7 @@ async fn credentials_are_sent_as_basic_auth() {
 async fn a_server_without_task_progress_still_reports_steps_and_previews() {
     let fake = FakeA1111::start_with(Config { internal_progress: false, ..Config::default() }).await;
     let (result, events) = Job::start(&provider(settings(&fake)), request("a lighthouse")).outcome().await;
-    assert_eq!(result.map(|i| i.png).ok().as_deref(), Some(fake.png()));
+    assert_eq!(result.map(|i| i.images[0].clone()).ok().as_deref(), Some(fake.png()));
     let steps = steps(&events);
     assert!(!steps.is_empty() && steps.windows(2).all(|w| w[0].0 < w[1].0), "{steps:?}");
     let previews = previews(&events);

@@ -39,6 +39,6 @@ async fn imagine_on_a1111_shows_rising_steps_then_the_image() {
     let job = frames.last().and_then(finished_job).expect("finished");
     assert_eq!(job.status, JobStatus::Complete);
     assert_eq!(job.provider, ProviderKind::Automatic1111);
-    assert!(job.image.is_some());
+    assert!(job.image().is_some());
     assert_eq!(fake.requests()[0].1["prompt"].as_str().map(|p| p.contains("lighthouse")), Some(true));
 }

@@ -33,7 +33,15 @@ pub(crate) fn provider(fake: &FakeComfyUi) -> Arc<ComfyUi> {
 }
 
 pub(crate) fn request(seed: Option<u64>) -> ImageRequest {
-    ImageRequest { prompt: "a lighthouse".into(), width: 1000, height: 771, source: None, seed }
+    ImageRequest {
+        prompt: "a lighthouse".into(),
+        width: 1000,
+        height: 771,
+        source: None,
+        seed,
+        quality: None,
+        count: 1,
+    }
 }
 
 /// A generation in flight: its events as they come, its result at the end.
@@ -107,7 +115,7 @@ async fn steps_arrive_in_order_with_their_total_and_the_image_is_the_engines() {
     let comfy = provider(&fake);
     let (result, events) = generate(&comfy, None).await;
     let image = result.expect("an image");
-    assert_eq!(image.png, fake.png());
+    assert_eq!(image.images[0], fake.png());
     assert_eq!((image.provider, image.model.as_str()), ("ComfyUI", "sd_xl_base_1.0.safetensors"));
     assert_eq!(steps(&events), (1..=6).map(|s| (s, 6)).collect::<Vec<_>>());
     assert_eq!(previews(&events), 3);
@@ -226,7 +234,7 @@ async fn a_socket_dropped_mid_job_is_reconciled_and_the_job_completes() {
         let fake =
             FakeComfyUi::start_with(Options { script: vec![Reply::Run(run)], jobs_api, ..Options::default() }).await;
         let (result, events) = generate(&provider(&fake), None).await;
-        assert_eq!(result.map(|i| i.png).ok().as_deref(), Some(fake.png()), "jobs api: {jobs_api}");
+        assert_eq!(result.map(|i| i.images[0].clone()).ok().as_deref(), Some(fake.png()), "jobs api: {jobs_api}");
         assert_eq!(steps(&events).first(), Some(&(1, 6)));
         assert!(fake.connections() >= 2, "the socket reconnected");
     }
@@ -276,7 +284,11 @@ async fn a_lost_end_is_reconciled_after_the_quiet_poll_though_status_frames_keep
         let job = start(&comfy, request(None));
         let result = tokio::time::timeout(Duration::from_secs(4), job.task).await;
         let result = result.unwrap_or_else(|_| panic!("not reconciled within 4 s (jobs api: {jobs_api})"));
-        assert_eq!(result.expect("no panic").map(|i| i.png).ok().as_deref(), Some(fake.png()), "jobs api: {jobs_api}");
+        assert_eq!(
+            result.expect("no panic").map(|i| i.images[0].clone()).ok().as_deref(),
+            Some(fake.png()),
+            "jobs api: {jobs_api}"
+        );
         assert!(asked.elapsed() < Duration::from_secs(3), "took {:?}", asked.elapsed());
     }
 }

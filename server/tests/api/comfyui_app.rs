@@ -46,5 +46,5 @@ async fn a_comfyui_job_shows_real_steps_and_previews_then_the_image() {
     let done = finished_job(frames.last().expect("frames")).expect("finished");
     assert_eq!(done.status, JobStatus::Complete);
     assert_eq!(done.provider, ProviderKind::ComfyUi);
-    assert!(done.image.is_some());
+    assert!(done.image().is_some());
 }

@@ -20,6 +20,13 @@ use axum::{Json, Router};
 use base64::Engine;
 use serde_json::{json, Value};
 
+// The example binary includes this file by `#[path]`: the submodule names its file the same
+// way, so it resolves from either.
+#[path = "fake_openai/rules.rs"]
+mod rules;
+
+use rules::{refusal, Asked};
+
 #[derive(Clone)]
 pub enum Reply {
     B64 {
@@ -123,6 +130,13 @@ impl Drop for HangUpWatch {
 
 impl FakeOpenAi {
     pub async fn start(script: Vec<Reply>) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        Self::serve(listener, script)
+    }
+
+    /// Serves on `listener` (the browser tests' fixed port). `GET /__fake/requests` lists what
+    /// it was asked, for tests that cannot call [`Self::requests`].
+    pub fn serve(listener: tokio::net::TcpListener, script: Vec<Reply>) -> Self {
         let shared = Arc::new(Shared { script: Mutex::new(script.into()), png: png(512), ..Shared::default() });
         let app = Router::new()
             .route("/v1/images/generations", post(generate))
@@ -130,8 +144,8 @@ impl FakeOpenAi {
             .route("/v1/models", get(models))
             .route("/files/{name}", get(file))
             .route("/redirect", get(redirect))
+            .route("/__fake/requests", get(recorded))
             .with_state(shared.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
         *shared.base.lock().expect("lock") = base.clone();
         tokio::spawn(async move { axum::serve(listener, app).await.expect("fake serves") });
@@ -212,6 +226,10 @@ fn endless(shared: Arc<Shared>, head: String, fill: Vec<u8>, bytes: u64, content
     ([(header::CONTENT_TYPE, content_type)], Body::from_stream(stream)).into_response()
 }
 
+async fn recorded(State(shared): State<Arc<Shared>>) -> Json<Vec<Value>> {
+    Json(shared.requests.lock().expect("lock").iter().map(|(_, v)| v.clone()).collect())
+}
+
 async fn file(State(shared): State<Arc<Shared>>, Path(_name): Path<String>) -> Response {
     ([(header::CONTENT_TYPE, "image/png")], shared.png.clone()).into_response()
 }
@@ -226,45 +244,12 @@ async fn models(State(shared): State<Arc<Shared>>) -> Response {
     Json(json!({ "object": "list", "data": data })).into_response()
 }
 
-/// What the real API answers before it generates: an unknown or retired model, a size the
-/// 2.x models refuse.
-fn refusal(shared: &Shared, model: &str, size: Option<&str>) -> Option<Response> {
-    let error = |status: StatusCode, code: &str, message: String| {
-        Some((status, Json(json!({ "error": { "message": message, "type": "invalid_request_error", "param": null, "code": code } }))).into_response())
-    };
-    if shared.extra_models.lock().expect("lock").iter().any(|m| m == model) {
-        return None; // a compatible server's own model: its own size rules
-    }
-    if !SERVED_MODELS.contains(&model) {
-        return error(
-            StatusCode::NOT_FOUND,
-            "model_not_found",
-            format!("The model `{model}` does not exist or you do not have access to it."),
-        );
-    }
-    let size = size.unwrap_or("auto");
-    if size == "auto" {
-        return None;
-    }
-    let parsed = size.split_once('x').and_then(|(w, h)| Some((w.parse::<u32>().ok()?, h.parse::<u32>().ok()?)));
-    let valid = parsed.is_some_and(|(w, h)| {
-        let (long, short, pixels) = (w.max(h), w.min(h), u64::from(w) * u64::from(h));
-        w % 16 == 0
-            && h % 16 == 0
-            && long <= 3840
-            && short > 0
-            && long <= 3 * short
-            && (655_360..=8_294_400).contains(&pixels)
-    });
-    (!valid).then(|| error(StatusCode::BAD_REQUEST, "invalid_value", format!("Invalid size '{size}'.")))?
-}
-
 async fn generate(State(shared): State<Arc<Shared>>, Json(body): Json<Value>) -> Response {
     shared.requests.lock().expect("lock").push((Instant::now(), body.clone()));
     if let Some(refused) = refusal(&shared, body["model"].as_str().unwrap_or_default(), body["size"].as_str()) {
         return refused;
     }
-    answer(shared)
+    answer(shared, Asked::of(&body))
 }
 
 /// `POST /images/edits` (multipart): recorded as `{"endpoint": "edits", "prompt", "image"}`,
@@ -288,19 +273,23 @@ async fn edits(State(shared): State<Arc<Shared>>, headers: axum::http::HeaderMap
             .map(str::to_string)
     };
     let (model, size) = (field("model").unwrap_or_default(), field("size"));
-    let record = json!({ "endpoint": "edits", "multipart": multipart, "prompt": prompt, "image": image, "model": model, "size": size });
-    shared.requests.lock().expect("lock").push((Instant::now(), record));
+    let (n, quality) = (field("n"), field("quality"));
+    let record = json!({ "endpoint": "edits", "multipart": multipart, "prompt": prompt, "image": image, "model": model, "size": size, "n": n, "quality": quality });
+    shared.requests.lock().expect("lock").push((Instant::now(), record.clone()));
     if let Some(refused) = refusal(&shared, &model, size.as_deref()) {
         return refused;
     }
-    answer(shared)
+    answer(shared, Asked::of(&record))
 }
 
-fn answer(shared: Arc<Shared>) -> Response {
+fn answer(shared: Arc<Shared>, asked: Asked) -> Response {
     let reply = shared.script.lock().expect("lock").pop_front().unwrap_or(Reply::B64 { revised: None });
     match reply {
         Reply::B64 { revised } => {
-            Json(json!({ "created": 1, "data": [{ "b64_json": b64(&shared.png), "revised_prompt": revised }], "usage": { "input_tokens": 50, "output_tokens": 1056, "total_tokens": 1106 } }))
+            let data: Vec<Value> =
+                (0..asked.n).map(|_| json!({ "b64_json": b64(&shared.png), "revised_prompt": revised })).collect();
+            let output = asked.output_tokens();
+            Json(json!({ "created": 1, "data": data, "usage": { "input_tokens": 50, "output_tokens": output, "total_tokens": 50 + output } }))
                 .into_response()
         }
         Reply::Url => {
@@ -310,7 +299,8 @@ fn answer(shared: Arc<Shared>) -> Response {
         Reply::NoImage => Json(json!({ "created": 1, "data": [] })).into_response(),
         Reply::BrokenJson => ([(header::CONTENT_TYPE, "application/json")], "{\"data\": [").into_response(),
         Reply::RetryAfterInfinite => {
-            let body = json!({ "error": { "message": "fake rate limit", "type": "requests", "code": "rate_limit_exceeded" } });
+            let body =
+                json!({ "error": { "message": "fake rate limit", "type": "requests", "code": "rate_limit_exceeded" } });
             (StatusCode::TOO_MANY_REQUESTS, [("retry-after", "inf")], Json(body)).into_response()
         }
         Reply::Error { status, code, retry_after_ms } => {
@@ -338,23 +328,30 @@ fn answer(shared: Arc<Shared>) -> Response {
                     json!({ "type": "image_generation.completed", "b64_json": b64(&shared.png), "usage": { "total_tokens": 10 } })
                 )))
                 .collect();
-            let stream = futures::stream::unfold((events.into_iter(), watch, true), move |(mut it, mut watch, first)| async move {
-                if !first {
-                    tokio::time::sleep(gap).await;
-                }
-                match it.next() {
-                    Some(chunk) => Some((Ok::<_, std::io::Error>(chunk), (it, watch, false))),
-                    None => {
-                        watch.finish();
-                        None
+            let stream = futures::stream::unfold(
+                (events.into_iter(), watch, true),
+                move |(mut it, mut watch, first)| async move {
+                    if !first {
+                        tokio::time::sleep(gap).await;
                     }
-                }
-            });
+                    match it.next() {
+                        Some(chunk) => Some((Ok::<_, std::io::Error>(chunk), (it, watch, false))),
+                        None => {
+                            watch.finish();
+                            None
+                        }
+                    }
+                },
+            );
             ([(header::CONTENT_TYPE, "text/event-stream")], Body::from_stream(stream)).into_response()
         }
-        Reply::HugeJson { bytes } => {
-            endless(shared, "{\"created\":1,\"data\":[{\"b64_json\":\"".into(), b"AAAA".to_vec(), bytes, "application/json")
-        }
+        Reply::HugeJson { bytes } => endless(
+            shared,
+            "{\"created\":1,\"data\":[{\"b64_json\":\"".into(),
+            b"AAAA".to_vec(),
+            bytes,
+            "application/json",
+        ),
         Reply::EndlessEvent { bytes } => endless(
             shared,
             "event: image_generation.completed\ndata: {\"b64_json\":\"".into(),
@@ -363,7 +360,8 @@ fn answer(shared: Arc<Shared>) -> Response {
             "text/event-stream",
         ),
         Reply::EndlessEvents { bytes } => {
-            let event = format!("event: keepalive\ndata: {{\"type\":\"keepalive\",\"pad\":\"{}\"}}\n\n", "x".repeat(1000));
+            let event =
+                format!("event: keepalive\ndata: {{\"type\":\"keepalive\",\"pad\":\"{}\"}}\n\n", "x".repeat(1000));
             endless(shared, String::new(), event.into_bytes(), bytes, "text/event-stream")
         }
         Reply::UrlTo(url) => Json(json!({ "created": 1, "data": [{ "url": url }] })).into_response(),

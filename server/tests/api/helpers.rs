@@ -356,8 +356,13 @@ impl Client {
     }
 
     pub async fn say(&mut self, thread_id: ThreadId, client_id: &str, text: &str) {
-        self.send(ClientMsg::Send(SendMessage { thread_id, client_id: ClientId(client_id.into()), text: text.into() }))
-            .await;
+        self.say_with(thread_id, client_id, text, ImageOptions::default()).await;
+    }
+
+    /// Sends a message with the composer row's settings.
+    pub async fn say_with(&mut self, thread_id: ThreadId, client_id: &str, text: &str, options: ImageOptions) {
+        let client_id = ClientId(client_id.into());
+        self.send(ClientMsg::Send(SendMessage { thread_id, client_id, text: text.into(), options })).await;
     }
 
     /// Reads frames until `done` says stop; returns everything read, the last one included.

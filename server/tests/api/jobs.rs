@@ -56,7 +56,7 @@ async fn imagine_runs_through_every_stage_in_every_tab_and_stores_the_image() {
         let done = finished_job(frames.last().expect("frames")).expect("finished");
         assert_eq!(done.status, JobStatus::Complete);
         assert_eq!(done.provider, ProviderKind::Builtin);
-        image = done.image;
+        image = done.image().cloned();
     }
     let image = image.expect("an image");
     assert_eq!((image.width, image.height, image.variants.clone()), (1024, 1024, vec![256, 512, 1024]));

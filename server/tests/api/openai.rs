@@ -33,7 +33,15 @@ async fn generate(
 ) -> (Result<Vec<u8>, ProviderError>, usize, Option<String>) {
     let client = OpenAiImages::new(settings(fake, model, partial_images)).expect("client");
     let (tx, mut rx) = mpsc::channel(16);
-    let request = ImageRequest { prompt: "a lighthouse".into(), width: 1024, height: 1024, source: None, seed: None };
+    let request = ImageRequest {
+        prompt: "a lighthouse".into(),
+        width: 1024,
+        height: 1024,
+        source: None,
+        seed: None,
+        quality: None,
+        count: 1,
+    };
     let result = client.generate(&request, tx, CancellationToken::new()).await;
     let mut previews = 0;
     while let Ok(event) = rx.try_recv() {
@@ -42,7 +50,7 @@ async fn generate(
         }
     }
     let revised = result.as_ref().ok().and_then(|i| i.revised_prompt.clone());
-    (result.map(|i| i.png), previews, revised)
+    (result.map(|i| i.images[0].clone()), previews, revised)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -194,7 +202,11 @@ async fn a_rate_limited_job_says_so_waits_and_then_completes_with_its_cost() {
     assert_eq!(job.status, JobStatus::Complete);
     assert_eq!(job.revised_prompt.as_deref(), Some("a lighthouse, revised"));
     assert_eq!(fake.requests().len(), 2);
-    assert_eq!(app.store.job_cost(job.id).await.expect("cost"), Some(50 * 5 + 1056 * 30), "priced from usage");
+    assert_eq!(
+        app.store.job_cost(job.id).await.expect("cost"),
+        Some(50 * 5 + 272 * 30),
+        "priced from usage (low quality: 272 image tokens)"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -310,7 +322,15 @@ async fn the_model_check_at_start_up_reads_the_provider_s_list() {
 async fn a_wide_request_keeps_its_shape_in_a_size_the_model_takes() {
     let fake = FakeOpenAi::start(vec![]).await;
     let client = OpenAiImages::new(settings(&fake, "gpt-image-2.5-flare", 0)).expect("client");
-    let request = ImageRequest { prompt: "a panorama".into(), width: 1536, height: 864, source: None, seed: None };
+    let request = ImageRequest {
+        prompt: "a panorama".into(),
+        width: 1536,
+        height: 864,
+        source: None,
+        seed: None,
+        quality: None,
+        count: 1,
+    };
     let result = client.generate(&request, mpsc::channel(16).0, CancellationToken::new()).await;
     assert!(result.is_ok(), "{result:?}");
     let size = fake.requests()[0]["size"].as_str().expect("size").to_string();

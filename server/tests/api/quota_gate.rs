@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use app::protocol::{UserId, Window};
-use server::limits::{Admission, Baseline, Gate, GateError, Limits, RedisGate, Usage, Verdict, WindowIds};
+use server::limits::{Admission, Ask, Baseline, Gate, GateError, Limits, RedisGate, Usage, Verdict, WindowIds};
 
 use crate::gate::{gates, holder, prefix, redis_url};
 
@@ -36,7 +36,7 @@ fn empty() -> Baseline {
 }
 
 async fn admit(gate: &Arc<dyn Gate>, holder: &str, limits: &Limits, baseline: &Baseline) -> Admission {
-    gate.admit(USER, holder, limits, baseline, LONG).await.expect("gate answers")
+    gate.admit(USER, holder, limits, baseline, LONG, Ask::ONE).await.expect("gate answers")
 }
 
 /// `n` simultaneous admissions; the verdicts.
@@ -88,7 +88,7 @@ async fn the_cooldown_refuses_with_the_time_left_and_a_refund_lifts_it() {
             "{name}: {:?}",
             refused.usage
         );
-        gate.refund(USER, &first, refused.usage.ids).await.expect("answers");
+        gate.refund(USER, &first, refused.usage.ids, 1).await.expect("answers");
         assert_eq!(admit(&gate, &holder(), &l, &empty()).await.verdict, Verdict::Admitted, "{name}: refunded");
     }
 }
@@ -101,15 +101,15 @@ async fn a_refund_returns_one_place_in_each_window_and_never_goes_below_zero() {
         let ids = admit(&gate, &a, &l, &empty()).await.usage.ids;
         admit(&gate, &b, &l, &empty()).await;
         assert_eq!(admit(&gate, &holder(), &l, &empty()).await.verdict, Verdict::Window(Window::Day), "{name}");
-        gate.refund(USER, &a, ids).await.expect("answers");
+        gate.refund(USER, &a, ids, 1).await.expect("answers");
         let again = admit(&gate, &holder(), &l, &empty()).await;
         assert_eq!(again.verdict, Verdict::Admitted, "{name}");
         assert_eq!(again.usage.used, [2, 2, 2], "{name}");
         // A refund for windows that are over touches nothing.
         let old = WindowIds { hour: ids.hour - 5, day: ids.day - 5, month: ids.month - 5 };
-        gate.refund(USER, &b, old).await.expect("answers");
+        gate.refund(USER, &b, old, 1).await.expect("answers");
         for _ in 0..5 {
-            gate.refund(USER, &holder(), ids).await.expect("answers");
+            gate.refund(USER, &holder(), ids, 1).await.expect("answers");
         }
         assert_eq!(gate.usage(USER, &empty()).await.expect("answers").used, [0, 0, 0], "{name}");
     }
@@ -207,11 +207,11 @@ async fn no_quota_key_is_left_without_a_ttl() {
     let l = limits("cooldown=30");
     for user in 1..=10 {
         let h = holder();
-        let a = gate.admit(UserId(user), &h, &l, &empty(), Duration::from_secs(5)).await.expect("answers");
+        let a = gate.admit(UserId(user), &h, &l, &empty(), Duration::from_secs(5), Ask::ONE).await.expect("answers");
         assert_eq!(a.verdict, Verdict::Admitted);
         gate.charge(UserId(user), &empty(), a.usage.ids.month, 1_000).await.expect("answers");
         if user % 2 == 0 {
-            gate.refund(UserId(user), &h, a.usage.ids).await.expect("answers");
+            gate.refund(UserId(user), &h, a.usage.ids, 1).await.expect("answers");
             gate.release(UserId(user), &h).await.expect("answers");
         }
     }
@@ -259,18 +259,18 @@ async fn when_redis_goes_away_admission_fails_fast_and_resumes_when_it_returns()
     let redis = OwnRedis::start(port).await;
     let gate = RedisGate::connect(&format!("redis://127.0.0.1:{}", redis.port), "own").expect("url");
     let l = limits("");
-    assert_eq!(gate.admit(USER, &holder(), &l, &empty(), LONG).await.expect("up").verdict, Verdict::Admitted);
+    assert_eq!(gate.admit(USER, &holder(), &l, &empty(), LONG, Ask::ONE).await.expect("up").verdict, Verdict::Admitted);
 
     redis.stop().await;
     let started = std::time::Instant::now();
-    let down = gate.admit(USER, &holder(), &l, &empty(), LONG).await;
+    let down = gate.admit(USER, &holder(), &l, &empty(), LONG, Ask::ONE).await;
     assert!(matches!(down, Err(GateError::Unavailable(_))), "{down:?}");
     assert!(started.elapsed() < Duration::from_secs(5), "fails fast: {:?}", started.elapsed());
 
     let _back = OwnRedis::start(port).await;
     let mut resumed = false;
     for _ in 0..50 {
-        if let Ok(a) = gate.admit(USER, &holder(), &l, &empty(), LONG).await {
+        if let Ok(a) = gate.admit(USER, &holder(), &l, &empty(), LONG, Ask::ONE).await {
             assert_eq!(a.verdict, Verdict::Admitted);
             resumed = true;
             break;

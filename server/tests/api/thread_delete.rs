@@ -20,7 +20,7 @@ async fn deleting_a_thread_keeps_what_it_spent_and_counted_and_removes_its_image
     let thread = tab.create_thread("t").await;
     tab.say(thread.id, "m-1", "/imagine a lighthouse").await;
     let frames = tab.read_until(|m| finished_job(m).is_some()).await;
-    let image = frames.last().and_then(finished_job).and_then(|j| j.image).expect("an image");
+    let image = frames.last().and_then(finished_job).and_then(|j| j.image().cloned()).expect("an image");
     let get_image = || {
         reqwest::Client::new().get(app.url(&format!("/images/{}/full", image.id.0))).header("cookie", &cookie).send()
     };

@@ -93,18 +93,22 @@ local function report(code)
 end
 ";
 
-/// ARGV 8–15: holder, lease ms, running, hour, day and month limits, cooldown ms, spend cap.
-/// Codes: 0 admitted, 1 busy, 2 cooldown, 3–5 hour/day/month used up, 6 spend cap reached.
+/// ARGV 8–17: holder, lease ms, running, hour, day and month limits, cooldown ms, spend cap,
+/// images asked for, their estimated cost. Codes: 0 admitted, 1 busy, 2 cooldown, 3–5 no room
+/// in the hour/day/month, 6 spend cap reached (or the estimate would pass it).
 pub const ADMIT: &str = r"
+local images = tonumber(ARGV[16])
+local estimate = tonumber(ARGV[17])
 if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[10]) then return report(1) end
 if cd > 0 then return report(2) end
 for i = 1, 3 do
-  if used[i] >= tonumber(ARGV[10 + i]) then return report(2 + i) end
+  if used[i] + images > tonumber(ARGV[10 + i]) then return report(2 + i) end
 end
-if spent >= tonumber(ARGV[15]) then return report(6) end
+local cap = tonumber(ARGV[15])
+if spent >= cap or (estimate > 0 and spent + estimate > cap) then return report(6) end
 redis.call('ZADD', KEYS[1], now + tonumber(ARGV[9]), ARGV[8])
 expire_with_last_lease()
-for i = 1, 3 do used[i] = redis.call('INCR', wkeys[i]) end
+for i = 1, 3 do used[i] = redis.call('INCRBY', wkeys[i], images) end
 if tonumber(ARGV[14]) > 0 then
   redis.call('SET', cdkey, ARGV[8], 'PX', ARGV[14])
   cd = tonumber(ARGV[14])
@@ -112,15 +116,15 @@ end
 return report(0)
 ";
 
-/// Stand-alone (KEYS[1]: the quota prefix). ARGV: holder, hour, day and month ids. Counts
-/// are only lowered while their window lasts, never below zero; the cooldown only if this
-/// holder started it.
+/// Stand-alone (KEYS[1]: the quota prefix). ARGV: holder, hour, day and month ids, images.
+/// Counts are only lowered while their window lasts, never below zero; the cooldown only if
+/// this holder started it.
 pub const REFUND: &str = r"
 local tags = {':h:', ':d:', ':m:'}
 for i = 1, 3 do
   local k = KEYS[1] .. tags[i] .. ARGV[i + 1]
   local v = tonumber(redis.call('GET', k))
-  if v and v > 0 then redis.call('DECR', k) end
+  if v and v > 0 then redis.call('DECRBY', k, math.min(v, tonumber(ARGV[5]))) end
 end
 if redis.call('GET', KEYS[1] .. ':cd') == ARGV[1] then redis.call('DEL', KEYS[1] .. ':cd') end
 return 1

@@ -221,7 +221,15 @@ mod tests {
     use super::*;
 
     fn request(source: Option<Vec<u8>>, seed: Option<u64>) -> ImageRequest {
-        ImageRequest { prompt: "a lighthouse".into(), width: 1020, height: 770, source: source.map(Arc::new), seed }
+        ImageRequest {
+            prompt: "a lighthouse".into(),
+            width: 1020,
+            height: 770,
+            source: source.map(Arc::new),
+            seed,
+            quality: None,
+            count: 1,
+        }
     }
 
     #[test]

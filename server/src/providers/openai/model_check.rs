@@ -7,7 +7,7 @@ use std::time::Duration;
 use super::wire::ModelList;
 use super::OpenAiImages;
 use crate::providers::body::{self, Budget};
-use crate::providers::catalogue::{self, Lookup};
+use crate::providers::catalogue::{self, Lookup, Quality};
 use crate::providers::ProviderError;
 
 /// What the provider's `GET /models` said of the configured model.
@@ -46,7 +46,7 @@ impl OpenAiImages {
             }
             ModelCheck::Offered | ModelCheck::Unchecked(Lookup::Current(_)) => {}
         }
-        if let Some(q) = self.quality() {
+        if let Some(q) = self.settings.quality.as_deref().and_then(Quality::parse) {
             if let Lookup::Current(m) = catalogue::lookup(model) {
                 if !m.qualities().contains(&q) {
                     tracing::warn!(%model, quality = q.as_str(), "OPENAI_IMAGE_QUALITY is not one this model takes");

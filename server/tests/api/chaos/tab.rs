@@ -49,7 +49,12 @@ impl Tab {
 
     /// Sends a message as the composer does: queued in the outbox until the server echoes it.
     pub fn say(&self, thread: ThreadId, client_id: &str, text: &str) {
-        let frame = self.shared.lock().expect("tab").state.queue_send(thread, ClientId(client_id.into()), text.into());
+        let frame = self.shared.lock().expect("tab").state.queue_send(
+            thread,
+            ClientId(client_id.into()),
+            text.into(),
+            ImageOptions::default(),
+        );
         let _ = self.outgoing.send(frame);
     }
 

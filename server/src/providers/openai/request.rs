@@ -1,0 +1,98 @@
+//! What a request to the Images API says: the size and quality sent for what the composer's
+//! row asked (within what the model takes), the JSON body of a generation and the multipart
+//! form of an edit.
+
+use super::{catalogue, Lookup, OpenAiImages, Quality};
+use crate::providers::{ImageRequest, ProviderError};
+
+impl OpenAiImages {
+    /// DALL-E models take `response_format` and cannot stream; GPT image models are the opposite.
+    pub(super) fn is_dalle(&self) -> bool {
+        self.settings.model.starts_with("dall-e")
+    }
+
+    /// GPT image models and DALL-E 2 have an edits endpoint; DALL-E 3 does not.
+    pub(super) fn edits(&self) -> bool {
+        !self.is_dalle() || self.settings.model == "dall-e-2"
+    }
+
+    /// The model as the catalogue knows it (`None`: a compatible server's own, or retired).
+    pub(super) fn known(&self) -> Option<catalogue::Model> {
+        match catalogue::lookup(&self.settings.model) {
+            Lookup::Current(m) => Some(m),
+            _ => None,
+        }
+    }
+
+    /// The quality sent: the one asked for when the model takes it, else the configured one.
+    pub(super) fn quality_for(&self, request: &ImageRequest) -> Option<String> {
+        let asked = request.quality.filter(|q| self.known().is_some_and(|m| m.qualities().contains(q)));
+        asked.map(|q| q.as_str().to_string()).or_else(|| self.settings.quality.clone())
+    }
+
+    pub(super) fn quality(&self, request: &ImageRequest) -> Option<Quality> {
+        self.quality_for(request).as_deref().and_then(Quality::parse)
+    }
+
+    /// The size sent: a model that takes custom sizes gets the request's size (the row's
+    /// 1024-pixel class), scaled by the configured size's area against 1024×1024 (an operator
+    /// who configured 2048×2048 gets twice the sides) and fitted to the model's rules; others
+    /// get the configured size as written.
+    pub(super) fn size_for(&self, request: &ImageRequest) -> String {
+        match (self.known().is_some(), catalogue::parse_size(&self.settings.size)) {
+            (true, Ok(Some((w, h)))) if request.width > 0 && request.height > 0 => {
+                let scale = (f64::from(w) * f64::from(h) / 1_048_576.0).sqrt();
+                let side = |v: u32| (f64::from(v) * scale).round() as u32;
+                let (fw, fh) = catalogue::fit_size(side(request.width), side(request.height));
+                format!("{fw}x{fh}")
+            }
+            _ => self.settings.size.clone(),
+        }
+    }
+
+    pub(super) fn body(&self, request: &ImageRequest) -> serde_json::Value {
+        let s = &self.settings;
+        let prompt = &request.prompt;
+        let n = request.images();
+        let mut body =
+            serde_json::json!({ "model": s.model, "prompt": prompt, "n": n, "size": self.size_for(request) });
+        if let Some(q) = self.quality_for(request) {
+            body["quality"] = q.into();
+        }
+        if self.is_dalle() {
+            body["response_format"] = "b64_json".into();
+        } else if s.partial_images > 0 && n == 1 {
+            // Several images come as one JSON answer: the stream's events name one image each.
+            body["stream"] = true.into();
+            body["partial_images"] = s.partial_images.min(3).into();
+        }
+        body
+    }
+
+    /// The multipart form of an edit: the source image and the prompt.
+    pub(super) fn edit_form(
+        &self,
+        request: &ImageRequest,
+        source: &[u8],
+    ) -> Result<reqwest::multipart::Form, ProviderError> {
+        let prompt = &request.prompt;
+        let s = &self.settings;
+        let image = reqwest::multipart::Part::bytes(source.to_vec())
+            .file_name("image.png")
+            .mime_str("image/png")
+            .map_err(|e| ProviderError::BadResponse(e.to_string()))?;
+        let mut form = reqwest::multipart::Form::new()
+            .text("model", s.model.clone())
+            .text("prompt", prompt.to_string())
+            .text("n", request.images().to_string())
+            .text("size", self.size_for(request))
+            .part("image", image);
+        if let Some(q) = self.quality_for(request) {
+            form = form.text("quality", q);
+        }
+        if self.is_dalle() {
+            form = form.text("response_format", "b64_json");
+        }
+        Ok(form)
+    }
+}
