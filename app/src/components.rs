@@ -3,6 +3,7 @@
 
 pub mod account_page;
 pub mod admin_page;
+pub mod attach;
 pub mod auth_pages;
 pub mod composer;
 pub mod gallery_page;
@@ -11,6 +12,7 @@ pub mod image_page;
 pub mod image_row;
 pub mod job_card;
 pub mod layout;
+pub mod mask_painter;
 pub mod quota_bar;
 pub mod settings_page;
 pub mod share_page;

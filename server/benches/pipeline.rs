@@ -105,6 +105,7 @@ fn config(deadline: Duration) -> JobsConfig {
         spend_cap_micros: None,
         storage_bytes: i64::MAX,
         relay: None,
+        mailer: None,
     }
 }
 

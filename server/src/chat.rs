@@ -167,13 +167,7 @@ impl Chat {
         let (message, is_new) = match self.store.message_by_client_id(user, Some(&send.client_id)).await? {
             Some(existing) => (existing, false),
             None => {
-                // Another account's image is refused like one that does not exist, before
-                // anything is stored.
-                if let Some(image) = send.options.source {
-                    if self.store.job_of_image(user, image).await?.is_none() {
-                        return Err(ChatError::Invalid("That image is not available."));
-                    }
-                }
+                self.check_named_images(user, &send.options).await?;
                 self.check_message_caps(user, send.thread_id).await?;
                 let new = NewMessage {
                     user,
@@ -199,6 +193,25 @@ impl Chat {
             self.answer_resend(user, &message).await?;
         }
         Ok((message, is_new))
+    }
+
+    /// The images a message names must be the sender's, and of the right kind: a picture or a
+    /// made image to change, a mask of it. Another account's id is refused like one that does
+    /// not exist, before anything is stored.
+    async fn check_named_images(&self, user: UserId, options: &ImageOptions) -> Result<(), ChatError> {
+        if let Some(image) = options.source {
+            match self.store.image_kind(user, image).await? {
+                Some((ImageKind::Generated | ImageKind::Upload, _, _)) => {}
+                _ => return Err(ChatError::Invalid("That image is not available.")),
+            }
+        }
+        if let Some(mask) = options.mask {
+            match self.store.image_kind(user, mask).await? {
+                Some((ImageKind::Mask, _, _)) if options.source.is_some() => {}
+                _ => return Err(ChatError::Invalid("That painted area is not available; paint it again.")),
+            }
+        }
+        Ok(())
     }
 
     /// A full thread, or a day's messages spent, refuse a new message in words (D2). The

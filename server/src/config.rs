@@ -39,6 +39,8 @@ pub struct Settings {
     pub throttle: ThrottleSettings,
     /// What one user may keep: threads, messages, image storage.
     pub caps: Caps,
+    /// `SMTP_URL` and `EMAIL_FROM`: quota emails (none: the notices stay in the app).
+    pub email: Option<crate::email::EmailSettings>,
     /// The header a reverse proxy puts the client's address in (`EASEL_CLIENT_IP_HEADER`, e.g.
     /// `x-forwarded-for`, whose last entry is taken); without it, the peer's address.
     pub client_ip_header: Option<String>,
@@ -78,11 +80,19 @@ pub struct Caps {
     pub messages_per_day: u32,
     /// Bytes of images a user keeps (`EASEL_STORAGE_MB`).
     pub storage_bytes: i64,
+    /// The largest picture a user may send (`EASEL_UPLOAD_MB`).
+    pub upload_bytes: usize,
 }
 
 impl Default for Caps {
     fn default() -> Self {
-        Self { threads: 1_000, messages_per_thread: 5_000, messages_per_day: 2_000, storage_bytes: 2048 << 20 }
+        Self {
+            threads: 1_000,
+            messages_per_thread: 5_000,
+            messages_per_day: 2_000,
+            storage_bytes: 2048 << 20,
+            upload_bytes: 20 << 20,
+        }
     }
 }
 
@@ -295,9 +305,14 @@ impl Settings {
                     messages_per_thread: count(&var, "EASEL_MAX_MESSAGES_PER_THREAD", d.messages_per_thread)?,
                     messages_per_day: count(&var, "EASEL_MESSAGES_PER_DAY", d.messages_per_day)?,
                     storage_bytes: i64::from(count(&var, "EASEL_STORAGE_MB", (d.storage_bytes >> 20) as u32)?) << 20,
+                    upload_bytes: (count(&var, "EASEL_UPLOAD_MB", (d.upload_bytes >> 20) as u32)? as usize) << 20,
                 }
             },
             client_ip_header: var("EASEL_CLIENT_IP_HEADER").map(|h| h.trim().to_ascii_lowercase()),
+            email: var("SMTP_URL").map(|smtp_url| crate::email::EmailSettings {
+                smtp_url,
+                from: var("EMAIL_FROM").unwrap_or_else(|| "Easel <easel@localhost.localdomain>".into()),
+            }),
             leptos,
         })
     }

@@ -43,6 +43,10 @@ pub fn router(state: AppState, sessions: SessionBackend) -> Router {
         .route("/auth/logout-everywhere", post(account::logout_everywhere))
         .route("/auth/password", post(account::change_password))
         .route("/settings", post(crate::preferences::save))
+        .route(
+            "/uploads",
+            post(crate::uploads::upload).layer(axum::extract::DefaultBodyLimit::max(state.chat.caps.upload_bytes)),
+        )
         .route("/images/{id}/delete", post(crate::library::delete_image))
         .route("/images/{id}/share", post(crate::library::share_image))
         .route("/threads/{id}/share", post(crate::library::share_thread))

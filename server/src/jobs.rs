@@ -14,13 +14,14 @@ mod abandon;
 mod drive;
 pub mod global_cap;
 mod live;
+mod notices;
 mod quota;
 mod recovery;
 mod runner;
 mod shutdown;
 mod slots;
 mod text;
-mod variants;
+pub(crate) mod variants;
 
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
@@ -85,6 +86,8 @@ pub struct Jobs {
     storage_bytes: i64,
     /// Other instances, when there are any (cancels and previews for jobs running there).
     relay: Option<Relay>,
+    /// Quota emails, when `SMTP_URL` is set.
+    mailer: Option<Arc<crate::email::Mailer>>,
     /// Set on shutdown: no new job starts, and a job stopped now was interrupted, not cancelled.
     closing: Arc<AtomicBool>,
     /// Every runner task, so the shutdown waits until each has recorded and announced its end.
@@ -110,8 +113,17 @@ impl<'a> JobRequest<'a> {
     pub fn simple(prompt: &'a str) -> Self {
         let aspect = AspectRatio::Square;
         let (width, height) = aspect.size();
-        let params =
-            JobParams { aspect, width, height, quality: None, count: 1, seed: None, steps: None, source: None };
+        let params = JobParams {
+            aspect,
+            width,
+            height,
+            quality: None,
+            count: 1,
+            seed: None,
+            steps: None,
+            source: None,
+            mask: None,
+        };
         Self { prompt, enhanced: prompt, refines: None, params, engine: None }
     }
 }
@@ -128,6 +140,8 @@ pub struct JobsConfig {
     /// Bytes of images one user may keep.
     pub storage_bytes: i64,
     pub relay: Option<Relay>,
+    /// Quota emails (`SMTP_URL`).
+    pub mailer: Option<Arc<crate::email::Mailer>>,
 }
 
 impl Jobs {
@@ -143,6 +157,7 @@ impl Jobs {
             global: Arc::new(GlobalCap::new(config.spend_cap_micros)),
             storage_bytes: config.storage_bytes,
             relay: config.relay,
+            mailer: config.mailer,
             closing: Arc::new(AtomicBool::new(false)),
             runners: TaskTracker::new(),
         }

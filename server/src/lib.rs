@@ -13,6 +13,7 @@ pub mod chat;
 pub mod chat_model;
 pub mod config;
 pub mod csrf;
+pub mod email;
 pub mod headers;
 pub mod http;
 pub mod hub;
@@ -29,6 +30,7 @@ pub mod state;
 pub mod store;
 pub mod telemetry;
 pub mod throttle;
+pub mod uploads;
 pub mod ws;
 
 use std::net::SocketAddr;
@@ -69,6 +71,8 @@ pub enum StartupError {
     Gate(#[from] GateError),
     #[error("image providers: {0}")]
     Providers(String),
+    #[error(transparent)]
+    Email(#[from] crate::email::EmailError),
 }
 
 /// The configured providers, each told to start (a ComfyUI socket, a model check), in the
@@ -154,6 +158,10 @@ impl Application {
             spend_cap_micros: settings.quotas.spend_cap_micros,
             storage_bytes: settings.caps.storage_bytes,
             relay: relay.clone(),
+            mailer: match &settings.email {
+                Some(email) => Some(Arc::new(crate::email::Mailer::new(email)?)),
+                None => None,
+            },
         };
         let jobs = Jobs::new(store.clone(), hub.clone(), providers, config);
         if let (Some(relay), Some(url)) = (relay.clone(), &settings.redis_url) {

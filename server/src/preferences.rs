@@ -15,22 +15,32 @@ pub struct SettingsForm {
     aspect: String,
     #[serde(default)]
     quality: String,
+    #[serde(default)]
+    email: String,
 }
 
-/// What the form says, or why not: an unknown shape is refused, an empty quality is "the
-/// engine's default".
-pub fn parse(form: &SettingsForm) -> Option<Preferences> {
-    let aspect = AspectRatio::parse(&form.aspect)?;
+/// What the form says, or why not: an unknown shape or an address that is not one is
+/// refused; an empty quality is "the engine's default", an empty address "no email".
+pub fn parse(form: &SettingsForm) -> Result<Preferences, &'static str> {
+    let aspect = AspectRatio::parse(&form.aspect).ok_or("invalid")?;
     let quality = match form.quality.trim() {
         "" => None,
-        q => Some(Quality::parse(q)?),
+        q => Some(Quality::parse(q).ok_or("invalid")?),
     };
-    Some(Preferences { aspect, quality })
+    let email = match form.email.trim() {
+        "" => None,
+        e if crate::email::valid_address(e) => Some(e.to_string()),
+        _ => return Err("email"),
+    };
+    Ok(Preferences { aspect, quality, email })
 }
 
 pub async fn save(State(state): State<AppState>, user: MaybeUser, Form(form): Form<SettingsForm>) -> Response {
     let Some(user) = user.0 else { return Redirect::to("/login").into_response() };
-    let Some(preferences) = parse(&form) else { return Redirect::to("/settings?error=invalid").into_response() };
+    let preferences = match parse(&form) {
+        Ok(p) => p,
+        Err(code) => return Redirect::to(&format!("/settings?error={code}")).into_response(),
+    };
     let chat = &state.chat;
     if let Err(e) = chat.store.set_preferences(user.id, &preferences).await {
         tracing::error!(error = %e, "preferences could not be saved");

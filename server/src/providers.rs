@@ -53,6 +53,9 @@ pub struct ImageRequest {
     /// Images to make in this one request (1 to 4); an engine that makes them in a batch
     /// reports progress once for all.
     pub count: u8,
+    /// The area of `source` to change: a grey PNG of its size, white where painted (each
+    /// provider turns it into its own form).
+    pub mask: Option<Arc<Vec<u8>>>,
 }
 
 impl ImageRequest {

@@ -4,6 +4,7 @@
 
 use leptos::prelude::*;
 
+use super::attach::AttachButton;
 use super::image_row::{use_row, ImageRow};
 use super::{is_online, new_client_id, quota_bar::QuotaBar, use_chat_state, Outbound};
 use crate::protocol::{ThreadId, MAX_MESSAGE_CHARS};
@@ -37,6 +38,25 @@ pub fn Composer(id: ThreadId) -> impl IntoView {
             submit();
         }
     };
+    // A picture dropped on the composer, or pasted into it, is attached.
+    let on_drop = move |ev: leptos::ev::DragEvent| {
+        #[cfg(feature = "hydrate")]
+        if let (Some(row), Some(file)) = (row, super::attach::first_file(ev.data_transfer().and_then(|d| d.files()))) {
+            ev.prevent_default();
+            super::attach::attach_file(row, file);
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = ev;
+    };
+    let on_paste = move |ev: leptos::ev::ClipboardEvent| {
+        #[cfg(feature = "hydrate")]
+        if let (Some(row), Some(file)) = (row, super::attach::first_file(ev.clipboard_data().and_then(|d| d.files()))) {
+            ev.prevent_default();
+            super::attach::attach_file(row, file);
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = ev;
+    };
     let on_keydown = move |ev: leptos::ev::KeyboardEvent| {
         if ev.key() == "Enter" && !ev.shift_key() && !ev.is_composing() {
             ev.prevent_default();
@@ -48,7 +68,16 @@ pub fn Composer(id: ThreadId) -> impl IntoView {
         <div class="composer-dock">
             <QuotaBar/>
             <ImageRow/>
-            <form class="composer" method="post" action=format!("/threads/{id}/messages") on:submit=on_submit>
+            <form
+                class="composer"
+                method="post"
+                action=format!("/threads/{id}/messages")
+                on:submit=on_submit
+                on:drop=on_drop
+                on:dragover=|ev: leptos::ev::DragEvent| ev.prevent_default()
+                on:paste=on_paste
+            >
+                {row.map(|row| view! { <AttachButton row/> })}
                 <label for="composer-text" class="visually-hidden">"Message"</label>
                 <textarea
                     id="composer-text"

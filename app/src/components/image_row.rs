@@ -6,9 +6,11 @@
 
 use leptos::prelude::*;
 
+use super::mask_painter::MaskPainter;
 use super::use_chat_state;
 use crate::protocol::{
-    estimate_text, AspectRatio, ImageChoices, ImageId, ImageOptions, ProviderKind, Quality, MAX_IMAGES_PER_REQUEST,
+    estimate_text, AspectRatio, ImageChoices, ImageId, ImageInfo, ImageOptions, ProviderKind, Quality, Variant,
+    MAX_IMAGES_PER_REQUEST,
 };
 
 /// The row's state for one thread page; job cards write it, the composer reads it on Send.
@@ -17,25 +19,54 @@ pub struct Row {
     pub options: RwSignal<ImageOptions>,
     /// What the Refine chip says of the image named in `options.source`.
     pub source_label: RwSignal<Option<String>>,
+    /// The named image itself, for its thumbnail and the mask painter.
+    pub source: RwSignal<Option<ImageInfo>>,
+    /// The image being painted on (the painter is open).
+    pub painting: RwSignal<Option<ImageInfo>>,
+    /// An upload's or a mask's refusal, said in the row.
+    pub problem: RwSignal<Option<String>>,
 }
 
 impl Row {
     pub fn new() -> Self {
-        Self { options: RwSignal::new(ImageOptions::default()), source_label: RwSignal::new(None) }
+        Self {
+            options: RwSignal::new(ImageOptions::default()),
+            source_label: RwSignal::new(None),
+            source: RwSignal::new(None),
+            painting: RwSignal::new(None),
+            problem: RwSignal::new(None),
+        }
     }
 
-    /// Names the image the next message changes.
-    pub fn refine(&self, image: ImageId, label: String) {
-        self.options.update(|o| o.source = Some(image));
+    /// Names the image the next message changes (a new one forgets the painted area).
+    pub fn refine(&self, image: ImageInfo, label: String) {
+        self.options.update(|o| {
+            o.source = Some(image.id);
+            o.mask = None;
+        });
+        self.source.set(Some(image));
         self.source_label.set(Some(label));
     }
 
-    /// What to send now; the named image is for one message only.
+    /// The area of the named image to change.
+    pub fn set_mask(&self, mask: ImageId) {
+        self.options.update(|o| o.mask = Some(mask));
+    }
+
+    pub fn clear_source(&self) {
+        self.options.update(|o| {
+            o.source = None;
+            o.mask = None;
+        });
+        self.source.set(None);
+        self.source_label.set(None);
+    }
+
+    /// What to send now; the named image and its area are for one message only.
     pub fn take(&self) -> ImageOptions {
         let options = self.options.get_untracked();
         if options.source.is_some() {
-            self.options.update(|o| o.source = None);
-            self.source_label.set(None);
+            self.clear_source();
         }
         options
     }
@@ -102,15 +133,38 @@ pub fn ImageRow() -> impl IntoView {
     let selected_engine = move || engine.get().map(|e| e.kind.id().to_string()).unwrap_or_default();
     view! {
         <div class="image-row" role="group" aria-label="Image settings">
-            {move || row.source_label.get().map(|label| view! {
-                <p class="refine-chip">
-                    {label}
-                    <button type="button" class="link" aria-label="Stop refining" on:click=move |_| {
-                        options.update(|o| o.source = None);
-                        row.source_label.set(None);
-                    }>"×"</button>
-                </p>
+            {move || row.source_label.get().map(|label| {
+                let thumb = row.source.get().map(|i| {
+                    let v = i.variants.first().map_or(Variant::Full, |w| Variant::Width(*w));
+                    view! { <img class="chip-thumb" src=i.url(v) alt="" width="32" height="32"/> }
+                });
+                let painted = options.with(|o| o.mask.is_some());
+                view! {
+                    <p class="refine-chip">
+                        {thumb}
+                        {label}
+                        {painted.then_some(" · area painted")}
+                        <button type="button" class="link" on:click=move |_| row.painting.set(row.source.get_untracked())>
+                            "Edit area"
+                        </button>
+                        <button type="button" class="link" aria-label="Stop refining" on:click=move |_| row.clear_source()>
+                            "×"
+                        </button>
+                    </p>
+                }
             })}
+            {move || {
+                // Said before sending: an engine that cannot use what is attached.
+                let (e, o) = (engine.get()?, options.get());
+                let text = match (o.source.is_some(), o.mask.is_some()) {
+                    (true, true) if !e.mask => format!("{} cannot change just a painted area; choose another model.", e.kind.name()),
+                    (true, _) if !e.edit => format!("{} cannot change a picture; it would make a new one.", e.kind.name()),
+                    _ => return None,
+                };
+                Some(view! { <p class="row-warning" role="note">{text}</p> })
+            }}
+            {move || row.problem.get().map(|p| view! { <p class="row-warning" role="alert">{p}</p> })}
+            {move || row.painting.get().map(|image| view! { <MaskPainter image row/> })}
             <label>
                 "Aspect ratio"
                 <select on:change=on_aspect prop:value=move || options.with(|o| o.aspect.map_or("", |a| a.id()).to_string())>

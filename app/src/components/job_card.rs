@@ -136,12 +136,21 @@ fn JobImage(job: JobView, image: ImageInfo, index: usize, count: usize) -> impl 
         1 => format!("Changing: {}", job.subject),
         _ => format!("Changing image {} of {count}: {}", index + 1, job.subject),
     };
-    let id = image.id;
+    let for_row = image.clone();
     let sizes = if count > 1 { "(min-width: 760px) 18rem, 44vw" } else { "(min-width: 760px) 36rem, 88vw" };
-    let refine = move |_| {
+    let refine = {
+        let (image, label) = (for_row.clone(), label.clone());
+        move |_| {
+            if let Some(row) = row {
+                row.refine(image.clone(), label.clone());
+                focus_composer();
+            }
+        }
+    };
+    let edit_area = move |_| {
         if let Some(row) = row {
-            row.refine(id, label.clone());
-            focus_composer();
+            row.refine(for_row.clone(), label.clone());
+            row.painting.set(Some(for_row.clone()));
         }
     };
     view! {
@@ -158,6 +167,7 @@ fn JobImage(job: JobView, image: ImageInfo, index: usize, count: usize) -> impl 
             </a>
             <figcaption class="image-actions">
                 <button type="button" class="secondary" on:click=refine>"Refine"</button>
+                <button type="button" class="secondary" on:click=edit_area>"Edit area"</button>
                 <a href=image.url(Variant::Full) download=format!("easel-{}.png", image.id)>"Download"</a>
             </figcaption>
         </figure>
@@ -244,7 +254,7 @@ pub(crate) fn ParamsCard(job: JobView) -> impl IntoView {
 }
 
 /// Puts the cursor in the message box (after Refine or Reuse settings).
-fn focus_composer() {
+pub(crate) fn focus_composer() {
     #[cfg(feature = "hydrate")]
     if let Some(el) = leptos::prelude::document().get_element_by_id("composer-text") {
         use leptos::wasm_bindgen::JsCast;

@@ -34,6 +34,7 @@ fn SettingsForm(preferences: Preferences) -> impl IntoView {
     let error = move || {
         query.read().get("error").map(|e| match e.as_str() {
             "invalid" => "Those settings are not ones Easel knows; please pick from the lists.",
+            "email" => "That email address does not look right; please check it.",
             _ => "The settings could not be saved. Please try again.",
         })
     };
@@ -62,6 +63,13 @@ fn SettingsForm(preferences: Preferences) -> impl IntoView {
                         }).collect_view()}
                     </select>
                 </label>
+                <label>
+                    "Email"
+                    <input type="email" name="email" autocomplete="email" maxlength="254" value=preferences.email.clone().unwrap_or_default()/>
+                </label>
+                <p class="muted">
+                    "Optional: one email when you have used 80 % of an hour's, a day's or a month's images, and one when a limit or your spending budget is reached."
+                </p>
                 <p class="muted">
                     "Words in a message (\"wide\", \"in watercolor\") and the row above the message box still win."
                 </p>

@@ -154,3 +154,28 @@ impl std::fmt::Display for Variant {
         }
     }
 }
+
+/// What an image row holds: one an engine made, a picture a user sent, or a mask (the area of
+/// a picture to change, painted in the browser). Masks are never listed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ImageKind {
+    #[default]
+    Generated,
+    Upload,
+    Mask,
+}
+
+impl ImageKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Generated => "generated",
+            Self::Upload => "upload",
+            Self::Mask => "mask",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Generated, Self::Upload, Self::Mask].into_iter().find(|k| k.as_str() == s)
+    }
+}

@@ -141,6 +141,9 @@ pub struct ImageOptions {
     /// message is then an edit of it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<ImageId>,
+    /// The area of `source` to change (an uploaded mask: white where painted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mask: Option<ImageId>,
 }
 
 impl ImageOptions {
@@ -192,6 +195,9 @@ pub struct Preferences {
     pub aspect: AspectRatio,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quality: Option<Quality>,
+    /// Where quota notices go (none: only in the app).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
 }
 
 /// What the row offers, sent with [`Welcome`](super::Welcome).
@@ -228,6 +234,9 @@ pub struct JobParams {
     /// The image it changes, when one was named (a Refine button, "the second one").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<ImageId>,
+    /// The area of the source changed, when one was painted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mask: Option<ImageId>,
 }
 
 impl JobParams {
@@ -240,6 +249,7 @@ impl JobParams {
             engine: Some(engine),
             seed: self.seed.filter(|_| same_seed),
             source: None,
+            mask: None,
         }
     }
 }

@@ -212,10 +212,10 @@ pub fn refine_named(history: &[Turn], base: &str, message: &str) -> String {
     let mut memory =
         StyleMemory::from_messages(history.iter().filter(|t| t.role == Role::User).map(|t| t.text.as_str()));
     memory.update(message);
-    let change = change_of_request(message);
     match base.trim().is_empty() {
-        true => memory.apply(&change),
-        false => memory.apply(&apply_change(base, &change)),
+        // A picture the user sent has no prompt: their words describe the change whole.
+        true => memory.apply(message.trim()),
+        false => memory.apply(&apply_change(base, &change_of_request(message))),
     }
 }
 

@@ -123,9 +123,16 @@ pub fn resolve(
         seed: options.seed.filter(|_| caps.seed),
         steps: None,
         source: options.source,
+        mask: options.mask.filter(|_| options.source.is_some()),
     };
     let prompt = if raw { prompt.to_string() } else { style::with_aspect(prompt, style_aspect(aspect)) };
     Resolved { params, prompt }
+}
+
+/// "Built-in renderer" from "built-in renderer", for the start of a sentence.
+fn capitalized(name: &str) -> String {
+    let mut chars = name.chars();
+    chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
 }
 
 /// How the job's prompt was made.
@@ -160,14 +167,18 @@ impl Chat {
             let Some(made_by) = self.store.job_of_image(user, image).await? else {
                 return self.say(user, message.thread_id, "That image is no longer available.").await;
             };
-            if let Some((job, _)) = match made_by {
-                Some(job) => self.store.job(user, job).await?,
-                None => None,
-            } {
-                refines = Some(job.id);
-                if !asked.raw {
-                    enhanced = assistant::prompt::refine_named(turns, &job.enhanced_prompt, &message.text);
+            match made_by {
+                Some(job) => {
+                    if let Some((job, _)) = self.store.job(user, job).await? {
+                        refines = Some(job.id);
+                        if !asked.raw {
+                            enhanced = assistant::prompt::refine_named(turns, &job.enhanced_prompt, &message.text);
+                        }
+                    }
                 }
+                // A picture the user sent: their words are the change.
+                None if !asked.raw => enhanced = assistant::prompt::refine_named(turns, "", &message.text),
+                None => {}
             }
         } else if let (Some(job), Some(ordinal)) = (refines, ordinal_in(&message.text)) {
             // "Make the second one bluer": one image of several.
@@ -176,6 +187,19 @@ impl Chat {
             }
         }
         let provider = self.jobs.engine(options.engine).clone();
+        // What the engine cannot do is said before anything is sent (or counted).
+        let caps = provider.capabilities();
+        let name = capitalized(provider.kind().name());
+        if options.source.is_some() && refines.is_none() && !caps.edit {
+            let text =
+                format!("{name} cannot change a picture you send; choose another model in the row, such as OpenAI.");
+            return self.say(user, message.thread_id, &text).await;
+        }
+        if options.mask.is_some() && options.source.is_some() && !caps.mask {
+            let text =
+                format!("{name} cannot change just a painted area; choose another model, or send without the area.");
+            return self.say(user, message.thread_id, &text).await;
+        }
         let earlier: Vec<&str> = turns.iter().filter(|t| t.role == Role::User).map(|t| t.text.as_str()).collect();
         // A refinement keeps the shape of the image it changes.
         let changing = match refines {
@@ -216,7 +240,7 @@ mod tests {
     #[test]
     fn words_win_over_the_row_which_wins_over_memory_and_defaults() {
         let portrait = ImageOptions { aspect: Some(AspectRatio::Portrait), ..Default::default() };
-        let prefs = Preferences { aspect: AspectRatio::Wide, quality: Some(Quality::High) };
+        let prefs = Preferences { aspect: AspectRatio::Wide, quality: Some(Quality::High), email: None };
         // The words say wide: the row's portrait loses.
         let r = run(&portrait, &prefs, "a wide valley", &[], "a wide valley");
         assert_eq!(r.params.aspect, AspectRatio::Landscape);

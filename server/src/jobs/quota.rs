@@ -28,6 +28,7 @@ impl Jobs {
         };
         let view = self.view(plan.tier, &claim.usage);
         self.hub.publish(user, ServerMsg::Quota(QuotaUpdated { quota: view }));
+        self.notify(user, plan.tier, &claim.usage);
         let exempt = plan.test_account || plan.admin;
         Ok((claim, exempt))
     }
@@ -122,6 +123,7 @@ impl Jobs {
             // The database has the cost; the gate reseeds from it once Redis is back.
             tracing::warn!(%user, error = %e, "a job's cost could not be added to the gate");
         }
+        self.notify_now(user).await;
         self.check_spend_alert(micros).await
     }
 

@@ -129,6 +129,7 @@ impl Jobs {
             seed: params.seed,
             quality: params.quality,
             count: params.count,
+            mask: self.mask_image(user, &params).await?,
         };
         // Cancelled before the provider was called: the generation never happened.
         let called = !cancel.is_cancelled();
@@ -192,6 +193,12 @@ impl Jobs {
         let Some((view, place)) = self.store.job(user, id).await? else { return Ok(None) };
         self.store.set_job_message_text(id, &job_text(&view)).await?;
         Ok(Some(ServerMsg::JobUpdated(JobUpdated { thread_id: place.thread, message_id: place.message, job: view })))
+    }
+
+    /// The painted area of the source to change, when one was sent (owner-checked).
+    async fn mask_image(&self, user: UserId, params: &JobParams) -> Result<Option<Arc<Vec<u8>>>, StoreError> {
+        let Some(mask) = params.mask else { return Ok(None) };
+        Ok(self.store.image_variant(user, mask, Variant::Full).await?.map(|v| Arc::new(v.bytes)))
     }
 
     /// The image a refinement changes, when the provider can edit it (else it regenerates).
@@ -300,6 +307,6 @@ pub fn params_of(job: &JobView) -> JobParams {
             crate::assistant::Aspect::Tall => AspectRatio::Portrait,
         };
         let (width, height) = aspect.size();
-        JobParams { aspect, width, height, quality: None, count: 1, seed: None, steps: None, source: None }
+        JobParams { aspect, width, height, quality: None, count: 1, seed: None, steps: None, source: None, mask: None }
     })
 }

@@ -41,15 +41,22 @@ pub fn decode(bytes: &[u8]) -> Result<image::DynamicImage, image::ImageError> {
 
 pub fn prepare(png: &[u8]) -> Result<Prepared, image::ImageError> {
     let img = decode(png)?;
-    let (width, height) = (img.width(), img.height());
     let full = match image::guess_format(png)? {
         ImageFormat::Png => png.to_vec(),
-        _ => {
-            let mut out = Cursor::new(Vec::new());
-            img.write_to(&mut out, ImageFormat::Png)?;
-            out.into_inner()
-        }
+        _ => encode_png(&img)?,
     };
+    prepare_decoded(&img, full)
+}
+
+pub(crate) fn encode_png(img: &image::DynamicImage) -> Result<Vec<u8>, image::ImageError> {
+    let mut out = Cursor::new(Vec::new());
+    img.write_to(&mut out, ImageFormat::Png)?;
+    Ok(out.into_inner())
+}
+
+/// `full` (the PNG of `img`) with its hash and web variants.
+pub(crate) fn prepare_decoded(img: &image::DynamicImage, full: Vec<u8>) -> Result<Prepared, image::ImageError> {
+    let (width, height) = (img.width(), img.height());
     let sha256 = Sha256::digest(&full).iter().map(|b| format!("{b:02x}")).collect();
     let mut variants = vec![StoredVariant { name: Variant::Full, mime: "image/png", width, height, bytes: full }];
     for w in WIDTHS.into_iter().filter(|w| *w <= width) {

@@ -195,7 +195,7 @@ impl ImageProvider for Automatic1111 {
     fn capabilities(&self) -> Capabilities {
         Capabilities {
             edit: true,
-            mask: false,
+            mask: true,
             seed: true,
             batch: false,
             qualities: &[],

@@ -118,6 +118,7 @@ mod tests {
             seed: None,
             quality: None,
             count: 1,
+            mask: None,
         }
     }
 

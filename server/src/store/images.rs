@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use app::protocol::{ImageId, ImageInfo, JobId, MessageId, ThreadId, UserId, Variant};
+use app::protocol::{ImageId, ImageInfo, ImageKind, JobId, MessageId, ThreadId, UserId, Variant};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
@@ -63,6 +63,37 @@ impl Store {
         }
         tx.commit().await?;
         Ok(id)
+    }
+
+    /// Stores a picture a user sent (or a mask), marked as such.
+    pub async fn store_picture(
+        &self,
+        user: UserId,
+        kind: ImageKind,
+        sha256: &str,
+        size: (u32, u32),
+        variants: &[StoredVariant],
+    ) -> Result<ImageId, StoreError> {
+        let id = self.store_image(user, sha256, size, variants).await?;
+        sqlx::query("UPDATE images SET kind = $1 WHERE id = $2")
+            .bind(kind.as_str())
+            .bind(id.0)
+            .execute(self.pool())
+            .await?;
+        Ok(id)
+    }
+
+    /// What `user`'s image `id` is and its size; `None` when it is not theirs.
+    pub async fn image_kind(&self, user: UserId, id: ImageId) -> Result<Option<(ImageKind, u32, u32)>, StoreError> {
+        let row = sqlx::query("SELECT kind, width, height FROM images WHERE id = $1 AND user_id = $2")
+            .bind(id.0)
+            .bind(user.0)
+            .fetch_optional(self.pool())
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let kind = ImageKind::parse(&row.try_get::<String, _>("kind")?).unwrap_or_default();
+        let side = |name: &str| row.try_get::<i64, _>(name).map(|v| u32::try_from(v).unwrap_or(0));
+        Ok(Some((kind, side("width")?, side("height")?)))
     }
 
     /// A variant's bytes, only for the image's owner.

@@ -9,24 +9,42 @@ use super::{Store, StoreError};
 
 impl Store {
     pub async fn preferences(&self, user: UserId) -> Result<Preferences, StoreError> {
-        let row = sqlx::query("SELECT pref_aspect, pref_quality FROM users WHERE id = $1")
+        let row = sqlx::query("SELECT pref_aspect, pref_quality, email FROM users WHERE id = $1")
             .bind(user.0)
             .fetch_optional(self.pool())
             .await?;
         let Some(row) = row else { return Ok(Preferences::default()) };
         let aspect = AspectRatio::parse(&row.try_get::<String, _>("pref_aspect")?).unwrap_or_default();
         let quality = row.try_get::<Option<String>, _>("pref_quality")?.and_then(|q| Quality::parse(&q));
-        Ok(Preferences { aspect, quality })
+        let email = row.try_get::<Option<String>, _>("email")?;
+        Ok(Preferences { aspect, quality, email })
     }
 
     pub async fn set_preferences(&self, user: UserId, preferences: &Preferences) -> Result<(), StoreError> {
-        sqlx::query("UPDATE users SET pref_aspect = $1, pref_quality = $2 WHERE id = $3")
+        sqlx::query("UPDATE users SET pref_aspect = $1, pref_quality = $2, email = $3 WHERE id = $4")
             .bind(preferences.aspect.id())
             .bind(preferences.quality.map(Quality::as_str))
+            .bind(preferences.email.as_deref())
             .bind(user.0)
             .execute(self.pool())
             .await?;
         Ok(())
+    }
+
+    /// Claims the right to send `user` the notice `kind` for `period` (a window's id): `true`
+    /// once, whichever instance asks first.
+    pub async fn claim_notice(&self, user: UserId, kind: &str, period: i64) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "INSERT INTO quota_notices (user_id, kind, period, sent_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (user_id, kind, period) DO NOTHING",
+        )
+        .bind(user.0)
+        .bind(kind)
+        .bind(period)
+        .bind(super::now_ms())
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
     }
 
     /// Records the row's settings of `user`'s message (nothing is written for the defaults).

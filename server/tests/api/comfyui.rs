@@ -41,6 +41,7 @@ pub(crate) fn request(seed: Option<u64>) -> ImageRequest {
         seed,
         quality: None,
         count: 1,
+        mask: None,
     }
 }
 

@@ -12,7 +12,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::multipart::MultipartRejection;
+use axum::extract::{Multipart, Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -252,34 +253,49 @@ async fn generate(State(shared): State<Arc<Shared>>, Json(body): Json<Value>) ->
     answer(shared, Asked::of(&body))
 }
 
-/// `POST /images/edits` (multipart): recorded as `{"endpoint": "edits", "prompt", "image"}`,
-/// `image` being whether the form carried this fake's own PNG (the image being changed).
-async fn edits(State(shared): State<Arc<Shared>>, headers: axum::http::HeaderMap, body: axum::body::Bytes) -> Response {
-    let multipart = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("multipart/form-data"));
-    let text = String::from_utf8_lossy(&body);
-    let prompt = text
-        .split("name=\"prompt\"")
-        .nth(1)
-        .and_then(|rest| rest.trim_start_matches(['\r', '\n']).split("\r\n--").next())
-        .map(str::to_string);
-    let image = body.windows(shared.png.len()).any(|w| w == shared.png.as_slice());
-    let field = |name: &str| {
-        text.split(&format!("name=\"{name}\""))
-            .nth(1)
-            .and_then(|rest| rest.trim_start_matches(['\r', '\n']).split("\r\n--").next())
-            .map(str::to_string)
+/// `POST /images/edits` (multipart): recorded with its fields, `image` (whether the form
+/// carried this fake's own PNG), `image_sha256` and `mask_transparent` (the share of the mask
+/// that may change).
+async fn edits(State(shared): State<Arc<Shared>>, form: Result<Multipart, MultipartRejection>) -> Response {
+    let Ok(mut form) = form else {
+        let record = json!({ "endpoint": "edits", "multipart": false });
+        shared.requests.lock().expect("lock").push((Instant::now(), record));
+        return (StatusCode::BAD_REQUEST, "expected multipart/form-data").into_response();
     };
+    let mut fields = serde_json::Map::new();
+    let (mut image, mut image_sha256, mut mask_clear) = (false, None, None);
+    while let Ok(Some(field)) = form.next_field().await {
+        let name = field.name().unwrap_or_default().to_string();
+        let Ok(bytes) = field.bytes().await else { break };
+        match name.as_str() {
+            "image" | "image[]" => {
+                image = bytes.as_ref() == shared.png.as_slice();
+                image_sha256 = Some(sha256_hex(&bytes));
+            }
+            // The share of the mask that is transparent: where the image may change.
+            "mask" => mask_clear = rules::transparent_share(&bytes),
+            _ => {
+                fields.insert(name, Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+            }
+        }
+    }
+    let field = |name: &str| fields.get(name).and_then(Value::as_str).map(str::to_string);
     let (model, size) = (field("model").unwrap_or_default(), field("size"));
-    let (n, quality) = (field("n"), field("quality"));
-    let record = json!({ "endpoint": "edits", "multipart": multipart, "prompt": prompt, "image": image, "model": model, "size": size, "n": n, "quality": quality });
+    let record = json!({
+        "endpoint": "edits", "multipart": true, "prompt": field("prompt"), "image": image,
+        "image_sha256": image_sha256, "mask_transparent": mask_clear, "model": model, "size": size,
+        "n": field("n"), "quality": field("quality"),
+    });
     shared.requests.lock().expect("lock").push((Instant::now(), record.clone()));
     if let Some(refused) = refusal(&shared, &model, size.as_deref()) {
         return refused;
     }
     answer(shared, Asked::of(&record))
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn answer(shared: Arc<Shared>, asked: Asked) -> Response {

@@ -107,6 +107,7 @@ pub fn settings(url: &str) -> Settings {
         },
         caps: Default::default(),
         client_ip_header: None,
+        email: None,
         leptos,
     }
 }

@@ -77,6 +77,7 @@ async fn generate(client: &OpenAiImages) -> Result<Vec<u8>, ProviderError> {
         seed: None,
         quality: None,
         count: 1,
+        mask: None,
     };
     let result = client.generate(&request, tx, CancellationToken::new()).await.map(|mut i| i.images.remove(0));
     let _ = drain.await;

@@ -41,6 +41,7 @@ async fn generate(
         seed: None,
         quality: None,
         count: 1,
+        mask: None,
     };
     let result = client.generate(&request, tx, CancellationToken::new()).await;
     let mut previews = 0;
@@ -330,6 +331,7 @@ async fn a_wide_request_keeps_its_shape_in_a_size_the_model_takes() {
         seed: None,
         quality: None,
         count: 1,
+        mask: None,
     };
     let result = client.generate(&request, mpsc::channel(16).0, CancellationToken::new()).await;
     assert!(result.is_ok(), "{result:?}");

@@ -36,6 +36,13 @@ pub(super) struct GenerationBody<'a> {
     init_images: Option<Vec<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     denoising_strength: Option<f32>,
+    /// Inpainting: white where the image may change (our mask's own form).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mask: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    inpainting_mask_invert: Option<u8>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mask_blur: Option<u32>,
 }
 
 #[derive(Debug, Serialize)]
@@ -49,6 +56,8 @@ struct OverrideSettings<'a> {
 impl<'a> GenerationBody<'a> {
     pub(super) fn new(settings: &'a A1111Settings, request: &'a ImageRequest, task_id: &'a str) -> Self {
         let source = request.source.as_deref();
+        // A mask only means something with the image it masks.
+        let mask = request.mask.as_deref().filter(|_| source.is_some());
         Self {
             prompt: &request.prompt,
             negative_prompt: &settings.negative_prompt,
@@ -72,6 +81,9 @@ impl<'a> GenerationBody<'a> {
             override_settings_restore_afterwards: true,
             init_images: source.map(|png| vec![base64::engine::general_purpose::STANDARD.encode(png)]),
             denoising_strength: source.map(|_| DENOISING_STRENGTH),
+            mask: mask.map(|png| base64::engine::general_purpose::STANDARD.encode(png)),
+            inpainting_mask_invert: mask.map(|_| 0),
+            mask_blur: mask.map(|_| 4),
         }
     }
 
@@ -229,6 +241,7 @@ mod tests {
             seed,
             quality: None,
             count: 1,
+            mask: None,
         }
     }
 
@@ -262,6 +275,11 @@ mod tests {
         assert_eq!(json["init_images"][0], "AQID");
         assert_eq!((json["seed"].as_i64(), json["denoising_strength"].as_f64()), (Some(42), Some(0.6f32 as f64)));
         assert!(json["override_settings"].get("sd_model_checkpoint").is_none());
+        assert!(json.get("mask").is_none(), "no area painted: the whole image may change");
+        // A painted area: inpainting, white where it may change, as our mask already is.
+        let masked = ImageRequest { mask: Some(Arc::new(vec![9, 9])), ..request };
+        let json = serde_json::to_value(GenerationBody::new(&settings, &masked, "t")).expect("json");
+        assert_eq!((json["mask"].as_str(), json["inpainting_mask_invert"].as_u64()), (Some("CQk="), Some(0)));
     }
 
     #[test]

@@ -87,6 +87,13 @@ impl OpenAiImages {
             .text("n", request.images().to_string())
             .text("size", self.size_for(request))
             .part("image", image);
+        if let Some(mask) = request.mask.as_deref() {
+            let part = reqwest::multipart::Part::bytes(openai_mask(mask)?)
+                .file_name("mask.png")
+                .mime_str("image/png")
+                .map_err(|e| ProviderError::BadResponse(e.to_string()))?;
+            form = form.part("mask", part);
+        }
         if let Some(q) = self.quality_for(request) {
             form = form.text("quality", q);
         }
@@ -95,4 +102,18 @@ impl OpenAiImages {
         }
         Ok(form)
     }
+}
+
+/// OpenAI's form of a mask: a PNG the size of the image, transparent (alpha 0) where the
+/// image may change, from our grey mask (white where painted).
+fn openai_mask(grey_png: &[u8]) -> Result<Vec<u8>, ProviderError> {
+    let grey = crate::jobs::variants::decode(grey_png)
+        .map_err(|e| ProviderError::BadResponse(format!("the stored mask: {e}")))?
+        .to_luma8();
+    let rgba = image::RgbaImage::from_fn(grey.width(), grey.height(), |x, y| {
+        let alpha = if grey.get_pixel(x, y).0[0] >= 128 { 0 } else { 255 };
+        image::Rgba([0, 0, 0, alpha])
+    });
+    crate::jobs::variants::encode_png(&image::DynamicImage::ImageRgba8(rgba))
+        .map_err(|e| ProviderError::BadResponse(format!("the mask: {e}")))
 }

@@ -78,3 +78,11 @@ impl Asked {
         (per_mp * self.pixels as f64 / 1_048_576.0).round() as u64 * self.n as u64
     }
 }
+
+/// The share of a PNG mask's pixels that are transparent; `None` when it is not a PNG.
+pub(super) fn transparent_share(png: &[u8]) -> Option<f64> {
+    let img = image::load_from_memory_with_format(png, image::ImageFormat::Png).ok()?.to_rgba8();
+    let total = u64::from(img.width()) * u64::from(img.height());
+    let clear = img.pixels().filter(|p| p.0[3] == 0).count() as u64;
+    (total > 0).then(|| clear as f64 / total as f64)
+}
