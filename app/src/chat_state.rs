@@ -186,11 +186,14 @@ impl ChatState {
                 Some(Followup::ThreadGone(d.thread_id))
             }
             ServerMsg::MessageAdded(MessageAdded { message }) => self.add_message(message),
-            ServerMsg::JobProgress(p) => {
-                let stale = self.progress.get(&p.job_id).is_some_and(|old| old.stage > p.stage);
-                if !stale {
-                    self.progress.insert(p.job_id, p);
+            ServerMsg::JobProgress(mut p) => {
+                let old = self.progress.get(&p.job_id);
+                if old.is_some_and(|old| old.stage > p.stage) {
+                    return None;
                 }
+                // A step without a picture keeps the last preview on screen until a newer one.
+                p.preview = p.preview.or(old.and_then(|o| o.preview));
+                self.progress.insert(p.job_id, p);
                 None
             }
             ServerMsg::JobUpdated(u) => {

@@ -237,6 +237,16 @@ fn job_progress_moves_forward_only_and_an_update_settles_the_message() {
     s.apply(progress(5, JobStage::Generating));
     s.apply(progress(5, JobStage::Initializing)); // late, out of order
     assert_eq!(s.progress[&JobId(5)].stage, JobStage::Generating);
+    // A preview stays on screen through the steps that follow it, until a newer one.
+    let with_preview = |n| match progress(5, JobStage::Generating) {
+        ServerMsg::JobProgress(p) => ServerMsg::JobProgress(JobProgress { preview: Some(n), ..p }),
+        other => other,
+    };
+    s.apply(with_preview(2));
+    s.apply(progress(5, JobStage::Generating));
+    assert_eq!(s.progress[&JobId(5)].preview, Some(2));
+    s.apply(with_preview(3));
+    assert_eq!(s.progress[&JobId(5)].preview, Some(3));
 
     let done = job(5, JobStatus::Complete, JobStage::Complete);
     s.apply(ServerMsg::JobUpdated(JobUpdated {

@@ -17,6 +17,10 @@ export class OwnServer {
   }
 
   async start(env: Record<string, string> = {}) {
+    // A server left on this port by a test that timed out would answer in this one's place.
+    if (await fetch(`${this.base}/healthz`).then(() => true, () => false)) {
+      throw new Error(`port ${this.port} is already serving: an earlier test's server is still running`);
+    }
     this.child = spawn(bin, [], {
       env: {
         ...process.env,

@@ -50,6 +50,7 @@ pub fn router(state: AppState, sessions: SessionBackend) -> Router {
         .route("/images/{id}/delete", post(crate::library::delete_image))
         .route("/images/{id}/share", post(crate::library::share_image))
         .route("/threads/{id}/share", post(crate::library::share_thread))
+        .route("/threads/{id}/export.zip", get(crate::export::thread_zip))
         .route("/shares/{token}/revoke", post(crate::library::revoke_share))
         .route("/s/{token}/images/{id}/{variant}", get(crate::library::shared_image))
         .route("/threads", post(create_thread_form))

@@ -14,6 +14,7 @@ pub mod chat_model;
 pub mod config;
 pub mod csrf;
 pub mod email;
+pub mod export;
 pub mod headers;
 pub mod http;
 pub mod hub;

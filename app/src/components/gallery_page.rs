@@ -94,33 +94,35 @@ fn Gallery(page: GalleryPage, asked: GalleryQuery) -> impl IntoView {
     let params = use_query_map();
     let deleted = move || params.read().get("deleted").is_some();
     let empty = page.items.is_empty();
-    let more = page.next.map(|next| next_href(&asked, next));
+    let items = RwSignal::new(page.items);
+    let next = RwSignal::new(page.next);
+    let loading = RwSignal::new(false);
     let engines = [ProviderKind::Builtin, ProviderKind::OpenAi, ProviderKind::ComfyUi, ProviderKind::Automatic1111];
-    let items = page
-        .items
-        .into_iter()
-        .map(|item| {
-            let image = item.image.clone();
-            let thumb = image.variants.first().map_or(Variant::Full, |w| Variant::Width(*w));
-            view! {
-                <li>
-                    <a href=format!("/gallery/{}", image.id)>
-                        <img
-                            src=image.url(thumb)
-                            srcset=srcset(&image)
-                            sizes="(min-width: 760px) 12rem, 45vw"
-                            width=image.width.to_string()
-                            height=image.height.to_string()
-                            loading="lazy"
-                            alt=item.prompt.clone()
-                        />
-                    </a>
-                </li>
-            }
-        })
-        .collect_view();
+    let more_href = {
+        let asked = asked.clone();
+        move || next.get().map(|n| next_href(&asked, n))
+    };
+    // Scrolling near the end loads the next page in place (the link does it without scripts).
+    let section = NodeRef::<leptos::html::Section>::new();
+    let on_scroll = {
+        let asked = asked.clone();
+        move |_| {
+            let Some(el) = section.get_untracked() else { return };
+            let near_end = el.scroll_top() + el.client_height() + 600 >= el.scroll_height();
+            let Some(before) = next.get_untracked().filter(|_| near_end && !loading.get_untracked()) else { return };
+            loading.set(true);
+            let query = GalleryQuery { before: Some(before), ..asked.clone() };
+            leptos::task::spawn_local(async move {
+                if let Ok(Some(page)) = load_gallery(query).await {
+                    items.update(|i| i.extend(page.items));
+                    next.set(page.next);
+                }
+                loading.set(false);
+            });
+        }
+    };
     view! {
-        <section class="gallery">
+        <section class="gallery" node_ref=section on:scroll=on_scroll>
             <h1>"Gallery"</h1>
             {move || deleted().then(|| view! { <p role="status" class="notice">"Image deleted."</p> })}
             <form method="get" action="/gallery" class="gallery-search" role="search">
@@ -151,9 +153,34 @@ fn Gallery(page: GalleryPage, asked: GalleryQuery) -> impl IntoView {
                 <button type="submit">"Search"</button>
             </form>
             {empty.then(|| view! { <p class="muted">"No images here yet."</p> })}
-            <ul class="gallery-grid">{items}</ul>
-            {more.map(|href| view! { <a class="more" href=href>"More images"</a> })}
+            <ul class="gallery-grid">
+                <For each=move || items.get() key=|item| item.image.id let:item>
+                    <GalleryTile item/>
+                </For>
+            </ul>
+            {move || more_href().map(|href| view! { <a class="more" href=href>"More images"</a> })}
         </section>
+    }
+}
+
+#[component]
+fn GalleryTile(item: crate::gallery::GalleryItem) -> impl IntoView {
+    let image = item.image;
+    let thumb = image.variants.first().map_or(Variant::Full, |w| Variant::Width(*w));
+    view! {
+        <li>
+            <a href=format!("/gallery/{}", image.id)>
+                <img
+                    src=image.url(thumb)
+                    srcset=srcset(&image)
+                    sizes="(min-width: 760px) 12rem, 45vw"
+                    width=image.width.to_string()
+                    height=image.height.to_string()
+                    loading="lazy"
+                    alt=item.prompt
+                />
+            </a>
+        </li>
     }
 }
 

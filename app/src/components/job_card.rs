@@ -102,9 +102,9 @@ fn FinishedJob(job: JobView) -> impl IntoView {
     let anchor = format!("job-{}", job.id);
     let (asked, sent, revised) = (job.prompt.clone(), job.enhanced_prompt.clone(), job.revised_prompt.clone());
     view! {
-        <div class="job finished" id=anchor>
+        <figure class="job finished" id=anchor>
             <div class="image-grid" class:many=many>{images}</div>
-            <p class="made-by">{made_by}</p>
+            <figcaption class="made-by">{made_by}</figcaption>
             {lineage}
             <JobActions job=job.clone()/>
             <details class="prompts">
@@ -118,7 +118,7 @@ fn FinishedJob(job: JobView) -> impl IntoView {
                 </dl>
                 <ParamsCard job/>
             </details>
-        </div>
+        </figure>
     }
 }
 
@@ -154,7 +154,7 @@ fn JobImage(job: JobView, image: ImageInfo, index: usize, count: usize) -> impl 
         }
     };
     view! {
-        <figure class="job-image">
+        <div class="job-image">
             <a href=image.url(Variant::Full) target="_blank" rel="noopener">
                 <img
                     src=image.url(image.largest())
@@ -165,12 +165,12 @@ fn JobImage(job: JobView, image: ImageInfo, index: usize, count: usize) -> impl 
                     alt=alt
                 />
             </a>
-            <figcaption class="image-actions">
+            <div class="image-actions">
                 <button type="button" class="secondary" on:click=refine>"Refine"</button>
                 <button type="button" class="secondary" on:click=edit_area>"Edit area"</button>
                 <a href=image.url(Variant::Full) download=format!("easel-{}.png", image.id)>"Download"</a>
-            </figcaption>
-        </figure>
+            </div>
+        </div>
     }
 }
 

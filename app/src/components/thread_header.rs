@@ -42,6 +42,10 @@ pub fn ThreadHeader(id: ThreadId, title: Signal<String>) -> impl IntoView {
                     <h1>{move || title.get()}</h1>
                     <div class="thread-actions">
                         <button type="button" class="secondary" on:click=start_rename>"Rename"</button>
+                        <a class="button-link" href=format!("/threads/{id}/export.zip") download="">"Export images"</a>
+                        <form method="post" action=format!("/threads/{id}/share")>
+                            <button type="submit" class="secondary">"Share thread"</button>
+                        </form>
                         <Show
                             when=move || confirming.get()
                             fallback=move || view! {

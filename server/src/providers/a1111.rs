@@ -34,7 +34,9 @@ use tokio_util::sync::CancellationToken;
 
 pub use settings::A1111Settings;
 
-use super::{Capabilities, GeneratedImage, ImageProvider, ImageRequest, ProviderError, ProviderEvent, ProviderKind};
+use super::{
+    Capabilities, GeneratedImage, ImageProvider, ImageRequest, ProviderError, ProviderEvent, ProviderKind, Quality,
+};
 use api::Api;
 use gate::{EngineGate, Turn};
 use wire::GenerationBody;
@@ -198,7 +200,8 @@ impl ImageProvider for Automatic1111 {
             mask: true,
             seed: true,
             batch: false,
-            qualities: &[],
+            // Quality sets the sampler steps (see `wire::steps_for`).
+            qualities: &[Quality::Low, Quality::Medium, Quality::High],
             custom_sizes: true,
             steps: true,
             previews: true,

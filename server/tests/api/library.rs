@@ -179,3 +179,37 @@ async fn another_account_s_image_ids_are_refused_everywhere_and_a_deletion_keeps
         .iter()
         .all(|i| i.image.id != image));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thread_exports_as_a_zip_of_its_images_and_their_prompts() {
+    let app = spawn_app().await;
+    let cookie = app.signup("ada").await;
+    let mut ada = app.connect(&cookie).await;
+    let thread = ada.create_thread("t").await;
+    let fox = imagine(&mut ada, thread.id, "m-1", "/imagine a red fox").await;
+    let owl = imagine(&mut ada, thread.id, "m-2", "/imagine a snowy owl").await;
+
+    let (status, kind, bytes) = get(&app, &format!("/threads/{}/export.zip", thread.id), Some(&cookie)).await;
+    assert_eq!((status.as_u16(), kind.as_deref()), (200, Some("application/zip")));
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).expect("a zip");
+    let names: Vec<String> = zip.file_names().map(str::to_string).collect();
+    let first = format!("images/0001-{}.png", fox.images[0].id);
+    let second = format!("images/0002-{}.png", owl.images[0].id);
+    assert!(
+        names.contains(&first) && names.contains(&second) && names.contains(&"prompts.json".to_string()),
+        "{names:?}"
+    );
+    let mut png = Vec::new();
+    std::io::Read::read_to_end(&mut zip.by_name(&first).expect("the fox"), &mut png).expect("read");
+    let user = app.user_id("ada").await;
+    let stored = app.store.image_variant(user, fox.images[0].id, Variant::Full).await.expect("db").expect("stored");
+    assert_eq!(png, stored.bytes, "the original, as stored");
+    let mut json = String::new();
+    std::io::Read::read_to_string(&mut zip.by_name("prompts.json").expect("prompts"), &mut json).expect("read");
+    let prompts: serde_json::Value = serde_json::from_str(&json).expect("json");
+    assert_eq!(prompts["images"][1]["prompt"], "a snowy owl");
+    assert_eq!(prompts["images"][0]["file"], first.as_str());
+
+    let bob = app.signup("bob").await;
+    assert_eq!(get(&app, &format!("/threads/{}/export.zip", thread.id), Some(&bob)).await.0, 404);
+}
