@@ -77,6 +77,7 @@ impl ImageProvider for Handover {
             model: "bench".into(),
             usage: None,
             seed: None,
+            steps: None,
         })
     }
 }

@@ -205,6 +205,15 @@ impl Chat {
                 _ => return Err(ChatError::Invalid("That image is not available.")),
             }
         }
+        if options.references.len() > MAX_REFERENCES || (!options.references.is_empty() && options.source.is_none()) {
+            return Err(ChatError::Invalid("At most 4 more pictures go with the one to change."));
+        }
+        for picture in &options.references {
+            match self.store.image_kind(user, *picture).await? {
+                Some((ImageKind::Generated | ImageKind::Upload, _, _)) => {}
+                _ => return Err(ChatError::Invalid("That image is not available.")),
+            }
+        }
         if let Some(mask) = options.mask {
             match self.store.image_kind(user, mask).await? {
                 Some((ImageKind::Mask, _, _)) if options.source.is_some() => {}

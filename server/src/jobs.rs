@@ -123,6 +123,7 @@ impl<'a> JobRequest<'a> {
             steps: None,
             source: None,
             mask: None,
+            references: Vec::new(),
         };
         Self { prompt, enhanced: prompt, refines: None, params, engine: None }
     }
@@ -267,6 +268,7 @@ impl Jobs {
                     seed: caps.seed,
                     edit: caps.edit,
                     mask: caps.mask,
+                    references: caps.references,
                     prices,
                 }
             })

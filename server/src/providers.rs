@@ -56,6 +56,8 @@ pub struct ImageRequest {
     /// The area of `source` to change: a grey PNG of its size, white where painted (each
     /// provider turns it into its own form).
     pub mask: Option<Arc<Vec<u8>>>,
+    /// More pictures to draw on, sent with `source` (PNG).
+    pub references: Vec<Arc<Vec<u8>>>,
 }
 
 impl ImageRequest {
@@ -79,6 +81,9 @@ pub struct GeneratedImage {
     pub usage: Option<pricing::Usage>,
     /// The seed the engine used, when it says.
     pub seed: Option<u64>,
+    /// Sampler steps it ran, when it counts them (filled from its progress when it does not
+    /// say itself).
+    pub steps: Option<u32>,
 }
 
 /// What a provider reports while it works.
@@ -104,6 +109,8 @@ pub struct Capabilities {
     pub edit: bool,
     /// Takes a mask of the area to change.
     pub mask: bool,
+    /// Takes more pictures than the one it changes (references).
+    pub references: bool,
     /// Takes a seed (so "again with the same seed" is meaningful).
     pub seed: bool,
     /// Makes several images per request.

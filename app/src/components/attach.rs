@@ -55,28 +55,36 @@ pub async fn upload(path: &str, body: Body) -> Result<ImageInfo, String> {
     }
 }
 
-/// Uploads `file` and names it in the row.
+/// Uploads `files` in order: the first is the picture to change, the others go with it.
 #[cfg(feature = "hydrate")]
-pub fn attach_file(row: Row, file: web_sys::File) {
-    let name = file.name();
+pub fn attach_files(row: Row, files: Vec<web_sys::File>) {
+    let Some(name) = files.first().map(|f| f.name()) else { return };
     row.problem.set(Some(format!("Sending {name}…")));
     leptos::task::spawn_local(async move {
-        match upload("/uploads", Body::File(file)).await {
-            Ok(image) => {
-                row.problem.set(None);
-                row.refine(image, format!("Attached: {name}"));
-                super::job_card::focus_composer();
+        for (i, file) in files.into_iter().enumerate() {
+            match upload("/uploads", Body::File(file)).await {
+                Ok(image) if i == 0 => row.refine(image, format!("Attached: {name}")),
+                Ok(image) => row.add_reference(image.id),
+                Err(problem) => {
+                    row.problem.set(Some(problem));
+                    return;
+                }
             }
-            Err(problem) => row.problem.set(Some(problem)),
         }
+        row.problem.set(None);
+        super::job_card::focus_composer();
     });
 }
 
-/// The first picture among `files`.
+/// The pictures among `files`: one to change and up to `MAX_REFERENCES` more.
 #[cfg(feature = "hydrate")]
-pub fn first_file(files: Option<web_sys::FileList>) -> Option<web_sys::File> {
-    let files = files?;
-    (0..files.length()).filter_map(|i| files.get(i)).find(|f| f.type_().starts_with("image/"))
+pub fn picture_files(files: Option<web_sys::FileList>) -> Vec<web_sys::File> {
+    let Some(files) = files else { return Vec::new() };
+    (0..files.length())
+        .filter_map(|i| files.get(i))
+        .filter(|f| f.type_().starts_with("image/"))
+        .take(1 + crate::protocol::MAX_REFERENCES)
+        .collect()
 }
 
 /// The "Attach image" button and its hidden file input.
@@ -91,9 +99,7 @@ pub fn AttachButton(row: Row) -> impl IntoView {
     let chosen = move |_ev: leptos::ev::Event| {
         #[cfg(feature = "hydrate")]
         if let Some(el) = input.get_untracked() {
-            if let Some(file) = first_file(el.files()) {
-                attach_file(row, file);
-            }
+            attach_files(row, picture_files(el.files()));
             el.set_value("");
         }
         #[cfg(not(feature = "hydrate"))]
@@ -105,6 +111,7 @@ pub fn AttachButton(row: Row) -> impl IntoView {
             type="file"
             class="visually-hidden"
             accept="image/png,image/jpeg,image/webp"
+            multiple=true
             aria-label="Picture to attach"
             tabindex="-1"
             node_ref=input

@@ -41,18 +41,24 @@ pub fn Composer(id: ThreadId) -> impl IntoView {
     // A picture dropped on the composer, or pasted into it, is attached.
     let on_drop = move |ev: leptos::ev::DragEvent| {
         #[cfg(feature = "hydrate")]
-        if let (Some(row), Some(file)) = (row, super::attach::first_file(ev.data_transfer().and_then(|d| d.files()))) {
-            ev.prevent_default();
-            super::attach::attach_file(row, file);
+        {
+            let files = super::attach::picture_files(ev.data_transfer().and_then(|d| d.files()));
+            if let (Some(row), false) = (row, files.is_empty()) {
+                ev.prevent_default();
+                super::attach::attach_files(row, files);
+            }
         }
         #[cfg(not(feature = "hydrate"))]
         let _ = ev;
     };
     let on_paste = move |ev: leptos::ev::ClipboardEvent| {
         #[cfg(feature = "hydrate")]
-        if let (Some(row), Some(file)) = (row, super::attach::first_file(ev.clipboard_data().and_then(|d| d.files()))) {
-            ev.prevent_default();
-            super::attach::attach_file(row, file);
+        {
+            let files = super::attach::picture_files(ev.clipboard_data().and_then(|d| d.files()));
+            if let (Some(row), false) = (row, files.is_empty()) {
+                ev.prevent_default();
+                super::attach::attach_files(row, files);
+            }
         }
         #[cfg(not(feature = "hydrate"))]
         let _ = ev;

@@ -43,6 +43,7 @@ impl Row {
         self.options.update(|o| {
             o.source = Some(image.id);
             o.mask = None;
+            o.references.clear();
         });
         self.source.set(Some(image));
         self.source_label.set(Some(label));
@@ -53,10 +54,16 @@ impl Row {
         self.options.update(|o| o.mask = Some(mask));
     }
 
+    /// Another picture sent along with the named one.
+    pub fn add_reference(&self, image: ImageId) {
+        self.options.update(|o| o.references.push(image));
+    }
+
     pub fn clear_source(&self) {
         self.options.update(|o| {
             o.source = None;
             o.mask = None;
+            o.references.clear();
         });
         self.source.set(None);
         self.source_label.set(None);
@@ -139,10 +146,12 @@ pub fn ImageRow() -> impl IntoView {
                     view! { <img class="chip-thumb" src=i.url(v) alt="" width="32" height="32"/> }
                 });
                 let painted = options.with(|o| o.mask.is_some());
+                let more = options.with(|o| o.references.len());
                 view! {
                     <p class="refine-chip">
                         {thumb}
                         {label}
+                        {(more > 0).then(|| format!(" + {more} more"))}
                         {painted.then_some(" · area painted")}
                         <button type="button" class="link" on:click=move |_| row.painting.set(row.source.get_untracked())>
                             "Edit area"
@@ -157,6 +166,9 @@ pub fn ImageRow() -> impl IntoView {
                 // Said before sending: an engine that cannot use what is attached.
                 let (e, o) = (engine.get()?, options.get());
                 let text = match (o.source.is_some(), o.mask.is_some()) {
+                    (true, _) if !o.references.is_empty() && !e.references => {
+                        format!("{} takes one picture at a time; choose another model.", e.kind.name())
+                    }
                     (true, true) if !e.mask => format!("{} cannot change just a painted area; choose another model.", e.kind.name()),
                     (true, _) if !e.edit => format!("{} cannot change a picture; it would make a new one.", e.kind.name()),
                     _ => return None,

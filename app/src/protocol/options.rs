@@ -9,6 +9,8 @@ use super::{ImageId, ProviderKind};
 
 /// Most images one request makes (the row's "Images" select).
 pub const MAX_IMAGES_PER_REQUEST: u8 = 4;
+/// Most pictures sent along with the one changed, as references (OpenAI takes up to 16).
+pub const MAX_REFERENCES: usize = 4;
 
 /// The picture's shape, as the composer offers it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
@@ -144,6 +146,9 @@ pub struct ImageOptions {
     /// The area of `source` to change (an uploaded mask: white where painted).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mask: Option<ImageId>,
+    /// More pictures sent with `source` for the engine to draw on (several attached at once).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub references: Vec<ImageId>,
 }
 
 impl ImageOptions {
@@ -173,9 +178,11 @@ pub struct EngineChoice {
     /// Empty: the engine has one quality.
     pub qualities: Vec<Quality>,
     pub seed: bool,
-    /// Takes an image to change, and a mask of where.
+    /// Takes an image to change, a mask of where, and more pictures as references.
     pub edit: bool,
     pub mask: bool,
+    #[serde(default)]
+    pub references: bool,
     /// Per image, for each shape and quality offered (`None` quality: the engine's default).
     pub prices: Vec<PriceEstimate>,
 }
@@ -237,6 +244,9 @@ pub struct JobParams {
     /// The area of the source changed, when one was painted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mask: Option<ImageId>,
+    /// The other pictures sent with the source.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub references: Vec<ImageId>,
 }
 
 impl JobParams {
@@ -250,6 +260,7 @@ impl JobParams {
             seed: self.seed.filter(|_| same_seed),
             source: None,
             mask: None,
+            references: Vec::new(),
         }
     }
 }
@@ -289,6 +300,7 @@ mod tests {
             seed: false,
             edit: true,
             mask: true,
+            references: true,
             prices: vec![
                 PriceEstimate {
                     aspect: AspectRatio::Square,

@@ -124,6 +124,7 @@ pub fn resolve(
         steps: None,
         source: options.source,
         mask: options.mask.filter(|_| options.source.is_some()),
+        references: if options.source.is_some() { options.references.clone() } else { Vec::new() },
     };
     let prompt = if raw { prompt.to_string() } else { style::with_aspect(prompt, style_aspect(aspect)) };
     Resolved { params, prompt }
@@ -193,6 +194,11 @@ impl Chat {
         if options.source.is_some() && refines.is_none() && !caps.edit {
             let text =
                 format!("{name} cannot change a picture you send; choose another model in the row, such as OpenAI.");
+            return self.say(user, message.thread_id, &text).await;
+        }
+        if !options.references.is_empty() && options.source.is_some() && !caps.references {
+            let text =
+                format!("{name} takes one picture at a time; attach one, or choose another model, such as OpenAI.");
             return self.say(user, message.thread_id, &text).await;
         }
         if options.mask.is_some() && options.source.is_some() && !caps.mask {

@@ -97,7 +97,11 @@ impl Jobs {
         let mut told_slow = false;
         loop {
             tokio::select! {
-                result = &mut call => return Ok(result),
+                // The steps the engine counted go on the parameters card.
+                result = &mut call => return Ok(result.map(|mut image| {
+                    image.steps = image.steps.or(live.steps.map(|s| s.total));
+                    image
+                })),
                 Some(event) = rx.recv() => match event {
                     ProviderEvent::Queued { position } => {
                         live.queue_position = position;

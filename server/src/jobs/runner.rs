@@ -130,6 +130,7 @@ impl Jobs {
             quality: params.quality,
             count: params.count,
             mask: self.mask_image(user, &params).await?,
+            references: self.reference_images(user, &params, provider.as_ref()).await?,
         };
         // Cancelled before the provider was called: the generation never happened.
         let called = !cancel.is_cancelled();
@@ -193,6 +194,22 @@ impl Jobs {
         let Some((view, place)) = self.store.job(user, id).await? else { return Ok(None) };
         self.store.set_job_message_text(id, &job_text(&view)).await?;
         Ok(Some(ServerMsg::JobUpdated(JobUpdated { thread_id: place.thread, message_id: place.message, job: view })))
+    }
+
+    /// The other pictures sent with the source, for an engine that takes them (owner-checked).
+    async fn reference_images(
+        &self,
+        user: UserId,
+        params: &JobParams,
+        provider: &dyn ImageProvider,
+    ) -> Result<Vec<Arc<Vec<u8>>>, StoreError> {
+        let mut pictures = Vec::new();
+        for id in params.references.iter().filter(|_| provider.capabilities().references) {
+            if let Some(v) = self.store.image_variant(user, *id, Variant::Full).await? {
+                pictures.push(Arc::new(v.bytes));
+            }
+        }
+        Ok(pictures)
     }
 
     /// The painted area of the source to change, when one was sent (owner-checked).
@@ -279,7 +296,7 @@ impl Jobs {
         }
         let cost_micros = self.prices.cost_of(&image.model, image.usage, count);
         // The card shows the seed the engine used, where it says.
-        let params = Some(JobParams { seed: image.seed.or(params_of(job).seed), ..params_of(job) });
+        let params = Some(JobParams { seed: image.seed.or(params_of(job).seed), steps: image.steps, ..params_of(job) });
         let complete = JobEnding::Complete { images: ids, params, revised_prompt: image.revised_prompt, cost_micros };
         if !self.store.finish_job(run, &complete).await? {
             return Ok(None);
@@ -307,6 +324,17 @@ pub fn params_of(job: &JobView) -> JobParams {
             crate::assistant::Aspect::Tall => AspectRatio::Portrait,
         };
         let (width, height) = aspect.size();
-        JobParams { aspect, width, height, quality: None, count: 1, seed: None, steps: None, source: None, mask: None }
+        JobParams {
+            aspect,
+            width,
+            height,
+            quality: None,
+            count: 1,
+            seed: None,
+            steps: None,
+            source: None,
+            mask: None,
+            references: Vec::new(),
+        }
     })
 }

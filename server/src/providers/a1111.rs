@@ -198,6 +198,7 @@ impl ImageProvider for Automatic1111 {
         Capabilities {
             edit: true,
             mask: true,
+            references: false,
             seed: true,
             batch: false,
             // Quality sets the sampler steps (see `wire::steps_for`).
@@ -247,6 +248,7 @@ impl ImageProvider for Automatic1111 {
                     model: self.model(),
                     usage: None,
                     seed,
+                    steps: Some(wire::steps_for(self.settings.steps, request.quality)),
                 })
             }
             // The request gave up (or its connection broke), the engine may not have: `hold`

@@ -101,6 +101,7 @@ impl ImageProvider for BuiltinRenderer {
             model: "scene-v1".into(),
             usage: None,
             seed: None,
+            steps: None,
         })
     }
 }
@@ -119,6 +120,7 @@ mod tests {
             quality: None,
             count: 1,
             mask: None,
+            references: Vec::new(),
         }
     }
 

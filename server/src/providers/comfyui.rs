@@ -235,6 +235,7 @@ impl ImageProvider for ComfyUi {
             model: self.model.clone(),
             usage: None,
             seed: self.settings.nodes.seed.is_some().then_some(seed),
+            steps: None,
         })
     }
 }

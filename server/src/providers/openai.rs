@@ -184,6 +184,7 @@ impl OpenAiImages {
             model: self.settings.model.clone(),
             usage,
             seed: None,
+            steps: None,
         }
     }
 }
@@ -240,6 +241,8 @@ impl ImageProvider for OpenAiImages {
         Capabilities {
             edit: self.edits(),
             mask: self.edits(),
+            // `image[]` takes up to 16 pictures on the GPT image models.
+            references: gpt,
             seed: false,
             batch: true,
             qualities: self.known().map_or(&[], |m| m.qualities()),

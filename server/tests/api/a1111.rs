@@ -38,6 +38,7 @@ pub(crate) fn request(prompt: &str) -> ImageRequest {
         quality: None,
         count: 1,
         mask: None,
+        references: Vec::new(),
     }
 }
 

@@ -20,6 +20,7 @@ fn step_of(detail: &str) -> Option<(u32, u32)> {
 async fn imagine_on_a1111_shows_rising_steps_then_the_image() {
     let fake = FakeA1111::start().await;
     let s = settings(&fake);
+    let s_steps = s.steps;
     let app = spawn_app_with(test_db().await, move |settings| {
         settings.images = ImageSettings::default().with_provider(ProviderChoice::Automatic1111(s));
     })
@@ -40,5 +41,6 @@ async fn imagine_on_a1111_shows_rising_steps_then_the_image() {
     assert_eq!(job.status, JobStatus::Complete);
     assert_eq!(job.provider, ProviderKind::Automatic1111);
     assert!(job.image().is_some());
+    assert_eq!(job.params.and_then(|p| p.steps), Some(s_steps), "the steps it ran, on the card");
     assert_eq!(fake.requests()[0].1["prompt"].as_str().map(|p| p.contains("lighthouse")), Some(true));
 }

@@ -42,6 +42,7 @@ pub(crate) fn request(seed: Option<u64>) -> ImageRequest {
         quality: None,
         count: 1,
         mask: None,
+        references: Vec::new(),
     }
 }
 

@@ -263,14 +263,18 @@ async fn edits(State(shared): State<Arc<Shared>>, form: Result<Multipart, Multip
         return (StatusCode::BAD_REQUEST, "expected multipart/form-data").into_response();
     };
     let mut fields = serde_json::Map::new();
-    let (mut image, mut image_sha256, mut mask_clear) = (false, None, None);
+    let (mut image, mut image_sha256, mut mask_clear, mut images) = (false, None, None, Vec::new());
     while let Ok(Some(field)) = form.next_field().await {
         let name = field.name().unwrap_or_default().to_string();
         let Ok(bytes) = field.bytes().await else { break };
         match name.as_str() {
             "image" | "image[]" => {
-                image = bytes.as_ref() == shared.png.as_slice();
-                image_sha256 = Some(sha256_hex(&bytes));
+                // The first picture is the one changed; every one is listed.
+                if images.is_empty() {
+                    image = bytes.as_ref() == shared.png.as_slice();
+                    image_sha256 = Some(sha256_hex(&bytes));
+                }
+                images.push(Value::String(sha256_hex(&bytes)));
             }
             // The share of the mask that is transparent: where the image may change.
             "mask" => mask_clear = rules::transparent_share(&bytes),
@@ -283,7 +287,7 @@ async fn edits(State(shared): State<Arc<Shared>>, form: Result<Multipart, Multip
     let (model, size) = (field("model").unwrap_or_default(), field("size"));
     let record = json!({
         "endpoint": "edits", "multipart": true, "prompt": field("prompt"), "image": image,
-        "image_sha256": image_sha256, "mask_transparent": mask_clear, "model": model, "size": size,
+        "image_sha256": image_sha256, "images": images, "mask_transparent": mask_clear, "model": model, "size": size,
         "n": field("n"), "quality": field("quality"),
     });
     shared.requests.lock().expect("lock").push((Instant::now(), record.clone()));

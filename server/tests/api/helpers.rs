@@ -8,9 +8,9 @@ use server::config::{ImageSettings, QuotaSettings, Settings, WsSettings};
 use server::limits::{Limits, Policies};
 use server::store::Store;
 use server::Application;
+use tokio_tungstenite::connect_async;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::{HeaderValue, StatusCode};
-use tokio_tungstenite::connect_async;
 
 pub const PASSWORD: &str = "correct horse battery";
 pub(crate) const WAIT: Duration = Duration::from_secs(10);

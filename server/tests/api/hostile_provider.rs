@@ -78,6 +78,7 @@ async fn generate(client: &OpenAiImages) -> Result<Vec<u8>, ProviderError> {
         quality: None,
         count: 1,
         mask: None,
+        references: Vec::new(),
     };
     let result = client.generate(&request, tx, CancellationToken::new()).await.map(|mut i| i.images.remove(0));
     let _ = drain.await;

@@ -42,6 +42,7 @@ async fn generate(
         quality: None,
         count: 1,
         mask: None,
+        references: Vec::new(),
     };
     let result = client.generate(&request, tx, CancellationToken::new()).await;
     let mut previews = 0;
@@ -332,6 +333,7 @@ async fn a_wide_request_keeps_its_shape_in_a_size_the_model_takes() {
         quality: None,
         count: 1,
         mask: None,
+        references: Vec::new(),
     };
     let result = client.generate(&request, mpsc::channel(16).0, CancellationToken::new()).await;
     assert!(result.is_ok(), "{result:?}");

@@ -96,6 +96,30 @@ async fn an_upload_with_words_is_an_edit_of_it_with_its_painted_area() {
     let clear = edit["mask_transparent"].as_f64().expect("a mask was sent");
     assert!((clear - 0.5).abs() < 0.02, "the painted half may change: {clear}");
 
+    // Several pictures at once: the one to change first, the others as references.
+    let (_, answer) = post(&app, "/uploads", Some(&cookie), phone_photo()).await;
+    let second = image_of(&answer);
+    let options = ImageOptions { source: Some(picture.id), references: vec![second.id], ..Default::default() };
+    tab.say_with(thread.id, "m-2", "put the second one into the first", options).await;
+    let both = tab.read_until(|m| finished_job(m).is_some()).await.last().and_then(finished_job).expect("a job");
+    assert_eq!(both.params.expect("params").references, vec![second.id]);
+    let sent = fake.requests().last().cloned().expect("a request");
+    let second_bytes =
+        app.store.image_variant(user, second.id, Variant::Full).await.expect("db").expect("stored").bytes;
+    assert_eq!(sent["images"], serde_json::json!([sha256_hex(&stored.bytes), sha256_hex(&second_bytes)]), "{sent}");
+    // Bob cannot send Ada's picture as a reference.
+    let bob = app.signup("bob").await;
+    let mut bobs_tab = app.connect(&bob).await;
+    let bobs = bobs_tab.create_thread("b").await;
+    let (_, answer) = post(&app, "/uploads", Some(&bob), phone_photo()).await;
+    let own = image_of(&answer);
+    let theft = ImageOptions { source: Some(own.id), references: vec![second.id], ..Default::default() };
+    bobs_tab.say_with(bobs.id, "b-1", "combine them", theft).await;
+    match bobs_tab.recv().await {
+        ServerMsg::Error(e) => assert_eq!(e.message, "That image is not available."),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+
     // Pictures are never listed as masks; the upload is counted in storage.
     assert!(app.store.stored_bytes(user).await.expect("bytes") > stored.bytes.len() as i64);
 }

@@ -252,6 +252,7 @@ mod tests {
             quality: None,
             count: 1,
             mask: None,
+            references: Vec::new(),
         }
     }
 

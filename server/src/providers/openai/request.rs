@@ -77,16 +77,26 @@ impl OpenAiImages {
     ) -> Result<reqwest::multipart::Form, ProviderError> {
         let prompt = &request.prompt;
         let s = &self.settings;
-        let image = reqwest::multipart::Part::bytes(source.to_vec())
-            .file_name("image.png")
-            .mime_str("image/png")
-            .map_err(|e| ProviderError::BadResponse(e.to_string()))?;
+        let png = |bytes: &[u8], name: &str| {
+            reqwest::multipart::Part::bytes(bytes.to_vec())
+                .file_name(name.to_string())
+                .mime_str("image/png")
+                .map_err(|e| ProviderError::BadResponse(e.to_string()))
+        };
         let mut form = reqwest::multipart::Form::new()
             .text("model", s.model.clone())
             .text("prompt", prompt.to_string())
             .text("n", request.images().to_string())
-            .text("size", self.size_for(request))
-            .part("image", image);
+            .text("size", self.size_for(request));
+        // One picture is `image`; several are `image[]`, the one to change (and mask) first.
+        if request.references.is_empty() {
+            form = form.part("image", png(source, "image.png")?);
+        } else {
+            form = form.part("image[]", png(source, "image.png")?);
+            for (i, reference) in request.references.iter().enumerate() {
+                form = form.part("image[]", png(reference, &format!("reference-{}.png", i + 1))?);
+            }
+        }
         if let Some(mask) = request.mask.as_deref() {
             let part = reqwest::multipart::Part::bytes(openai_mask(mask)?)
                 .file_name("mask.png")
