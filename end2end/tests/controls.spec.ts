@@ -1,37 +1,20 @@
-import { type ChildProcess, spawn } from "node:child_process";
 import { deflateSync } from "node:zlib";
 import { expect, test } from "@playwright/test";
 import { newChat, send, signUp, uniqueName } from "./helpers";
-import { killAndWait, OwnServer } from "./server";
+import { exampleBin, FakeProcess, OwnServer } from "./server";
 
 // A loopback OpenAI Images API (server/examples/fake_openai.rs): it answers with `n` images
 // and the usage the real API reports, and lists what it was asked at /__fake/requests.
-const fakeBin = process.env.FAKE_OPENAI_BIN ?? `${process.env.CARGO_TARGET_DIR ?? "../target"}/debug/examples/fake_openai`;
-
-class FakeOpenAi {
+class FakeOpenAi extends FakeProcess {
   readonly base: string;
-  private child: ChildProcess | null = null;
 
-  constructor(private readonly port: number) {
+  constructor(port: number) {
+    super(exampleBin(process.env.FAKE_OPENAI_BIN, "fake_openai"), port, `http://127.0.0.1:${port}/__fake/requests`);
     this.base = `http://127.0.0.1:${port}`;
   }
 
-  async start() {
-    this.child = spawn(fakeBin, ["--port", String(this.port)], { stdio: "ignore" });
-    for (let i = 0; i < 100; i++) {
-      const up = await fetch(`${this.base}/__fake/requests`).then((r) => r.ok, () => false);
-      if (up) return;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    throw new Error(`fake OpenAI ${fakeBin} did not answer on ${this.base}`);
-  }
-
-  async requests(): Promise<Array<Record<string, unknown>>> {
-    return (await fetch(`${this.base}/__fake/requests`)).json();
-  }
-
-  async dispose() {
-    await killAndWait(this.child);
+  requests(): Promise<Array<Record<string, unknown>>> {
+    return this.get(`${this.base}/__fake/requests`);
   }
 }
 

@@ -1,33 +1,18 @@
-import { type ChildProcess, spawn } from "node:child_process";
 import { expect, test } from "@playwright/test";
 import { newChat, send, signUp, uniqueName } from "./helpers";
-import { killAndWait, OwnServer } from "./server";
+import { exampleBin, FakeProcess, OwnServer } from "./server";
 
 // A loopback SMTP server (server/examples/fake_smtp.rs): SMTP on `port`, the mails it
 // received as JSON on `port + 1`.
-const fakeBin = process.env.FAKE_SMTP_BIN ?? `${process.env.CARGO_TARGET_DIR ?? "../target"}/debug/examples/fake_smtp`;
-
 type Mail = { from: string; to: string[]; data: string };
 
-class FakeSmtp {
-  private child: ChildProcess | null = null;
-  constructor(readonly port: number) {}
-
-  async start() {
-    this.child = spawn(fakeBin, ["--port", String(this.port)], { stdio: "ignore" });
-    for (let i = 0; i < 100; i++) {
-      if (await fetch(`http://127.0.0.1:${this.port + 1}/__fake/mails`).then((r) => r.ok, () => false)) return;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    throw new Error(`fake SMTP ${fakeBin} did not answer`);
+class FakeSmtp extends FakeProcess {
+  constructor(port: number) {
+    super(exampleBin(process.env.FAKE_SMTP_BIN, "fake_smtp"), port, `http://127.0.0.1:${port + 1}/__fake/mails`);
   }
 
-  async mails(): Promise<Mail[]> {
-    return (await fetch(`http://127.0.0.1:${this.port + 1}/__fake/mails`)).json();
-  }
-
-  async dispose() {
-    await killAndWait(this.child);
+  mails(): Promise<Mail[]> {
+    return this.get(`http://127.0.0.1:${this.port + 1}/__fake/mails`);
   }
 }
 

@@ -1,37 +1,20 @@
-import { type ChildProcess, spawn } from "node:child_process";
 import { expect, test } from "@playwright/test";
 import { newChat, send, signUp, uniqueName } from "./helpers";
-import { killAndWait, OwnServer } from "./server";
+import { exampleBin, FakeProcess, OwnServer } from "./server";
 
 // A loopback ComfyUI (server/examples/fake_comfyui.rs) speaking the real protocol: a
 // WebSocket with progress events and binary preview frames, /prompt, /history, /view and
 // the cancel routes. Built by scripts/test; its path comes in FAKE_COMFYUI_BIN.
-const fakeBin = process.env.FAKE_COMFYUI_BIN ?? `${process.env.CARGO_TARGET_DIR ?? "../target"}/debug/examples/fake_comfyui`;
-
-class FakeComfyUi {
+class FakeComfyUi extends FakeProcess {
   readonly base: string;
-  private child: ChildProcess | null = null;
 
-  constructor(private readonly port: number) {
+  constructor(port: number) {
+    super(exampleBin(process.env.FAKE_COMFYUI_BIN, "fake_comfyui"), port, `http://127.0.0.1:${port}/__fake/records`);
     this.base = `http://127.0.0.1:${port}`;
   }
 
-  async start() {
-    this.child = spawn(fakeBin, ["--port", String(this.port)], { stdio: "ignore" });
-    for (let i = 0; i < 100; i++) {
-      const up = await fetch(`${this.base}/__fake/records`).then((r) => r.ok, () => false);
-      if (up) return;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    throw new Error(`fake ComfyUI ${fakeBin} did not answer on ${this.base}`);
-  }
-
-  async records(): Promise<{ prompts: number; cancels: string[]; bare_interrupts: number }> {
-    return (await fetch(`${this.base}/__fake/records`)).json();
-  }
-
-  async dispose() {
-    await killAndWait(this.child);
+  records(): Promise<{ prompts: number; cancels: string[]; bare_interrupts: number }> {
+    return this.get(`${this.base}/__fake/records`);
   }
 }
 

@@ -78,3 +78,39 @@ export async function killAndWait(child: ChildProcess | null) {
     await exited;
   }
 }
+
+/**
+ * A loopback fake (an engine, an API, a mail server) from `server/examples`, on a fixed
+ * port, ready once `readyUrl` answers.
+ */
+export class FakeProcess {
+  private child: ChildProcess | null = null;
+
+  constructor(
+    private readonly bin: string,
+    readonly port: number,
+    private readonly readyUrl: string,
+  ) {}
+
+  async start() {
+    this.child = spawn(this.bin, ["--port", String(this.port)], { stdio: "ignore" });
+    for (let i = 0; i < 100; i++) {
+      if (await fetch(this.readyUrl).then((r) => r.ok, () => false)) return;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`${this.bin} did not answer at ${this.readyUrl}`);
+  }
+
+  async get<T>(url: string): Promise<T> {
+    return (await fetch(url)).json() as Promise<T>;
+  }
+
+  async dispose() {
+    await killAndWait(this.child);
+  }
+}
+
+/** Where `cargo build --example {name}` put it (scripts/test passes the paths). */
+export function exampleBin(env: string | undefined, name: string): string {
+  return env ?? `${process.env.CARGO_TARGET_DIR ?? "../target"}/debug/examples/${name}`;
+}

@@ -12,25 +12,12 @@ mod fake_openai;
 
 use fake_openai::FakeOpenAi;
 
-fn port() -> Result<u16, String> {
-    let mut args = std::env::args().skip(1);
-    let mut port = std::env::var("FAKE_OPENAI_PORT").ok();
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--port" => port = args.next(),
-            other => match other.strip_prefix("--port=") {
-                Some(p) => port = Some(p.to_string()),
-                None => return Err(format!("unknown argument {other:?} (use --port N)")),
-            },
-        }
-    }
-    let port = port.unwrap_or_else(|| "8189".into());
-    port.parse().map_err(|_| format!("{port:?} is not a port"))
-}
+#[path = "support/port.rs"]
+mod port;
 
 #[tokio::main]
 async fn main() -> Result<(), String> {
-    let port = port()?;
+    let port = port::port("FAKE_OPENAI_PORT", 8189)?;
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
         .await
         .map_err(|e| format!("cannot bind port {port}: {e}"))?;

@@ -11,25 +11,12 @@ use axum::routing::get;
 use axum::{Json, Router};
 use fake_smtp::FakeSmtp;
 
-fn port() -> Result<u16, String> {
-    let mut args = std::env::args().skip(1);
-    let mut port = std::env::var("FAKE_SMTP_PORT").ok();
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--port" => port = args.next(),
-            other => match other.strip_prefix("--port=") {
-                Some(p) => port = Some(p.to_string()),
-                None => return Err(format!("unknown argument {other:?} (use --port N)")),
-            },
-        }
-    }
-    let port = port.unwrap_or_else(|| "2525".into());
-    port.parse().map_err(|_| format!("{port:?} is not a port"))
-}
+#[path = "support/port.rs"]
+mod port;
 
 #[tokio::main]
 async fn main() -> Result<(), String> {
-    let port = port()?;
+    let port = port::port("FAKE_SMTP_PORT", 2525)?;
     let bind = |p: u16| async move {
         tokio::net::TcpListener::bind(("127.0.0.1", p)).await.map_err(|e| format!("cannot bind port {p}: {e}"))
     };

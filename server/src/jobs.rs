@@ -111,20 +111,7 @@ pub struct JobRequest<'a> {
 impl<'a> JobRequest<'a> {
     /// One square image of `prompt` from the default engine (benchmarks, tools).
     pub fn simple(prompt: &'a str) -> Self {
-        let aspect = AspectRatio::Square;
-        let (width, height) = aspect.size();
-        let params = JobParams {
-            aspect,
-            width,
-            height,
-            quality: None,
-            count: 1,
-            seed: None,
-            steps: None,
-            source: None,
-            mask: None,
-            references: Vec::new(),
-        };
+        let params = JobParams::of_shape(AspectRatio::Square);
         Self { prompt, enhanced: prompt, refines: None, params, engine: None }
     }
 }

@@ -61,6 +61,21 @@ pub struct ImageRequest {
 }
 
 impl ImageRequest {
+    /// One image of `prompt` at this size, nothing else asked (tools and tests).
+    pub fn new(prompt: impl Into<String>, width: u32, height: u32) -> Self {
+        Self {
+            prompt: prompt.into(),
+            width,
+            height,
+            source: None,
+            seed: None,
+            quality: None,
+            count: 1,
+            mask: None,
+            references: Vec::new(),
+        }
+    }
+
     /// The count, within 1..=[`MAX_IMAGES_PER_REQUEST`].
     pub fn images(&self) -> u8 {
         self.count.clamp(1, MAX_IMAGES_PER_REQUEST)

@@ -250,6 +250,23 @@ pub struct JobParams {
 }
 
 impl JobParams {
+    /// One image of `aspect`'s shape, nothing else asked.
+    pub fn of_shape(aspect: AspectRatio) -> Self {
+        let (width, height) = aspect.size();
+        Self {
+            aspect,
+            width,
+            height,
+            quality: None,
+            count: 1,
+            seed: None,
+            steps: None,
+            source: None,
+            mask: None,
+            references: Vec::new(),
+        }
+    }
+
     /// The row's settings that make this again.
     pub fn options(&self, engine: ProviderKind, same_seed: bool) -> ImageOptions {
         ImageOptions {

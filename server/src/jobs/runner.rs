@@ -323,18 +323,6 @@ pub fn params_of(job: &JobView) -> JobParams {
             crate::assistant::Aspect::Wide => AspectRatio::Landscape,
             crate::assistant::Aspect::Tall => AspectRatio::Portrait,
         };
-        let (width, height) = aspect.size();
-        JobParams {
-            aspect,
-            width,
-            height,
-            quality: None,
-            count: 1,
-            seed: None,
-            steps: None,
-            source: None,
-            mask: None,
-            references: Vec::new(),
-        }
+        JobParams::of_shape(aspect)
     })
 }

@@ -111,17 +111,7 @@ mod tests {
     use super::*;
 
     fn request(prompt: &str) -> ImageRequest {
-        ImageRequest {
-            prompt: prompt.into(),
-            width: 256,
-            height: 256,
-            source: None,
-            seed: None,
-            quality: None,
-            count: 1,
-            mask: None,
-            references: Vec::new(),
-        }
+        ImageRequest::new(prompt, 256, 256)
     }
 
     #[tokio::test]

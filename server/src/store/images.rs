@@ -112,10 +112,7 @@ impl Store {
         .bind(user.0)
         .fetch_optional(self.pool())
         .await?;
-        row.map(|r| {
-            Ok(VariantBytes { mime: r.try_get("mime")?, bytes: r.try_get("bytes")?, sha256: r.try_get("sha256")? })
-        })
-        .transpose()
+        Ok(row.as_ref().map(variant_bytes).transpose()?)
     }
 
     /// Widths of an image's WebP variants, smallest first.
@@ -193,6 +190,11 @@ fn by_job(rows: &[AnyRow], mut widths: HashMap<ImageId, Vec<u32>>) -> HashMap<Jo
         }
     }
     jobs
+}
+
+/// A variant read with its `mime`, `bytes` and the image's `sha256`.
+pub(super) fn variant_bytes(row: &AnyRow) -> Result<VariantBytes, sqlx::Error> {
+    Ok(VariantBytes { mime: row.try_get("mime")?, bytes: row.try_get("bytes")?, sha256: row.try_get("sha256")? })
 }
 
 /// Widths of the WebP variants per image, smallest first.

@@ -145,9 +145,6 @@ impl Store {
         .bind(variant.to_string())
         .fetch_optional(self.pool())
         .await?;
-        row.map(|r| {
-            Ok(VariantBytes { mime: r.try_get("mime")?, bytes: r.try_get("bytes")?, sha256: r.try_get("sha256")? })
-        })
-        .transpose()
+        Ok(row.as_ref().map(super::images::variant_bytes).transpose()?)
     }
 }

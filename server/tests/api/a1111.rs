@@ -29,17 +29,7 @@ pub(crate) fn provider(settings: A1111Settings) -> Arc<Automatic1111> {
 }
 
 pub(crate) fn request(prompt: &str) -> ImageRequest {
-    ImageRequest {
-        prompt: prompt.into(),
-        width: 1020,
-        height: 768,
-        source: None,
-        seed: None,
-        quality: None,
-        count: 1,
-        mask: None,
-        references: Vec::new(),
-    }
+    ImageRequest::new(prompt, 1020, 768)
 }
 
 pub(crate) type Events = Arc<Mutex<Vec<(Instant, ProviderEvent)>>>;

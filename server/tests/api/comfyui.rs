@@ -33,17 +33,7 @@ pub(crate) fn provider(fake: &FakeComfyUi) -> Arc<ComfyUi> {
 }
 
 pub(crate) fn request(seed: Option<u64>) -> ImageRequest {
-    ImageRequest {
-        prompt: "a lighthouse".into(),
-        width: 1000,
-        height: 771,
-        source: None,
-        seed,
-        quality: None,
-        count: 1,
-        mask: None,
-        references: Vec::new(),
-    }
+    ImageRequest { seed, ..ImageRequest::new("a lighthouse", 1000, 771) }
 }
 
 /// A generation in flight: its events as they come, its result at the end.

@@ -82,15 +82,7 @@ async fn words_win_over_the_row_and_a_window_too_small_for_the_count_says_so() {
     // One image is left this hour: three are refused with a sentence that says how many.
     let three = ImageOptions { count: 3, ..portrait };
     ada.say_with(thread.id, "m-3", "/imagine a fox", three).await;
-    let refusal = ada
-        .read_until(|m| matches!(m, ServerMsg::MessageAdded(a) if a.message.role == Role::Assistant))
-        .await
-        .into_iter()
-        .find_map(|m| match m {
-            ServerMsg::MessageAdded(a) if a.message.role == Role::Assistant => Some(a.message),
-            _ => None,
-        })
-        .expect("an answer");
+    let refusal = ada.next_answer().await;
     assert!(refusal.job.is_none(), "{refusal:?}");
     assert!(
         refusal.text.starts_with("You asked for 3 images, and there is 1 image left this hour"),

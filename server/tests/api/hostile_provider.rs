@@ -69,17 +69,7 @@ async fn generate(client: &OpenAiImages) -> Result<Vec<u8>, ProviderError> {
     // Previews are drained as they come, so a stream is never held up by our side.
     let (tx, mut rx) = mpsc::channel(16);
     let drain = tokio::spawn(async move { while rx.recv().await.is_some() {} });
-    let request = ImageRequest {
-        prompt: "a lighthouse".into(),
-        width: 1024,
-        height: 1024,
-        source: None,
-        seed: None,
-        quality: None,
-        count: 1,
-        mask: None,
-        references: Vec::new(),
-    };
+    let request = ImageRequest::new("a lighthouse", 1024, 1024);
     let result = client.generate(&request, tx, CancellationToken::new()).await.map(|mut i| i.images.remove(0));
     let _ = drain.await;
     result

@@ -33,17 +33,7 @@ async fn generate(
 ) -> (Result<Vec<u8>, ProviderError>, usize, Option<String>) {
     let client = OpenAiImages::new(settings(fake, model, partial_images)).expect("client");
     let (tx, mut rx) = mpsc::channel(16);
-    let request = ImageRequest {
-        prompt: "a lighthouse".into(),
-        width: 1024,
-        height: 1024,
-        source: None,
-        seed: None,
-        quality: None,
-        count: 1,
-        mask: None,
-        references: Vec::new(),
-    };
+    let request = ImageRequest::new("a lighthouse", 1024, 1024);
     let result = client.generate(&request, tx, CancellationToken::new()).await;
     let mut previews = 0;
     while let Ok(event) = rx.try_recv() {
@@ -324,17 +314,7 @@ async fn the_model_check_at_start_up_reads_the_provider_s_list() {
 async fn a_wide_request_keeps_its_shape_in_a_size_the_model_takes() {
     let fake = FakeOpenAi::start(vec![]).await;
     let client = OpenAiImages::new(settings(&fake, "gpt-image-2.5-flare", 0)).expect("client");
-    let request = ImageRequest {
-        prompt: "a panorama".into(),
-        width: 1536,
-        height: 864,
-        source: None,
-        seed: None,
-        quality: None,
-        count: 1,
-        mask: None,
-        references: Vec::new(),
-    };
+    let request = ImageRequest::new("a panorama", 1536, 864);
     let result = client.generate(&request, mpsc::channel(16).0, CancellationToken::new()).await;
     assert!(result.is_ok(), "{result:?}");
     let size = fake.requests()[0]["size"].as_str().expect("size").to_string();

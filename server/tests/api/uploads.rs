@@ -169,15 +169,7 @@ async fn an_engine_that_cannot_edit_says_so_before_anything_is_sent() {
     let thread = tab.create_thread("t").await;
     let options = ImageOptions { source: Some(picture.id), ..Default::default() };
     tab.say_with(thread.id, "m-1", "make it a watercolor", options).await;
-    let said = tab
-        .read_until(|m| matches!(m, ServerMsg::MessageAdded(a) if a.message.role == Role::Assistant))
-        .await
-        .into_iter()
-        .find_map(|m| match m {
-            ServerMsg::MessageAdded(a) if a.message.role == Role::Assistant => Some(a.message),
-            _ => None,
-        })
-        .expect("an answer");
+    let said = tab.next_answer().await;
     assert!(said.job.is_none());
     assert!(said.text.starts_with("Built-in renderer cannot change a picture you send"), "{}", said.text);
 }

@@ -243,17 +243,7 @@ mod tests {
     use super::*;
 
     fn request(source: Option<Vec<u8>>, seed: Option<u64>) -> ImageRequest {
-        ImageRequest {
-            prompt: "a lighthouse".into(),
-            width: 1020,
-            height: 770,
-            source: source.map(Arc::new),
-            seed,
-            quality: None,
-            count: 1,
-            mask: None,
-            references: Vec::new(),
-        }
+        ImageRequest { source: source.map(Arc::new), seed, ..ImageRequest::new("a lighthouse", 1020, 770) }
     }
 
     #[test]

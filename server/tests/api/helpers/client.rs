@@ -122,6 +122,16 @@ impl Client {
         }
     }
 
+    /// Reads until the assistant's next message arrives; that message.
+    pub async fn next_answer(&mut self) -> ChatMessage {
+        let frames =
+            self.read_until(|m| matches!(m, ServerMsg::MessageAdded(a) if a.message.role == Role::Assistant)).await;
+        match frames.into_iter().last() {
+            Some(ServerMsg::MessageAdded(a)) => a.message,
+            other => panic!("expected the assistant's message, got {other:?}"),
+        }
+    }
+
     /// Waits for the next `message_added`, skipping thread renames (a first message names its thread).
     pub async fn next_message(&mut self) -> ChatMessage {
         loop {
