@@ -130,11 +130,7 @@ impl Jobs {
                         }
                         self.slots.set_preview(&held.holder, png);
                         live.stage = JobStage::Generating;
-                        let mut progress = live.progress(live.describe());
-                        if let ServerMsg::JobProgress(p) = &mut progress {
-                            p.preview = Some(live.previews);
-                        }
-                        self.hub.publish(user, progress);
+                        self.hub.publish(user, live.progress(live.describe()));
                     }
                 },
                 _ = &mut slow, if !told_slow => {

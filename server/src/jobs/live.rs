@@ -55,7 +55,8 @@ impl Live {
             stage: self.stage,
             percent: self.percent(),
             detail,
-            preview: None,
+            // Every frame names the newest preview, so a step keeps it on screen.
+            preview: (self.previews > 0).then_some(self.previews),
             steps: self.steps,
             queue_position: self.queue_position,
         })

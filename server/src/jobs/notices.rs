@@ -112,18 +112,6 @@ impl Jobs {
             }
         });
     }
-
-    /// The same, reading the user's use now (after a cost was charged).
-    pub(super) async fn notify_now(&self, user: UserId) {
-        if self.mailer.is_none() {
-            return;
-        }
-        let Ok(Some(plan)) = self.store.plan(user).await else { return };
-        let Ok(baseline) = self.store.baseline(user, crate::store::now_ms()).await else { return };
-        if let Ok(usage) = self.slots.gate().usage(user, &baseline).await {
-            self.notify(user, plan.tier, &usage);
-        }
-    }
 }
 
 #[cfg(test)]

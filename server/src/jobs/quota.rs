@@ -64,8 +64,13 @@ impl Jobs {
 
     /// What `user` may still generate; `None` (logged) when the gate cannot be reached.
     pub async fn quota(&self, user: UserId) -> Option<QuotaView> {
-        match self.read_quota(user).await {
-            Ok(view) => view,
+        self.use_of(user).await.map(|(tier, usage)| self.view(tier, &usage))
+    }
+
+    /// `user`'s tier and use now; `None` (logged) when the gate cannot be reached.
+    async fn use_of(&self, user: UserId) -> Option<(Tier, Usage)> {
+        match self.read_use(user).await {
+            Ok(found) => found,
             Err(e) => {
                 tracing::warn!(%user, error = %e, "quota could not be read");
                 None
@@ -73,11 +78,11 @@ impl Jobs {
         }
     }
 
-    async fn read_quota(&self, user: UserId) -> Result<Option<QuotaView>, JobError> {
+    async fn read_use(&self, user: UserId) -> Result<Option<(Tier, Usage)>, JobError> {
         let Some(plan) = self.store.plan(user).await? else { return Ok(None) };
         let baseline = self.store.baseline(user, now_ms()).await?;
         let usage = self.slots.gate().usage(user, &baseline).await?;
-        Ok(Some(self.view(plan.tier, &usage)))
+        Ok(Some((plan.tier, usage)))
     }
 
     /// Tells `user`'s tabs their limits changed (e.g. a new tier).
@@ -86,9 +91,12 @@ impl Jobs {
     }
 
     /// Sends `user`'s quota to every tab.
+    /// Sends `user`'s quota to every tab, and the email it calls for (a charge that reached
+    /// the spending budget is announced here, after the job's end or a chat model's reply).
     pub(super) async fn publish_quota(&self, user: UserId) {
-        if let Some(quota) = self.quota(user).await {
-            self.hub.publish(user, ServerMsg::Quota(QuotaUpdated { quota }));
+        if let Some((tier, usage)) = self.use_of(user).await {
+            self.notify(user, tier, &usage);
+            self.hub.publish(user, ServerMsg::Quota(QuotaUpdated { quota: self.view(tier, &usage) }));
         }
     }
 
@@ -123,7 +131,6 @@ impl Jobs {
             // The database has the cost; the gate reseeds from it once Redis is back.
             tracing::warn!(%user, error = %e, "a job's cost could not be added to the gate");
         }
-        self.notify_now(user).await;
         self.check_spend_alert(micros).await
     }
 

@@ -180,15 +180,9 @@ impl Store {
 }
 
 fn gallery_item(row: &AnyRow) -> Result<GalleryItem, sqlx::Error> {
-    let side = |name: &str| row.try_get::<i64, _>(name).map(|v| u32::try_from(v).unwrap_or(0));
     let provider: String = row.try_get("provider")?;
     Ok(GalleryItem {
-        image: ImageInfo {
-            id: ImageId(row.try_get("id")?),
-            width: side("width")?,
-            height: side("height")?,
-            variants: Vec::new(),
-        },
+        image: super::images::image_info(row)?,
         job: JobId(row.try_get("job_id")?),
         thread: ThreadId(row.try_get("thread_id")?),
         prompt: row.try_get("enhanced_prompt")?,

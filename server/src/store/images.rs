@@ -115,15 +115,6 @@ impl Store {
         Ok(row.as_ref().map(variant_bytes).transpose()?)
     }
 
-    /// Widths of an image's WebP variants, smallest first.
-    pub async fn variant_widths(&self, id: ImageId) -> Result<Vec<u32>, StoreError> {
-        let rows = sqlx::query("SELECT image_id, variant FROM image_variants WHERE image_id = $1")
-            .bind(id.0)
-            .fetch_all(self.pool())
-            .await?;
-        Ok(widths_by_image(&rows).remove(&id).unwrap_or_default())
-    }
-
     /// The images a job made, in order, with their variants' widths.
     pub async fn images_of_job(&self, job: JobId) -> Result<Vec<ImageInfo>, StoreError> {
         let images = sqlx::query(&format!("{IMAGE_ROWS} WHERE i.job_id = $1 ORDER BY i.ordinal"))
@@ -175,14 +166,8 @@ fn by_job(rows: &[AnyRow], mut widths: HashMap<ImageId, Vec<u32>>) -> HashMap<Jo
     let mut jobs: HashMap<JobId, Vec<ImageInfo>> = HashMap::new();
     for row in rows {
         let mut read = || -> Result<(JobId, ImageInfo), sqlx::Error> {
-            let id = ImageId(row.try_get("id")?);
-            let side = |name: &str| row.try_get::<i64, _>(name).map(|v| u32::try_from(v).unwrap_or(0));
-            let info = ImageInfo {
-                id,
-                width: side("width")?,
-                height: side("height")?,
-                variants: widths.remove(&id).unwrap_or_default(),
-            };
+            let mut info = image_info(row)?;
+            info.variants = widths.remove(&info.id).unwrap_or_default();
             Ok((JobId(row.try_get("job_id")?), info))
         };
         if let Ok((job, info)) = read() {
@@ -190,6 +175,17 @@ fn by_job(rows: &[AnyRow], mut widths: HashMap<ImageId, Vec<u32>>) -> HashMap<Jo
         }
     }
     jobs
+}
+
+/// An image's `id`, `width` and `height` (its variants are read apart, for many at once).
+pub(super) fn image_info(row: &AnyRow) -> Result<ImageInfo, sqlx::Error> {
+    let side = |name: &str| row.try_get::<i64, _>(name).map(|v| u32::try_from(v).unwrap_or(0));
+    Ok(ImageInfo {
+        id: ImageId(row.try_get("id")?),
+        width: side("width")?,
+        height: side("height")?,
+        variants: Vec::new(),
+    })
 }
 
 /// A variant read with its `mime`, `bytes` and the image's `sha256`.

@@ -89,39 +89,40 @@ impl Store {
             return Ok(None);
         };
         let columns = "SELECT i.id, i.width, i.height, j.enhanced_prompt FROM images i JOIN jobs j ON j.id = i.job_id";
-        let (rows, title) =
+        // The images a link shows, and (for their variants, in one query) the same filter.
+        let (filter, key, whole_thread) =
             match (share.try_get::<Option<i64>, _>("image_id")?, share.try_get::<Option<i64>, _>("thread_id")?) {
-                (Some(image), _) => {
-                    let rows =
-                        sqlx::query(&format!("{columns} WHERE i.id = $1")).bind(image).fetch_all(self.pool()).await?;
-                    let title = rows.first().map(|r| r.try_get::<String, _>("enhanced_prompt")).transpose()?;
-                    (rows, title.unwrap_or_default())
-                }
-                (None, Some(thread)) => {
-                    let rows = sqlx::query(&format!(
-                        "{columns} WHERE j.thread_id = $1 ORDER BY i.id LIMIT {MAX_SHARED_IMAGES}"
-                    ))
-                    .bind(thread)
-                    .fetch_all(self.pool())
-                    .await?;
-                    let title = sqlx::query("SELECT title FROM threads WHERE id = $1")
-                        .bind(thread)
-                        .fetch_optional(self.pool())
-                        .await?;
-                    (rows, title.map(|r| r.try_get::<String, _>("title")).transpose()?.unwrap_or_default())
-                }
+                (Some(image), _) => ("i.id = $1", image, false),
+                (None, Some(thread)) => ("j.thread_id = $1", thread, true),
                 (None, None) => return Ok(None),
             };
+        let variants = sqlx::query(&format!(
+            "SELECT v.image_id, v.variant FROM image_variants v JOIN images i ON i.id = v.image_id \
+             JOIN jobs j ON j.id = i.job_id WHERE {filter}"
+        ))
+        .bind(key)
+        .fetch_all(self.pool())
+        .await?;
+        let mut widths = super::images::widths_by_image(&variants);
+        let rows = sqlx::query(&format!("{columns} WHERE {filter} ORDER BY i.id LIMIT {MAX_SHARED_IMAGES}"))
+            .bind(key)
+            .fetch_all(self.pool())
+            .await?;
+        // One image is titled by its prompt, a thread by its title.
+        let title = match whole_thread {
+            false => rows.first().map(|r| r.try_get::<String, _>("enhanced_prompt")).transpose()?,
+            true => sqlx::query("SELECT title FROM threads WHERE id = $1")
+                .bind(key)
+                .fetch_optional(self.pool())
+                .await?
+                .map(|r| r.try_get::<String, _>("title"))
+                .transpose()?,
+        }
+        .unwrap_or_default();
         let mut images = Vec::new();
         for row in &rows {
-            let id = ImageId(row.try_get("id")?);
-            let side = |name: &str| row.try_get::<i64, _>(name).map(|v| u32::try_from(v).unwrap_or(0));
-            let info = ImageInfo {
-                id,
-                width: side("width")?,
-                height: side("height")?,
-                variants: self.variant_widths(id).await?,
-            };
+            let mut info = super::images::image_info(row)?;
+            info.variants = widths.remove(&info.id).unwrap_or_default();
             images.push((info, row.try_get("enhanced_prompt")?));
         }
         Ok(Some(SharedView { token: token.to_string(), title, images, origin: String::new() }))
