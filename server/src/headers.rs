@@ -48,7 +48,7 @@ fn file_policy() -> HeaderValue {
 /// Whether the browser reached us over HTTPS: its `Origin` (sent with every POST, where
 /// cookies are set) or a proxy's `X-Forwarded-Proto`. A forged header only makes a cookie
 /// stricter, never weaker.
-fn over_https(headers: &HeaderMap) -> bool {
+pub(crate) fn over_https(headers: &HeaderMap) -> bool {
     let says = |name: &str, prefix: &str| {
         headers
             .get(name)

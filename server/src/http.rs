@@ -75,7 +75,9 @@ fn page_context(state: &AppState, user: MaybeUser, req: &Request<Body>) -> impl 
         quotas: Arc::new(state.settings.quotas.clone()),
     });
     let host = req.headers().get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost").to_string();
-    let scheme = if state.settings.secure_cookies { "https" } else { "http" };
+    // The same reading of HTTPS as the cookies' (a proxy's `X-Forwarded-Proto`, an https Origin).
+    let https = state.settings.secure_cookies || crate::headers::over_https(req.headers());
+    let scheme = if https { "https" } else { "http" };
     let origin = RequestOrigin(format!("{scheme}://{host}"));
     move || {
         provide_context(Viewer(user.0.clone()));
