@@ -82,6 +82,19 @@ impl ImageRequest {
     }
 }
 
+/// The qualities a diffusion engine offers: each a number of sampler steps ([`steps_for`]).
+pub const DIFFUSION_QUALITIES: &[Quality] = &[Quality::Low, Quality::Medium, Quality::High];
+
+/// The sampler steps for the quality asked: the configured count is "medium"; low takes 60 %
+/// of it (at least 8), high 160 % (at most 150).
+pub fn steps_for(configured: u32, quality: Option<Quality>) -> u32 {
+    match quality {
+        Some(Quality::Low) => (configured * 6 / 10).max(8).min(configured.max(1)),
+        Some(Quality::High | Quality::XHigh | Quality::Max) => (configured * 16 / 10).clamp(configured, 150),
+        _ => configured,
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct GeneratedImage {
     /// The finished images, in the engine's order (PNG, or whatever the engine saved: JPEG,
@@ -237,4 +250,19 @@ pub trait ImageProvider: Send + Sync + 'static {
         events: mpsc::Sender<ProviderEvent>,
         cancel: CancellationToken,
     ) -> Result<GeneratedImage, ProviderError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quality_sets_the_steps() {
+        assert_eq!(
+            (steps_for(25, Some(Quality::Low)), steps_for(25, None), steps_for(25, Some(Quality::High))),
+            (15, 25, 40)
+        );
+        assert_eq!(steps_for(10, Some(Quality::Low)), 8);
+        assert_eq!(steps_for(120, Some(Quality::High)), 150);
+    }
 }

@@ -65,6 +65,17 @@ impl AspectRatio {
         }
     }
 
+    /// The shape closest to a `width`×`height` picture (by ratio, so 4:3 is landscape).
+    pub fn nearest(width: u32, height: u32) -> Self {
+        let ratio = |w: u32, h: u32| (f64::from(w.max(1)) / f64::from(h.max(1))).ln();
+        let picture = ratio(width, height);
+        let distance = |a: &Self| {
+            let (w, h) = a.size();
+            (ratio(w, h) - picture).abs()
+        };
+        Self::ALL.into_iter().min_by(|a, b| distance(a).total_cmp(&distance(b))).unwrap_or_default()
+    }
+
     /// Whether only engines that take any size offer it (the classic three are everywhere).
     pub fn custom(self) -> bool {
         matches!(self, Self::Wide | Self::Tall)
@@ -303,6 +314,10 @@ mod tests {
         }
         assert_eq!(AspectRatio::parse("LANDSCAPE"), Some(AspectRatio::Landscape));
         assert_eq!(AspectRatio::parse("round"), None);
+        let nearest = [(640, 480), (480, 640), (1000, 1000), (1920, 1080), (1080, 1920), (0, 0)]
+            .map(|(w, h)| AspectRatio::nearest(w, h));
+        use AspectRatio::*;
+        assert_eq!(nearest, [Landscape, Portrait, Square, Wide, Tall, Square]);
     }
 
     #[test]

@@ -163,6 +163,8 @@ impl Chat {
         let preferences = self.store.preferences(user).await?;
         let mut refines = asked.refines;
         let mut enhanced = asked.enhanced.to_string();
+        // The shape of a picture the user sent, which its edit keeps.
+        let mut sent_shape = None;
         if let Some(image) = options.source {
             // Checked when the message was stored; the image may have been deleted since.
             let Some(made_by) = self.store.job_of_image(user, image).await? else {
@@ -178,8 +180,13 @@ impl Chat {
                     }
                 }
                 // A picture the user sent: their words are the change.
-                None if !asked.raw => enhanced = assistant::prompt::refine_named(turns, "", &message.text),
-                None => {}
+                None => {
+                    if !asked.raw {
+                        enhanced = assistant::prompt::refine_named(turns, "", &message.text);
+                    }
+                    let shape = self.store.image_kind(user, image).await?;
+                    sent_shape = shape.map(|(_, width, height)| AspectRatio::nearest(width, height));
+                }
             }
         } else if let (Some(job), Some(ordinal)) = (refines, ordinal_in(&message.text)) {
             // "Make the second one bluer": one image of several.
@@ -207,10 +214,10 @@ impl Chat {
             return self.say(user, message.thread_id, &text).await;
         }
         let earlier: Vec<&str> = turns.iter().filter(|t| t.role == Role::User).map(|t| t.text.as_str()).collect();
-        // A refinement keeps the shape of the image it changes.
+        // A refinement keeps the shape of the image it changes, an edit that of the picture.
         let changing = match refines {
             Some(job) => self.store.job(user, job).await?.map(|(j, _)| crate::jobs::params_of(&j).aspect),
-            None => None,
+            None => sent_shape,
         };
         let said = Said { words: &message.text, shape: asked.shape, earlier: &earlier, changing };
         let resolved = resolve(&options, &preferences, &provider.capabilities(), said, &enhanced, asked.raw);

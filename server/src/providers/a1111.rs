@@ -34,9 +34,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use settings::A1111Settings;
 
-use super::{
-    Capabilities, GeneratedImage, ImageProvider, ImageRequest, ProviderError, ProviderEvent, ProviderKind, Quality,
-};
+use super::{Capabilities, GeneratedImage, ImageProvider, ImageRequest, ProviderError, ProviderEvent, ProviderKind};
 use api::Api;
 use gate::{EngineGate, Turn};
 use wire::GenerationBody;
@@ -201,8 +199,8 @@ impl ImageProvider for Automatic1111 {
             references: false,
             seed: true,
             batch: false,
-            // Quality sets the sampler steps (see `wire::steps_for`).
-            qualities: &[Quality::Low, Quality::Medium, Quality::High],
+            // Quality sets the sampler steps (see `super::steps_for`).
+            qualities: super::DIFFUSION_QUALITIES,
             custom_sizes: true,
             steps: true,
             previews: true,
@@ -248,7 +246,7 @@ impl ImageProvider for Automatic1111 {
                     model: self.model(),
                     usage: None,
                     seed,
-                    steps: Some(wire::steps_for(self.settings.steps, request.quality)),
+                    steps: Some(super::steps_for(self.settings.steps, request.quality)),
                 })
             }
             // The request gave up (or its connection broke), the engine may not have: `hold`

@@ -9,6 +9,8 @@
 //! `/view`.
 //!
 //! Invariants:
+//! - An edit runs the edit workflow ([`edit`]) on pictures uploaded first, under names made of
+//!   the prompt id (so a retry never reads another job's picture).
 //! - The seed is random unless one was asked for: ComfyUI answers an identical graph from its
 //!   cache in no time, with the same image.
 //! - `preview_method` is sent with every prompt; the server's default is no previews.
@@ -23,6 +25,7 @@
 //!   down past the grace fails the job.
 
 mod api;
+mod edit;
 mod follow;
 mod frames;
 mod job;
@@ -39,8 +42,12 @@ use tokio::sync::mpsc;
 use tokio_util::sync::{CancellationToken, DropGuard};
 use uuid::Uuid;
 
-use super::{Capabilities, GeneratedImage, ImageProvider, ImageRequest, ProviderError, ProviderEvent, ProviderKind};
+use super::{
+    steps_for, Capabilities, GeneratedImage, ImageProvider, ImageRequest, ProviderError, ProviderEvent, ProviderKind,
+    DIFFUSION_QUALITIES,
+};
 use api::Api;
+use edit::EditGraph;
 use frames::Frame;
 use job::{End, JobGuard};
 pub use settings::{ComfyUiSettings, InputRef, NodeMap, DEFAULT_CHECKPOINT};
@@ -100,6 +107,39 @@ impl ComfyUi {
         self.api.view(&image).await
     }
 
+    /// The edit graph when the request changes a picture and this engine edits, else the main one.
+    fn graph_for(&self, request: &ImageRequest) -> (&serde_json::Value, &NodeMap, Option<&EditGraph>) {
+        match (&request.source, &self.settings.edit) {
+            (Some(_), Some(edit)) => (&edit.workflow, &edit.nodes, Some(edit)),
+            _ => (&self.settings.workflow, &self.settings.nodes, None),
+        }
+    }
+
+    /// Uploads the picture (and the mask file, when the graph reads one) for this prompt:
+    /// the names its `LoadImage`/`LoadImageMask` read.
+    async fn upload(
+        &self,
+        request: &ImageRequest,
+        edit: &EditGraph,
+        prompt_id: &str,
+    ) -> Result<(String, Option<String>), ProviderError> {
+        let Some(source) = request.source.clone() else { return Err(ProviderError::NoImage) };
+        let (mask, form) = (request.mask.clone(), edit.mask_form());
+        let (width, height) = (request.width, request.height);
+        // Decoding and resizing a picture is CPU work: off the runtime's threads.
+        let files = tokio::task::spawn_blocking(move || {
+            edit::prepare(&source, mask.as_deref().map(Vec::as_slice), width, height, form)
+        })
+        .await
+        .map_err(|e| ProviderError::BadResponse(format!("preparing the picture: {e}")))??;
+        let picture = self.api.upload(edit::UPLOAD_FOLDER, &format!("easel-{prompt_id}.png"), files.picture).await?;
+        let mask = match files.mask {
+            Some(png) => Some(self.api.upload(edit::UPLOAD_FOLDER, &format!("easel-{prompt_id}-mask.png"), png).await?),
+            None => None,
+        };
+        Ok((picture, mask))
+    }
+
     async fn run(
         &self,
         request: &ImageRequest,
@@ -115,15 +155,32 @@ impl ComfyUi {
             _ = cancel.cancelled() => return Err(ProviderError::Cancelled),
             up = self.link.wait_up(self.settings.connect_wait) => up.map_err(|why| self.unreachable(why))?,
         };
+        let (graph, nodes, edit) = self.graph_for(request);
+        let uploaded = match edit {
+            Some(edit) => tokio::select! {
+                biased;
+                _ = cancel.cancelled() => return Err(ProviderError::Cancelled),
+                names = self.upload(request, edit, &guard.prompt_id) => Some(names?),
+            },
+            None => None,
+        };
+        // Quality is a step count: the configured one (or the graph's own) is "medium".
+        let configured = self.settings.steps.or_else(|| workflow::steps_in(graph, nodes));
+        let steps = match request.quality {
+            Some(_) => configured.map(|n| steps_for(n, request.quality)),
+            None => self.settings.steps,
+        };
         let patch = workflow::Patch {
             prompt: &request.prompt,
             seed,
             width: request.width,
             height: request.height,
-            steps: self.settings.steps,
+            steps,
+            image: uploaded.as_ref().map(|(picture, _)| picture.as_str()),
+            mask: uploaded.as_ref().and_then(|(_, mask)| mask.as_deref()),
         };
         let body = json!({
-            "prompt": workflow::patch(&self.settings.workflow, &self.settings.nodes, &patch),
+            "prompt": workflow::patch(graph, nodes, &patch),
             "client_id": self.client_id,
             "prompt_id": guard.prompt_id,
             "extra_data": { "preview_method": self.settings.preview_method },
@@ -198,7 +255,12 @@ impl ImageProvider for ComfyUi {
     }
 
     fn capabilities(&self) -> Capabilities {
+        let edit = self.settings.edit.as_ref();
         Capabilities {
+            edit: edit.is_some(),
+            mask: edit.is_some_and(EditGraph::takes_mask),
+            // Quality is a step count (see `providers::steps_for`).
+            qualities: if self.settings.nodes.steps.is_some() { DIFFUSION_QUALITIES } else { &[] },
             seed: self.settings.nodes.seed.is_some(),
             steps: true,
             previews: self.settings.preview_method != "none",
@@ -234,7 +296,7 @@ impl ImageProvider for ComfyUi {
             provider: self.name(),
             model: self.model.clone(),
             usage: None,
-            seed: self.settings.nodes.seed.is_some().then_some(seed),
+            seed: self.graph_for(request).1.seed.is_some().then_some(seed),
             steps: None,
         })
     }

@@ -6,7 +6,7 @@
 //! worker that runs queued prompts in order (execution_start, executing per node, progress
 //! and progress_state per step, previews, executed, execution_success, then the history a
 //! moment *after* success, as the real server does), `GET /history/{id}` (`{}` until done),
-//! `GET /view`, `GET /queue`, `POST /queue {"delete"}`, `POST /interrupt`, and the newer
+//! `GET /view`, `POST /upload/image` (checked against each graph's image loaders), `GET /queue`, `POST /queue {"delete"}`, `POST /interrupt`, and the newer
 //! `GET /api/jobs/{id}` and `POST /api/jobs/{id}/cancel` (switchable off, as on older
 //! servers). Every route is also served under `/api`. It records what clients asked for
 //! (prompts, cancels and the route used, bare interrupts) for the tests to check.
@@ -24,6 +24,8 @@
 
 // Relative to this file's directory, so they resolve the same when the example includes
 // this file by `#[path]` as when the test crate declares it.
+#[path = "fake_comfyui/inputs.rs"]
+mod inputs;
 #[path = "fake_comfyui/routes.rs"]
 mod routes;
 #[path = "fake_comfyui/socket.rs"]
@@ -184,6 +186,8 @@ struct Shared {
     jobs: Mutex<HashMap<String, Value>>,
     history: Mutex<HashMap<String, Value>>,
     files: Mutex<Vec<String>>,
+    /// The input folder: `subfolder/name` → bytes, as `POST /upload/image` stored them.
+    inputs: Mutex<HashMap<String, Vec<u8>>>,
     work: Notify,
     png: Vec<u8>,
 }
@@ -280,6 +284,11 @@ impl FakeComfyUi {
     /// Sockets opened so far.
     pub fn connections(&self) -> usize {
         self.shared.connections.load(Ordering::SeqCst)
+    }
+
+    /// The input folder's files (`subfolder/name` → bytes), as uploaded.
+    pub fn inputs(&self) -> HashMap<String, Vec<u8>> {
+        lock(&self.shared.inputs).clone()
     }
 
     /// The image every prompt saves.

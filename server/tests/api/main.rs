@@ -15,6 +15,7 @@ mod chat_model;
 mod comfyui;
 mod comfyui_app;
 mod comfyui_cancel;
+mod comfyui_edits;
 mod controls;
 mod csrf;
 mod emails;

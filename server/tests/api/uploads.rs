@@ -14,14 +14,14 @@ use crate::fake_openai::{sha256_hex, FakeOpenAi};
 use crate::helpers::{finished_job, spawn_app, spawn_app_with, test_db, TestApp};
 use crate::quotas::app_with;
 
-fn encode(img: DynamicImage, format: ImageFormat) -> Vec<u8> {
+pub(crate) fn encode(img: DynamicImage, format: ImageFormat) -> Vec<u8> {
     let mut out = Cursor::new(Vec::new());
     img.write_to(&mut out, format).expect("encode");
     out.into_inner()
 }
 
 /// A JPEG whose EXIF segment names a GPS position, as a phone writes it.
-fn phone_photo() -> Vec<u8> {
+pub(crate) fn phone_photo() -> Vec<u8> {
     let img = DynamicImage::ImageRgb8(image::RgbImage::from_fn(640, 480, |x, y| {
         image::Rgb([(x % 256) as u8, (y % 256) as u8, 90])
     }));
@@ -36,12 +36,12 @@ fn phone_photo() -> Vec<u8> {
 }
 
 /// The left half painted.
-fn left_half_mask(w: u32, h: u32) -> Vec<u8> {
+pub(crate) fn left_half_mask(w: u32, h: u32) -> Vec<u8> {
     let img = image::RgbaImage::from_fn(w, h, |x, _| image::Rgba([255, 40, 90, if x < w / 2 { 153 } else { 0 }]));
     encode(DynamicImage::ImageRgba8(img), ImageFormat::Png)
 }
 
-async fn post(app: &TestApp, path: &str, cookie: Option<&str>, body: Vec<u8>) -> (u16, Value) {
+pub(crate) async fn post(app: &TestApp, path: &str, cookie: Option<&str>, body: Vec<u8>) -> (u16, Value) {
     let client = reqwest::Client::builder().timeout(Duration::from_secs(60)).build().expect("client");
     let mut req = client.post(app.url(path)).header("origin", app.origin()).body(body);
     if let Some(c) = cookie {
@@ -52,7 +52,7 @@ async fn post(app: &TestApp, path: &str, cookie: Option<&str>, body: Vec<u8>) ->
     (status, res.json().await.unwrap_or(Value::Null))
 }
 
-fn image_of(answer: &Value) -> ImageInfo {
+pub(crate) fn image_of(answer: &Value) -> ImageInfo {
     serde_json::from_value(answer["image"].clone()).unwrap_or_else(|e| panic!("{e}: {answer}"))
 }
 

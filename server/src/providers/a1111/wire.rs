@@ -6,7 +6,7 @@ use base64::Engine;
 use serde::{Deserialize, Serialize};
 
 use super::A1111Settings;
-use crate::providers::{ImageRequest, ProviderError, Quality};
+use crate::providers::{steps_for, ImageRequest, ProviderError};
 
 /// How strongly img2img may change the source image: enough to follow a refinement, little
 /// enough to keep its composition.
@@ -94,16 +94,6 @@ impl<'a> GenerationBody<'a> {
         } else {
             "/sdapi/v1/txt2img"
         }
-    }
-}
-
-/// The sampler steps for the quality asked: the configured count is "medium"; low takes 60 %
-/// of it (at least 8), high 160 % (at most 150).
-pub(super) fn steps_for(configured: u32, quality: Option<Quality>) -> u32 {
-    match quality {
-        Some(Quality::Low) => (configured * 6 / 10).max(8).min(configured.max(1)),
-        Some(Quality::High | Quality::XHigh | Quality::Max) => (configured * 16 / 10).clamp(configured, 150),
-        _ => configured,
     }
 }
 
@@ -281,16 +271,6 @@ mod tests {
         let masked = ImageRequest { mask: Some(Arc::new(vec![9, 9])), ..request };
         let json = serde_json::to_value(GenerationBody::new(&settings, &masked, "t")).expect("json");
         assert_eq!((json["mask"].as_str(), json["inpainting_mask_invert"].as_u64()), (Some("CQk="), Some(0)));
-    }
-
-    #[test]
-    fn quality_sets_the_steps() {
-        assert_eq!(
-            (steps_for(25, Some(Quality::Low)), steps_for(25, None), steps_for(25, Some(Quality::High))),
-            (15, 25, 40)
-        );
-        assert_eq!(steps_for(10, Some(Quality::Low)), 8);
-        assert_eq!(steps_for(120, Some(Quality::High)), 150);
     }
 
     #[test]

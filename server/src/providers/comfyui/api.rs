@@ -1,7 +1,7 @@
 //! ComfyUI's HTTP routes, each a method returning a typed answer or a [`ProviderError`].
 //!
 //! `POST /prompt` submits, `GET /history/{id}` (`{}` until the prompt finished) and
-//! `GET /view` give the result, `GET /api/jobs/{id}` (newer servers) and `GET /queue` say how a
+//! `GET /view` give the result, `POST /upload/image` puts an edit's pictures in its input folder, `GET /api/jobs/{id}` (newer servers) and `GET /queue` say how a
 //! prompt stands after a reconnect. Cancelling prefers `POST /api/jobs/{id}/cancel`, which
 //! touches only that job; servers without it get `POST /queue {"delete"}` then
 //! `POST /interrupt {"prompt_id"}`, the latter only when `GET /queue` says that prompt is the one
@@ -43,6 +43,14 @@ pub enum Standing {
     Cancelled,
     /// Neither queued, running nor in the history: the engine restarted or forgot it.
     Lost,
+}
+
+/// `POST /upload/image`'s answer: where the file landed.
+#[derive(Deserialize)]
+struct Uploaded {
+    name: String,
+    #[serde(default)]
+    subfolder: String,
 }
 
 #[derive(Deserialize)]
@@ -174,6 +182,31 @@ impl Api {
         let answer: Submitted = serde_json::from_value(self.json(res, "POST /prompt").await?)
             .map_err(|e| ProviderError::BadResponse(format!("POST /prompt: {e}")))?;
         answer.prompt_id.ok_or_else(|| ProviderError::BadResponse("POST /prompt answered without a prompt_id".into()))
+    }
+
+    /// `POST /upload/image`: a PNG into the input folder's `subfolder`, replacing a file of
+    /// that name. Answers the name a `LoadImage` reads it by (`subfolder/name`).
+    pub async fn upload(&self, subfolder: &str, name: &str, png: Vec<u8>) -> Result<String, ProviderError> {
+        let part = reqwest::multipart::Part::bytes(png)
+            .file_name(name.to_string())
+            .mime_str("image/png")
+            .map_err(|e| ProviderError::BadResponse(e.to_string()))?;
+        let form = reqwest::multipart::Form::new()
+            .part("image", part)
+            .text("type", "input")
+            .text("subfolder", subfolder.to_string())
+            .text("overwrite", "true");
+        let res = self.send(self.http.post(self.url("/upload/image")).multipart(form)).await?;
+        match res.status() {
+            s if s.is_success() => {}
+            StatusCode::PAYLOAD_TOO_LARGE => {
+                return Err(ProviderError::Rejected("the engine refused the picture as too large".into()))
+            }
+            s => return Err(self.status_error(s, "POST /upload/image")),
+        }
+        let up: Uploaded = serde_json::from_value(self.json(res, "POST /upload/image").await?)
+            .map_err(|e| ProviderError::BadResponse(format!("POST /upload/image: {e}")))?;
+        Ok(if up.subfolder.is_empty() { up.name } else { format!("{}/{}", up.subfolder, up.name) })
     }
 
     /// `GET /history/{id}`: the entry once the prompt finished, `None` before (`{}`).

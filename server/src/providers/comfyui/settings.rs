@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use super::edit::EditGraph;
 use super::workflow;
 
 /// The plain txt2img graph used without `COMFYUI_WORKFLOW`.
@@ -45,20 +46,24 @@ pub struct NodeMap {
     pub height: Option<InputRef>,
     /// The checkpoint loader's model name (`COMFYUI_CHECKPOINT` is written there).
     pub checkpoint: Option<InputRef>,
+    /// An edit's picture: a `LoadImage`'s `image` (the uploaded file's name goes there).
+    pub image: Option<InputRef>,
+    /// An edit's painted area as a separate file: a `LoadImageMask`'s `image`.
+    pub mask: Option<InputRef>,
 }
 
 impl NodeMap {
-    /// Parses `prompt=6.text,seed=3.seed,…`.
-    pub fn parse(text: &str) -> Result<Self, String> {
+    /// Parses `prompt=6.text,seed=3.seed,…`, the value of the variable `var` (named in errors).
+    pub fn parse(var: &str, text: &str) -> Result<Self, String> {
         let (mut prompt, mut map) = (None, NodeMap::empty());
         for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
             let Some((name, place)) = part.split_once('=') else {
-                return Err(format!("COMFYUI_NODES: {part:?} is not name=node.input"));
+                return Err(format!("{var}: {part:?} is not name=node.input"));
             };
             // Node ids may hold dots or colons (subgraphs); input names do not.
             let Some((node, input)) = place.trim().rsplit_once('.').filter(|(n, i)| !n.is_empty() && !i.is_empty())
             else {
-                return Err(format!("COMFYUI_NODES: {place:?} is not node.input (e.g. 6.text)"));
+                return Err(format!("{var}: {place:?} is not node.input (e.g. 6.text)"));
             };
             let at = Some(InputRef { node: node.to_string(), input: input.to_string() });
             match name.trim() {
@@ -69,20 +74,32 @@ impl NodeMap {
                 "width" => map.width = at,
                 "height" => map.height = at,
                 "checkpoint" | "model" => map.checkpoint = at,
+                "image" => map.image = at,
+                "mask" => map.mask = at,
                 other => {
                     return Err(format!(
-                    "COMFYUI_NODES: unknown name {other:?} (prompt, negative, seed, steps, width, height, checkpoint)"
+                    "{var}: unknown name {other:?} (prompt, negative, seed, steps, width, height, checkpoint, image, mask)"
                 ))
                 }
             }
         }
-        let prompt = prompt.ok_or("COMFYUI_NODES must say where the prompt goes (prompt=<node>.<input>)")?;
+        let prompt = prompt.ok_or(format!("{var} must say where the prompt goes (prompt=<node>.<input>)"))?;
         Ok(NodeMap { prompt, ..map })
     }
 
     fn empty() -> Self {
         let none = InputRef { node: String::new(), input: String::new() };
-        NodeMap { prompt: none, negative: None, seed: None, steps: None, width: None, height: None, checkpoint: None }
+        NodeMap {
+            prompt: none,
+            negative: None,
+            seed: None,
+            steps: None,
+            width: None,
+            height: None,
+            checkpoint: None,
+            image: None,
+            mask: None,
+        }
     }
 
     /// Every mapped place with its name.
@@ -95,6 +112,8 @@ impl NodeMap {
             ("width", self.width.as_ref()),
             ("height", self.height.as_ref()),
             ("checkpoint", self.checkpoint.as_ref()),
+            ("image", self.image.as_ref()),
+            ("mask", self.mask.as_ref()),
         ]
         .into_iter()
         .filter_map(|(name, at)| at.map(|at| (name, at)))
@@ -111,6 +130,9 @@ pub struct ComfyUiSettings {
     pub workflow_name: String,
     /// `COMFYUI_NODES` (boxed: it is large, and settings sit in an enum of providers).
     pub nodes: Box<NodeMap>,
+    /// What an edit runs (`COMFYUI_EDIT_WORKFLOW`, else the built-in one on this checkpoint);
+    /// `None`: this engine does not change pictures.
+    pub edit: Option<EditGraph>,
     /// `COMFYUI_STEPS`: sampler steps, overriding the workflow's.
     pub steps: Option<u32>,
     /// `COMFYUI_PREVIEW_METHOD` (auto, latent2rgb, taesd, none, default): sent with every
@@ -141,6 +163,7 @@ impl std::fmt::Debug for ComfyUiSettings {
             .field("base_url", &self.base_url)
             .field("workflow", &self.workflow_name)
             .field("nodes", &self.nodes)
+            .field("edit", &self.edit.as_ref().map(|e| &e.nodes))
             .field("steps", &self.steps)
             .field("preview_method", &self.preview_method)
             .field("api_key", &self.api_key.as_ref().map(|_| "(set)"))
@@ -153,12 +176,13 @@ impl ComfyUiSettings {
     /// The built-in workflow against `base_url`, every knob at its default.
     pub fn new(base_url: impl Into<String>) -> Self {
         let workflow = serde_json::from_str(DEFAULT_WORKFLOW).unwrap_or(Value::Null);
-        let nodes = Box::new(NodeMap::parse(DEFAULT_NODES).unwrap_or_else(|_| NodeMap::empty()));
+        let nodes = Box::new(NodeMap::parse("COMFYUI_NODES", DEFAULT_NODES).unwrap_or_else(|_| NodeMap::empty()));
         Self {
             base_url: base_url.into().trim_end_matches('/').to_string(),
             workflow,
             workflow_name: "txt2img".into(),
             nodes,
+            edit: EditGraph::builtin(DEFAULT_CHECKPOINT).ok(),
             steps: None,
             preview_method: "auto".into(),
             api_key: None,
@@ -186,13 +210,13 @@ impl ComfyUiSettings {
                 .file_stem()
                 .map_or_else(|| path.clone(), |stem| stem.to_string_lossy().into_owned());
             s.nodes = match get("COMFYUI_NODES") {
-                Some(map) => Box::new(NodeMap::parse(&map)?),
+                Some(map) => Box::new(NodeMap::parse("COMFYUI_NODES", &map)?),
                 None => Box::new(workflow::infer_nodes(&s.workflow).map_err(|why| {
                     format!("COMFYUI_NODES is needed for {path} ({why}), e.g. prompt=6.text,seed=3.seed,width=5.width,height=5.height")
                 })?),
             };
         } else if let Some(map) = get("COMFYUI_NODES") {
-            s.nodes = Box::new(NodeMap::parse(&map)?);
+            s.nodes = Box::new(NodeMap::parse("COMFYUI_NODES", &map)?);
         }
         let checkpoint = get("COMFYUI_CHECKPOINT");
         if let Some(name) = &checkpoint {
@@ -201,6 +225,7 @@ impl ComfyUiSettings {
             )?;
             workflow::set_input(&mut s.workflow, &at, Value::from(name.as_str()));
         }
+        s.edit = EditGraph::from_env(&get, checkpoint.or_else(|| s.checkpoint()).as_deref())?;
         if let Some(steps) = get("COMFYUI_STEPS") {
             s.steps = Some(
                 steps
@@ -238,17 +263,20 @@ impl ComfyUiSettings {
         if self.steps.is_some() && self.nodes.steps.is_none() {
             return Err("COMFYUI_STEPS needs steps=<node>.<input> in COMFYUI_NODES".into());
         }
-        workflow::check(&self.workflow, &self.nodes)
+        workflow::check("COMFYUI_NODES", &self.workflow, &self.nodes)?;
+        self.edit.as_ref().map_or(Ok(()), EditGraph::check)
     }
 
     /// The checkpoint the workflow loads, else the workflow's name.
     pub fn model(&self) -> String {
+        self.checkpoint().unwrap_or_else(|| self.workflow_name.clone())
+    }
+
+    /// The checkpoint the workflow loads, where it names one.
+    fn checkpoint(&self) -> Option<String> {
         let mapped = self.nodes.checkpoint.as_ref().and_then(|at| workflow::input(&self.workflow, at));
         let single = || workflow::checkpoint_loader(&self.workflow).and_then(|at| workflow::input(&self.workflow, &at));
-        mapped
-            .or_else(single)
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_else(|| self.workflow_name.clone())
+        mapped.or_else(single).and_then(|v| v.as_str().map(str::to_string))
     }
 }
 
@@ -275,6 +303,7 @@ mod tests {
         assert_eq!(s.model(), DEFAULT_CHECKPOINT);
         assert_eq!(s.nodes.prompt, InputRef { node: "6".into(), input: "text".into() });
         assert_eq!((s.preview_method.as_str(), s.timeout, s.steps), ("auto", Duration::from_secs(600), None));
+        assert!(s.edit.is_some(), "edits run the built-in img2img graph");
     }
 
     #[test]
@@ -290,17 +319,19 @@ mod tests {
         .expect("valid")
         .expect("set");
         assert_eq!(s.model(), "dreamshaper_8.safetensors");
+        let edit = s.edit.as_ref().expect("edits");
+        assert_eq!(edit.workflow["4"]["inputs"]["ckpt_name"], "dreamshaper_8.safetensors", "edits load it too");
         assert_eq!((s.steps, s.preview_method.as_str(), s.timeout), (Some(12), "taesd", Duration::from_secs(90)));
         assert!(!format!("{s:?}").contains("secret-key"), "the key is never logged");
     }
 
     #[test]
     fn node_maps_parse_and_name_their_mistakes() {
-        let map = NodeMap::parse("prompt=6.text, seed=3.seed ,width=12:5.width").expect("parses");
+        let map = NodeMap::parse("COMFYUI_NODES", "prompt=6.text, seed=3.seed ,width=12:5.width").expect("parses");
         assert_eq!(map.width, Some(InputRef { node: "12:5".into(), input: "width".into() }));
-        assert!(NodeMap::parse("seed=3.seed").expect_err("no prompt").contains("prompt"));
-        assert!(NodeMap::parse("prompt=6").expect_err("no input").contains("node.input"));
-        assert!(NodeMap::parse("prompt=6.text,colour=2.x").expect_err("unknown").contains("colour"));
+        assert!(NodeMap::parse("COMFYUI_NODES", "seed=3.seed").expect_err("no prompt").contains("prompt"));
+        assert!(NodeMap::parse("COMFYUI_NODES", "prompt=6").expect_err("no input").contains("node.input"));
+        assert!(NodeMap::parse("COMFYUI_NODES", "prompt=6.text,colour=2.x").expect_err("unknown").contains("colour"));
     }
 
     #[test]

@@ -18,6 +18,10 @@ pub struct Patch<'a> {
     pub width: u32,
     pub height: u32,
     pub steps: Option<u32>,
+    /// The uploaded picture's name as `LoadImage` reads it (`easel/….png`), for an edit.
+    pub image: Option<&'a str>,
+    /// The uploaded mask's name, for a graph with a `LoadImageMask`.
+    pub mask: Option<&'a str>,
 }
 
 fn nodes(workflow: &Value) -> Option<&Map<String, Value>> {
@@ -26,6 +30,33 @@ fn nodes(workflow: &Value) -> Option<&Map<String, Value>> {
 
 fn class_type(node: &Value) -> &str {
     node.get("class_type").and_then(Value::as_str).unwrap_or("?")
+}
+
+/// The class of node `id`, if it exists.
+pub fn class_of<'a>(workflow: &'a Value, id: &str) -> Option<&'a str> {
+    workflow.get(id).map(class_type)
+}
+
+/// Whether any node takes output `index` of node `id` as an input (a `LoadImage`'s mask is
+/// output 1: unused, the picture's alpha means nothing to the graph).
+pub fn output_used(workflow: &Value, id: &str, index: u64) -> bool {
+    nodes(workflow)
+        .into_iter()
+        .flatten()
+        .filter_map(|(_, n)| n.get("inputs")?.as_object())
+        .any(|inputs| inputs.values().any(|v| is_link(v) && v[0].as_str() == Some(id) && v[1].as_u64() == Some(index)))
+}
+
+/// The `image` input of the only node of `class`, if there is exactly one.
+fn single_image_input(workflow: &Value, class: &str) -> Option<InputRef> {
+    let mut found = nodes(workflow)?.iter().filter(|(_, n)| class_type(n) == class);
+    let (id, _) = found.next()?;
+    found.next().is_none().then(|| InputRef { node: id.clone(), input: "image".into() })
+}
+
+/// The steps the graph itself asks for at the mapped place.
+pub fn steps_in(workflow: &Value, map: &NodeMap) -> Option<u32> {
+    input(workflow, map.steps.as_ref()?)?.as_u64().and_then(|n| u32::try_from(n).ok())
 }
 
 /// The value at `at`, if the node and input exist.
@@ -50,8 +81,9 @@ fn linked_node(value: Option<&Value>) -> Option<&str> {
     value.filter(|v| is_link(v)).and_then(|v| v[0].as_str())
 }
 
-/// Checks that `workflow` is in API format and holds every place `map` names as a literal.
-pub fn check(workflow: &Value, map: &NodeMap) -> Result<(), String> {
+/// Checks that `workflow` is in API format and holds every place `map` (the variable `var`)
+/// names as a literal.
+pub fn check(var: &str, workflow: &Value, map: &NodeMap) -> Result<(), String> {
     let Some(all) = nodes(workflow) else { return Err("the ComfyUI workflow is not a JSON object".into()) };
     if all.contains_key("nodes") && all.contains_key("links") {
         return Err("the ComfyUI workflow is in UI format: export it with \"Export (API)\"".into());
@@ -67,13 +99,13 @@ pub fn check(workflow: &Value, map: &NodeMap) -> Result<(), String> {
     }
     for (name, at) in map.places() {
         let Some(node) = all.get(&at.node) else {
-            return Err(format!("COMFYUI_NODES: {name}={at}: the workflow has no node {:?}", at.node));
+            return Err(format!("{var}: {name}={at}: the workflow has no node {:?}", at.node));
         };
         let inputs = node.get("inputs").and_then(Value::as_object);
         let Some(value) = inputs.and_then(|i| i.get(&at.input)) else {
             let has: Vec<&str> = inputs.map(|i| i.keys().map(String::as_str).collect()).unwrap_or_default();
             return Err(format!(
-                "COMFYUI_NODES: {name}={at}: node {} ({}) has no input {:?} (it has {})",
+                "{var}: {name}={at}: node {} ({}) has no input {:?} (it has {})",
                 at.node,
                 class_type(node),
                 at.input,
@@ -81,9 +113,7 @@ pub fn check(workflow: &Value, map: &NodeMap) -> Result<(), String> {
             ));
         };
         if let Some(from) = linked_node(Some(value)) {
-            return Err(format!(
-                "COMFYUI_NODES: {name}={at} is linked from node {from}: map that node's input instead"
-            ));
+            return Err(format!("{var}: {name}={at} is linked from node {from}: map that node's input instead"));
         }
     }
     Ok(())
@@ -97,7 +127,8 @@ pub fn checkpoint_loader(workflow: &Value) -> Option<InputRef> {
 }
 
 /// A map for a graph with one `KSampler` (or `KSamplerAdvanced`): its seed and steps, the
-/// text of the nodes its positive and negative inputs come from, the size of its latent.
+/// text of the nodes its positive and negative inputs come from, the size of its latent, and
+/// the only `LoadImage` and `LoadImageMask` (an edit's picture and mask).
 pub fn infer_nodes(workflow: &Value) -> Result<NodeMap, String> {
     let all = nodes(workflow).ok_or("not a JSON object")?;
     let samplers: Vec<(&String, &Value)> =
@@ -123,6 +154,8 @@ pub fn infer_nodes(workflow: &Value) -> Result<NodeMap, String> {
         width: latent.and_then(|id| literal(id, "width")),
         height: latent.and_then(|id| literal(id, "height")),
         checkpoint: checkpoint_loader(workflow).filter(|c| literal(&c.node, &c.input).is_some()),
+        image: single_image_input(workflow, "LoadImage").filter(|i| literal(&i.node, &i.input).is_some()),
+        mask: single_image_input(workflow, "LoadImageMask").filter(|i| literal(&i.node, &i.input).is_some()),
     })
 }
 
@@ -144,6 +177,11 @@ pub fn patch(workflow: &Value, map: &NodeMap, p: &Patch<'_>) -> Value {
     for (at, value) in numbers {
         if let (Some(at), Some(value)) = (at, value) {
             set_input(&mut graph, at, Value::from(value));
+        }
+    }
+    for (at, name) in [(&map.image, p.image), (&map.mask, p.mask)] {
+        if let (Some(at), Some(name)) = (at, name) {
+            set_input(&mut graph, at, Value::from(name));
         }
     }
     graph
@@ -181,7 +219,15 @@ mod tests {
     #[test]
     fn patching_writes_the_mapped_places_and_leaves_the_original() {
         let s = default();
-        let patch = Patch { prompt: "a lighthouse", seed: 42, width: 1000, height: 771, steps: Some(12) };
+        let patch = Patch {
+            prompt: "a lighthouse",
+            seed: 42,
+            width: 1000,
+            height: 771,
+            steps: Some(12),
+            image: None,
+            mask: None,
+        };
         let graph = patch_(&s, &patch);
         assert_eq!(graph["6"]["inputs"]["text"], "a lighthouse");
         assert_eq!(graph["3"]["inputs"]["seed"], 42);
@@ -220,7 +266,7 @@ mod tests {
         two["10"] = two["3"].clone();
         assert!(infer_nodes(&two).expect_err("two samplers").contains("2 samplers"));
         inferred.prompt.node = "99".into();
-        assert!(check(&s.workflow, &inferred).expect_err("no node 99").contains("99"));
+        assert!(check("COMFYUI_NODES", &s.workflow, &inferred).expect_err("no node 99").contains("99"));
     }
 
     #[test]
@@ -228,9 +274,9 @@ mod tests {
         let s = default();
         let mut linked = s.workflow.clone();
         linked["3"]["inputs"]["seed"] = json!(["11", 0]);
-        assert!(check(&linked, &s.nodes).expect_err("linked").contains("linked from node 11"));
+        assert!(check("COMFYUI_NODES", &linked, &s.nodes).expect_err("linked").contains("linked from node 11"));
         let ui = json!({"nodes": [], "links": [], "version": 0.4});
-        assert!(check(&ui, &s.nodes).expect_err("ui format").contains("API"));
+        assert!(check("COMFYUI_NODES", &ui, &s.nodes).expect_err("ui format").contains("API"));
     }
 
     #[test]

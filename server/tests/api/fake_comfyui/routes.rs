@@ -1,6 +1,6 @@
 //! The fake's HTTP routes, each also under `/api`: `POST /prompt` (validated, then answered
 //! as the script says), `GET /history/{id}`, `GET /view`, `GET /queue`, `POST /queue
-//! {"delete"}`, `POST /interrupt`, the switchable `/api/jobs/{id}` and its cancel, and the
+//! {"delete"}`, `POST /interrupt`, `POST /upload/image` ([`super::inputs`]), the switchable `/api/jobs/{id}` and its cancel, and the
 //! fake's own `GET /__fake/records`.
 
 use std::collections::HashMap;
@@ -29,6 +29,7 @@ pub(super) fn router(shared: Arc<Shared>) -> Router {
             .route("/view", get(view))
             .route("/queue", get(queue).post(queue_delete))
             .route("/interrupt", post(interrupt))
+            .route("/upload/image", post(super::inputs::upload))
     };
     // Not ComfyUI's: what the browser test reads to see that Cancel reached the engine.
     let records = Router::new().route("/__fake/records", get(records));
@@ -76,6 +77,9 @@ async fn submit(State(shared): State<Arc<Shared>>, body: axum::body::Bytes) -> R
         Some(id) if is_canonical_uuid(id) => id.to_string(),
         _ => return rejected("invalid_prompt_id", "prompt_id must be a canonical lowercase UUID"),
     };
+    if let Some(refused) = super::inputs::refused_inputs(&shared, &body["prompt"]) {
+        return refused;
+    }
     lock(&shared.prompts).push(body.clone());
     let reply = lock(&shared.script).pop_front();
     let run = match reply {
