@@ -55,6 +55,7 @@ async fn serve() -> Result<(), Box<dyn std::error::Error>> {
         },
         caps: server::config::Caps { messages_per_thread: u32::MAX, messages_per_day: u32::MAX, ..Default::default() },
         client_ip_header: None,
+        metrics_token: None,
         email: None,
         leptos,
     };

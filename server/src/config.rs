@@ -44,6 +44,9 @@ pub struct Settings {
     /// The header a reverse proxy puts the client's address in (`EASEL_CLIENT_IP_HEADER`, e.g.
     /// `x-forwarded-for`, whose last entry is taken); without it, the peer's address.
     pub client_ip_header: Option<String>,
+    /// `EASEL_METRICS_TOKEN`: the bearer token `/metrics` asks for (without one it answers
+    /// loopback peers only).
+    pub metrics_token: Option<String>,
     /// Site address, output name and paths of the built front end (cargo-leptos' settings).
     pub leptos: LeptosOptions,
 }
@@ -309,6 +312,7 @@ impl Settings {
                 }
             },
             client_ip_header: var("EASEL_CLIENT_IP_HEADER").map(|h| h.trim().to_ascii_lowercase()),
+            metrics_token: var("EASEL_METRICS_TOKEN").map(|t| t.trim().to_string()).filter(|t| !t.is_empty()),
             email: var("SMTP_URL").map(|smtp_url| crate::email::EmailSettings {
                 smtp_url,
                 from: var("EMAIL_FROM").unwrap_or_else(|| "Easel <easel@localhost.localdomain>".into()),

@@ -7,6 +7,7 @@
 
 pub mod account;
 pub mod admin;
+pub mod assets;
 pub mod assistant;
 pub mod auth;
 pub mod chat;
@@ -22,6 +23,7 @@ pub mod jobs;
 pub mod library;
 pub mod limits;
 mod media;
+pub mod monitoring;
 mod page_data;
 pub mod preferences;
 pub mod providers;
@@ -38,6 +40,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use app::protocol::{Restarting, ServerMsg};
+use axum::serve::ListenerExt;
 use axum::Router;
 use tokio::net::TcpListener;
 
@@ -121,6 +124,7 @@ pub struct Application {
 impl Application {
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
         let addr = settings.leptos.site_addr;
+        monitoring::install();
         let listener = TcpListener::bind(addr).await.map_err(|source| StartupError::Bind { addr, source })?;
         let store = Store::connect(&settings.database_url).await?;
         admin::grant_listed(&store, &settings.quotas.admins).await?;
@@ -225,7 +229,15 @@ impl Application {
         };
         // With each peer's address, for the per-address limits (`throttle`).
         let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
-        let served = axum::serve(self.listener, service).with_graceful_shutdown(announced).await;
+        // Frames are small and often follow one another: without TCP_NODELAY, Nagle's algorithm
+        // holds the second until the first is acknowledged, and a delayed ACK makes that 40 ms
+        // (the p99 of a message reaching a user's tabs, measured in docs/benchmarks.md).
+        let listener = self.listener.tap_io(|tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %e, "TCP_NODELAY not set on an accepted socket");
+            }
+        });
+        let served = axum::serve(listener, service).with_graceful_shutdown(announced).await;
         self.jobs.drain(self.grace).await;
         if let Some(relay) = &self.relay {
             relay.flush(std::time::Duration::from_secs(3)).await;

@@ -22,7 +22,14 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     if !args.is_empty() {
         return command(&args).await;
     }
-    let leptos = get_configuration(None)?.leptos_options;
+    let mut leptos = get_configuration(None)?.leptos_options;
+    // The build names the front end's files by their hashes (`hash-files`) and lists them in a
+    // file beside this binary; `cargo leptos` says so in LEPTOS_HASH_FILES, a binary started
+    // on its own (a deploy, the browser tests) finds that file.
+    if std::env::var_os("LEPTOS_HASH_FILES").is_none() {
+        let exe_dir = std::env::current_exe()?.parent().map(std::path::Path::to_path_buf).unwrap_or_default();
+        leptos.hash_files = exe_dir.join(leptos.hash_file.as_ref()).is_file();
+    }
     let settings = Settings::from_env(leptos)?;
     let app = Application::build(settings).await?;
     tracing::info!("listening on http://{}", app.local_addr());

@@ -41,6 +41,9 @@ struct Envelope {
     origin: String,
     /// Consecutive per origin; a hole means the receiver missed something.
     seq: u64,
+    /// Wall clock (Unix ms) when it was published: the receiver's relay lag.
+    #[serde(default)]
+    sent_ms: i64,
     body: Body,
 }
 

@@ -80,11 +80,25 @@ impl Store {
             prepare_sqlite_dir(url)?;
         }
         let options = AnyConnectOptions::from_str(&sqlite_create_mode(url))?;
+        let sqlite = kind == DbKind::Sqlite;
         let pool = AnyPoolOptions::new()
-            .max_connections(if kind == DbKind::Sqlite { 4 } else { 10 })
+            .max_connections(if sqlite { 4 } else { 10 })
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if sqlite {
+                        // In WAL mode NORMAL syncs at checkpoints, not at every commit: a power
+                        // cut may lose the last commits, never corrupt the file; a chat's
+                        // messages are worth the 2–10× faster commits. A writer that finds the
+                        // file locked waits instead of failing.
+                        sqlx::query("PRAGMA synchronous = NORMAL").execute(&mut *conn).await?;
+                        sqlx::query("PRAGMA busy_timeout = 5000").execute(&mut *conn).await?;
+                    }
+                    Ok(())
+                })
+            })
             .connect_with(options)
             .await?;
-        if kind == DbKind::Sqlite {
+        if sqlite {
             // WAL lets readers go on while one writer commits; it is a property of the file.
             sqlx::query("PRAGMA journal_mode = WAL").execute(&pool).await?;
         }

@@ -18,7 +18,8 @@ impl Jobs {
         let claim = match self.slots.claim(user, plan.tier, &baseline, ask).await {
             Ok(claim) => claim,
             Err(e) => {
-                if let JobError::Refused { usage, .. } = &e {
+                if let JobError::Refused { usage, verdict, .. } = &e {
+                    crate::monitoring::refused(*verdict);
                     // The refusal's numbers are the freshest; every tab gets them.
                     let view = self.view(plan.tier, usage);
                     self.hub.publish(user, ServerMsg::Quota(QuotaUpdated { quota: view }));
@@ -47,6 +48,7 @@ impl Jobs {
         if micros <= 0 {
             return Ok(());
         }
+        crate::monitoring::chat_spend(micros);
         let now = now_ms();
         let baseline = self.store.baseline(user, now).await?;
         if let Err(e) = self.slots.gate().charge(user, &baseline, WindowIds::at(now).month, micros).await {

@@ -136,10 +136,12 @@ impl Jobs {
         let called = !cancel.is_cancelled();
         outcome.called(called);
         let ends_at = self.ends_at(provider.as_ref(), &request);
+        let running = crate::monitoring::RunningJob::start(provider.name());
         let result = match called {
             true => self.generate_all(run, held, (thread, &job), provider, request, ends_at).await?,
             false => Err(ProviderError::Cancelled),
         };
+        let took = running.took();
         let (ending, recorded) = match result {
             Ok(image) if !cancel.is_cancelled() => match self.save(run, user, thread, &job, image, ends_at).await? {
                 Some(saved) => saved,
@@ -173,6 +175,7 @@ impl Jobs {
             true => ending.with_cost(Some(self.billed_micros(&job))),
             false => ending,
         };
+        running.ended(ending.outcome(), took, ending.cost_micros());
         // Recorded first: only the attempt that still owns the row settles and announces.
         let recorded = recorded || self.store.finish_job(run, &ending).await?;
         if !recorded {

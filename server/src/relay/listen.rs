@@ -134,7 +134,11 @@ impl Relay {
                 Place::InOrder => {}
             }
             match envelope.body {
-                Body::Event { user, msg } => drop(hub.deliver(user, *msg)),
+                Body::Event { user, msg } => {
+                    let lag = crate::store::now_ms().saturating_sub(envelope.sent_ms).max(0);
+                    crate::monitoring::relay_received(std::time::Duration::from_millis(lag as u64));
+                    hub.deliver(user, *msg);
+                }
                 Body::Cancel { user, job } => drop(on_cancel.send(Incoming::Cancel { user, job })),
                 Body::Gap => {
                     let tabs = hub.resync_all();

@@ -55,7 +55,7 @@ impl Publisher {
     }
 
     async fn publish_as(&mut self, seq: u64, body: Body) -> Result<(), redis::RedisError> {
-        let envelope = Envelope { origin: self.relay.origin.to_string(), seq, body };
+        let envelope = Envelope { origin: self.relay.origin.to_string(), seq, sent_ms: crate::store::now_ms(), body };
         let json = serde_json::to_string(&envelope).map_err(|e| {
             redis::RedisError::from((redis::ErrorKind::Client, "relay envelope could not be encoded", e.to_string()))
         })?;

@@ -31,6 +31,16 @@ pub enum JobEnding {
 }
 
 impl JobEnding {
+    /// The ending's name in metrics and logs.
+    pub fn outcome(&self) -> &'static str {
+        match self {
+            Self::Complete { .. } => "complete",
+            Self::Failed { .. } => "failed",
+            Self::Cancelled { .. } => "cancelled",
+            Self::Interrupted { .. } => "interrupted",
+        }
+    }
+
     pub fn cost_micros(&self) -> Option<i64> {
         match self {
             Self::Complete { cost_micros, .. }

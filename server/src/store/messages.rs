@@ -135,6 +135,7 @@ impl Store {
         let inserted = insert_in_tx(&mut tx, new.user, new.thread, new.client_id, new.role, new.text, now_ms()).await?;
         if inserted.is_some() {
             tx.commit().await?;
+            crate::monitoring::message_stored(new.role);
         }
         Ok(inserted)
     }

@@ -64,7 +64,9 @@ where
 {
     let user = ctx.user.id;
     tracing::info!(%user, "socket opened");
+    crate::monitoring::socket_opened();
     let end = session_loop(&ctx, &mut sink, &mut stream).await;
+    crate::monitoring::socket_closed();
     let close = match end {
         End::TooLarge => Some(CloseFrame { code: close_code::SIZE, reason: "frame larger than 64 KiB".into() }),
         End::SignedOut => Some(CloseFrame { code: SIGNED_OUT, reason: "signed out".into() }),

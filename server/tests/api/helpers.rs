@@ -107,6 +107,7 @@ pub fn settings(url: &str) -> Settings {
         },
         caps: Default::default(),
         client_ip_header: None,
+        metrics_token: None,
         email: None,
         leptos,
     }
