@@ -32,9 +32,10 @@ for (const [n, line] of text.split('\n').entries()) {
   if (j.kind === 'row' && typeof j.measure === 'string') rows.push(j);
   else if (j.target === 'easel' && 'cold_ms_median' in j) pageload = j;
   else if (['easel', 'peer'].includes(j.target) && 'p50_ms' in j) {
-    if (j.b_p99_ms !== undefined) cross.set(`${j.tabs}|${client}`, j);
-    else put(fanout, `${j.tabs}|${client}`, j.target, j);
+    // An idle-memory run sends one message only: its latency is not a fan-out figure.
     if (j.per_socket_kib !== undefined) put(idle, `${j.idle_sockets}|${client}`, j.target, j);
+    else if (j.b_p99_ms !== undefined) cross.set(`${j.tabs}|${client}`, j);
+    else put(fanout, `${j.tabs}|${client}`, j.target, j);
   } else console.error(`report: skipping line ${n + 1}: not a line this report knows`);
 }
 
@@ -45,6 +46,7 @@ function put(map, key, target, line) {
 
 /** A number in its unit: ms to 2 decimals, bytes as kB, and so on. */
 function show(x, unit) {
+  if (typeof x === 'string') return x;
   if (typeof x !== 'number' || !Number.isFinite(x)) return '–';
   const fixed = (d) => x.toLocaleString('en-US', { minimumFractionDigits: d, maximumFractionDigits: d });
   switch (unit) {

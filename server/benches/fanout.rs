@@ -184,11 +184,18 @@ async fn drive() -> Result<(), Box<dyn std::error::Error>> {
     let server = start_server().await?;
     let cookie = signup(&server.addr).await?;
     println!("fan-out: one message stored and delivered to every tab of its user ({MESSAGES} messages each)");
+    // The same rows as JSON lines, printed last for bench/node/report.mjs (scripts/bench).
+    let mut json = Vec::new();
     println!("| tabs | p50 | p99 |");
     println!("|---:|---:|---:|");
     for tabs in TAB_COUNTS {
         let (p50, p99) = fanout(&server.addr, &cookie, tabs).await?;
         println!("| {tabs} | {:.2} ms | {:.2} ms |", p50.as_secs_f64() * 1e3, p99.as_secs_f64() * 1e3);
+        json.push(format!(
+            "{{\"target\":\"easel\",\"client\":\"rust\",\"tabs\":{tabs},\"messages\":{MESSAGES},\"p50_ms\":{:.3},\"p99_ms\":{:.3}}}",
+            p50.as_secs_f64() * 1e3,
+            p99.as_secs_f64() * 1e3
+        ));
     }
 
     let pid = server.child.id();
@@ -207,5 +214,9 @@ async fn drive() -> Result<(), Box<dyn std::error::Error>> {
     let growth = after.saturating_sub(before);
     println!("| {IDLE_SOCKETS} | {growth} KiB | {:.1} KiB |", growth as f64 / IDLE_SOCKETS as f64);
     drop(idle);
+    println!();
+    for line in json {
+        println!("{line}");
+    }
     Ok(())
 }

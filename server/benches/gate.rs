@@ -89,6 +89,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             theirs.1,
             theirs.2
         );
+        // For bench/node/report.mjs (scripts/bench).
+        println!(
+            "{{\"kind\":\"row\",\"measure\":\"quota gate, {clients} client(s)\",\"easel\":{:.0},\"peer\":{:.0},\"unit\":\"calls/s\",\"peer_name\":\"redis-benchmark\"}}",
+            ours.2, theirs.2
+        );
     }
     Ok(())
 }
@@ -157,6 +162,9 @@ fn redis_benchmark(url: &str, port: u16, clients: usize) -> Result<(String, Stri
             l.monthly.into(),
             0,
             l.spend_cap_micros,
+            // One image, no estimate: what `ours` asks (`Ask::ONE`).
+            1,
+            0,
         ]
         .iter()
         .map(i64::to_string),

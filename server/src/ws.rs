@@ -21,7 +21,10 @@ use crate::state::AppState;
 
 pub use session::{run_session, SessionCtx};
 
-const READ_BUFFER_BYTES: usize = 8 * 1024;
+/// Preallocated per socket for as long as it stays open; a tab's frames are a few hundred
+/// bytes, and a larger one grows the buffer. 2 KiB rather than 8 put an idle socket at the
+/// Node `ws` peer's memory (docs/benchmarks.md).
+const READ_BUFFER_BYTES: usize = 2 * 1024;
 const WRITE_BUFFER_BYTES: usize = 8 * 1024;
 /// Backpressure: a tab that stops reading is dropped once this much is queued for it.
 const MAX_WRITE_BUFFER_BYTES: usize = 1024 * 1024;

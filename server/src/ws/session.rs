@@ -89,7 +89,9 @@ where
     let mut events = ctx.chat.hub.subscribe(ctx.user.id);
     // The thread this tab last opened: re-sent whole if the tab lags behind the hub.
     let mut open: Option<ThreadId> = None;
-    if let Err(end) = send_snapshot(ctx, sink).await {
+    // The rare, deep futures (a frame's handling, a snapshot) are boxed: inline, their size
+    // would be part of every idle socket's task for as long as it stays open.
+    if let Err(end) = Box::pin(send_snapshot(ctx, sink)).await {
         return end;
     }
     let mut heartbeat = interval(ctx.ws.ping_every);
@@ -109,7 +111,7 @@ where
                 let result = match event {
                     Ok(signal) => match &*signal {
                         Signal::Event(msg) => send(ctx, sink, msg).await,
-                        Signal::Resync => resync(ctx, sink, open).await,
+                        Signal::Resync => Box::pin(resync(ctx, sink, open)).await,
                         Signal::SessionEnded(ended) => match ended.for_socket(ctx.session.as_deref(), signed_in_at) {
                             OnEnded::SignOut => return End::SignedOut,
                             OnEnded::Reconnect => return End::Renewed,
@@ -118,7 +120,7 @@ where
                     },
                     Err(RecvError::Lagged(missed)) => {
                         tracing::warn!(user = %ctx.user.id, missed, "socket lagged behind the hub; re-syncing it");
-                        resync(ctx, sink, open).await
+                        Box::pin(resync(ctx, sink, open)).await
                     }
                     Err(RecvError::Closed) => return End::HubClosed,
                 };
@@ -134,7 +136,7 @@ where
                 };
                 last_heard = Instant::now();
                 let replies = match frame {
-                    Message::Text(text) => handle_frame(ctx, text.as_str(), &mut open).await,
+                    Message::Text(text) => Box::pin(handle_frame(ctx, text.as_str(), &mut open)).await,
                     Message::Binary(_) => vec![protocol_error(ErrorCode::BadFrame, "Frames are JSON text.", None)],
                     Message::Ping(_) | Message::Pong(_) | Message::Close(_) => vec![],
                 };
