@@ -19,7 +19,7 @@ pub mod protocol;
 pub mod ssr;
 
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_meta::{provide_meta_context, HashedStylesheet, MetaTags, Title};
 use leptos_router::{
     components::{Route, Router, Routes},
     path, SsrMode,
@@ -40,6 +40,9 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <AutoReload options=options.clone()/>
+                // The stylesheet by its content-hashed name when the build wrote one
+                // (`hash-files`): served `immutable`, so its name must change with it.
+                <HashedStylesheet options=options.clone() id="leptos"/>
                 <HydrationScripts options/>
                 <MetaTags/>
             </head>
@@ -58,7 +61,6 @@ pub fn App() -> impl IntoView {
     provide_context(components::Outbound::default());
 
     view! {
-        <Stylesheet id="leptos" href="/pkg/easel.css"/>
         <Title text="Easel"/>
         // Async SSR: the server sends each page complete, so it reads the same with JavaScript
         // off; out-of-order streaming would need a script to put the resolved parts in place.

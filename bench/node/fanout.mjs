@@ -11,6 +11,7 @@
 // Prints one JSON line on stdout; any error goes to stderr and exits 1.
 import { readFileSync } from 'node:fs';
 import WebSocket from 'ws';
+import { signup } from './easel.mjs';
 
 const TIMEOUT_MS = 10_000; // the longest wait for any one frame
 const BATCH = 100; // sockets opened concurrently in the idle phase
@@ -79,25 +80,8 @@ const waitFor = (ws, pred, what) =>
     ws.on('message', on);
   });
 
-/** Easel: creates an account and returns its session cookie (`name=value`). */
-async function signup(name) {
-  const res = await fetch(`${url}/auth/signup`, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/x-www-form-urlencoded', Origin: url },
-    body: `username=${name}&password=benchmark%20password`,
-    redirect: 'manual',
-    signal: AbortSignal.timeout(TIMEOUT_MS),
-  });
-  const where = res.headers.get('location');
-  const cookie = res.headers.getSetCookie()[0]?.split(';')[0];
-  if (res.status >= 400 || where !== '/' || !cookie) {
-    throw new Error(`sign-up of ${name} failed: HTTP ${res.status}, location ${where}, cookie ${cookie ? 'set' : 'missing'}`);
-  }
-  return cookie;
-}
-
 /** A user to open sockets as: Easel needs an account, the peer just a name. */
-const makeUser = async (name) => (target === 'easel' ? { name, cookie: await signup(name) } : { name });
+const makeUser = async (name) => (target === 'easel' ? { name, cookie: await signup(url, name, TIMEOUT_MS) } : { name });
 
 /** Which instance tab `i` talks to: with --url2, odd tabs are side B. */
 const side = (i) => (url2 !== undefined && i % 2 === 1 ? 'b' : 'a');

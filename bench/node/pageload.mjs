@@ -8,7 +8,8 @@
 // requests and bytes over the wire (CDP Network.loadingFinished encodedDataLength). A reload
 // in the same context then shows what caching saves. Headless Debian Chromium via Playwright
 // from end2end/. Prints one JSON line (medians over runs); errors go to stderr and exit 1.
-import { chromium } from '/work/main/end2end/node_modules/playwright/index.mjs';
+import { chromium } from '../../end2end/node_modules/playwright/index.mjs';
+import { signup } from './easel.mjs';
 
 const TIMEOUT_MS = 30_000; // the longest wait for any one step (WASM compiles slowly on a busy machine)
 const SETTLE_MS = 300; // quiet network time that ends a load's accounting
@@ -32,19 +33,8 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) 
 const header = (headers, name) => Object.entries(headers ?? {}).find(([k]) => k.toLowerCase() === name)?.[1] ?? null;
 
 /** Creates an account and returns its session cookie as { name, value }. */
-async function signup() {
-  const name = `p${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
-  const res = await fetch(`${url}/auth/signup`, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/x-www-form-urlencoded', Origin: url },
-    body: `username=${name}&password=benchmark%20password`,
-    redirect: 'manual',
-    signal: AbortSignal.timeout(TIMEOUT_MS),
-  });
-  const cookie = res.headers.getSetCookie()[0]?.split(';')[0];
-  if (res.status >= 400 || res.headers.get('location') !== '/' || !cookie) {
-    throw new Error(`sign-up failed: HTTP ${res.status}, location ${res.headers.get('location')}, cookie ${cookie ? 'set' : 'missing'}`);
-  }
+async function account() {
+  const cookie = await signup(url, `p${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`, TIMEOUT_MS);
   const eq = cookie.indexOf('=');
   return { name: cookie.slice(0, eq), value: cookie.slice(eq + 1) };
 }
@@ -140,7 +130,7 @@ let browser;
 // A last guard: whatever hangs, the process ends.
 setTimeout(() => die(`no result after ${(TIMEOUT_MS * (2 + 3 * runs)) / 1000} s`), TIMEOUT_MS * (2 + 3 * runs)).unref();
 try {
-  const cookie = await signup();
+  const cookie = await account();
   browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',
     headless: true,
