@@ -68,6 +68,7 @@ const row = (measure, easel, peer, unit, { peerName, easelNote = '', peerNote = 
   const ratio = typeof easel === 'number' && typeof peer === 'number' && peer !== 0 ? `${(easel / peer).toFixed(2)}×` : '–';
   const peerCell = show(peer, unit) === '–' ? '–' : `${show(peer, unit)}${peerNote}${peerName ? ` (${peerName})` : ''}`;
   const easelCell = show(easel, unit) === '–' ? '–' : `${show(easel, unit)}${easelNote}`;
+  if (easelCell === '–' && peerCell === '–') return; // measured by neither (the Rust client counts no throughput)
   table.push(`| ${measure} | ${easelCell} | ${peerCell} | ${ratio} |`);
 };
 const byTabs = (a, b) => parseFloat(a[0]) - parseFloat(b[0]) || a[0].localeCompare(b[0]);
