@@ -29,6 +29,7 @@ mod edit;
 mod follow;
 mod frames;
 mod job;
+mod queue;
 mod settings;
 mod socket;
 mod workflow;
