@@ -7,7 +7,9 @@
 //! hash they are revalidated on every load (a 304 when unchanged). Pages and JSON are
 //! compressed as they are sent; HTML is never cached, since it is the user's own.
 
-use axum::extract::Request;
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue};
 use axum::middleware::Next;
 use axum::response::Response;
@@ -32,9 +34,10 @@ const FOREVER: &str = "public, max-age=31536000, immutable";
 const REVALIDATE: &str = "no-cache";
 const PAGE: &str = "private, no-cache";
 
-/// Sets `Cache-Control` where a handler did not.
-pub async fn cache_control(req: Request, next: Next) -> Response {
-    let pkg_file = req.uri().path().strip_prefix("/pkg/").map(str::to_string);
+/// Sets `Cache-Control` where a handler did not; `pkg` is where the front end's files are
+/// served (`/pkg/`, from cargo-leptos' `site-pkg-dir`).
+pub async fn cache_control(State(pkg): State<Arc<str>>, req: Request, next: Next) -> Response {
+    let pkg_file = req.uri().path().strip_prefix(&*pkg).map(str::to_string);
     let mut res = next.run(req).await;
     if res.headers().contains_key(header::CACHE_CONTROL) {
         return res;

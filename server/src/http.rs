@@ -36,6 +36,7 @@ pub fn router(state: AppState, sessions: SessionBackend) -> Router {
     let routes = state.routes.as_ref().clone();
     let leptos = &state.settings.leptos;
     let pkg = crate::assets::pkg_service(&leptos.site_root, &leptos.site_pkg_dir);
+    let pkg_path = format!("/{}", leptos.site_pkg_dir);
     // Outside the compression layer: a socket's frames are small and latency-bound.
     let uncompressed = Router::new().route("/healthz", get(healthz)).route("/ws", get(ws::upgrade));
     Router::new()
@@ -62,11 +63,14 @@ pub fn router(state: AppState, sessions: SessionBackend) -> Router {
         .route("/jobs/{id}/preview", get(media::preview))
         .route("/api/{*fn_name}", get(server_fn_handler).post(server_fn_handler))
         .leptos_routes_with_handler(routes, get(page_handler))
-        .nest_service(&format!("/{}", leptos.site_pkg_dir), pkg)
+        .nest_service(&pkg_path, pkg)
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(crate::assets::compression())
         .merge(uncompressed)
-        .layer(axum::middleware::from_fn(crate::assets::cache_control))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::<str>::from(format!("{pkg_path}/")),
+            crate::assets::cache_control,
+        ))
         .layer(sessions.layer(secure))
         .layer(axum::middleware::from_fn_with_state(state.clone(), crate::headers::secure))
         .layer(axum::middleware::from_fn_with_state(state.clone(), crate::csrf::refuse_cross_site))

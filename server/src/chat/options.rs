@@ -167,7 +167,7 @@ impl Chat {
         let mut sent_shape = None;
         if let Some(image) = options.source {
             // Checked when the message was stored; the image may have been deleted since.
-            let Some(made_by) = self.store.job_of_image(user, image).await? else {
+            let Some((made_by, width, height)) = self.store.image_origin(user, image).await? else {
                 return self.say(user, message.thread_id, "That image is no longer available.").await;
             };
             match made_by {
@@ -184,8 +184,7 @@ impl Chat {
                     if !asked.raw {
                         enhanced = assistant::prompt::refine_named(turns, "", &message.text);
                     }
-                    let shape = self.store.image_kind(user, image).await?;
-                    sent_shape = shape.map(|(_, width, height)| AspectRatio::nearest(width, height));
+                    sent_shape = Some(AspectRatio::nearest(width, height));
                 }
             }
         } else if let (Some(job), Some(ordinal)) = (refines, ordinal_in(&message.text)) {

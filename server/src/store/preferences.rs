@@ -81,11 +81,22 @@ impl Store {
     /// `None` when `image` is not `user`'s (or does not exist); else the job that made it, if
     /// a job did (an upload was made by none).
     pub async fn job_of_image(&self, user: UserId, image: ImageId) -> Result<Option<Option<JobId>>, StoreError> {
-        let row = sqlx::query("SELECT job_id FROM images WHERE id = $1 AND user_id = $2")
+        Ok(self.image_origin(user, image).await?.map(|(job, _, _)| job))
+    }
+
+    /// [`Store::job_of_image`] with the image's width and height, in the same read.
+    pub async fn image_origin(
+        &self,
+        user: UserId,
+        image: ImageId,
+    ) -> Result<Option<(Option<JobId>, u32, u32)>, StoreError> {
+        let row = sqlx::query("SELECT job_id, width, height FROM images WHERE id = $1 AND user_id = $2")
             .bind(image.0)
             .bind(user.0)
             .fetch_optional(self.pool())
             .await?;
-        Ok(row.map(|r| r.try_get::<Option<i64>, _>("job_id")).transpose()?.map(|job| job.map(JobId)))
+        let Some(row) = row else { return Ok(None) };
+        let side = |name: &str| row.try_get::<i64, _>(name).map(|v| u32::try_from(v).unwrap_or(0));
+        Ok(Some((row.try_get::<Option<i64>, _>("job_id")?.map(JobId), side("width")?, side("height")?)))
     }
 }

@@ -70,16 +70,10 @@ impl EditGraph {
         let graph = match get("COMFYUI_EDIT_WORKFLOW") {
             Some(off) if matches!(off.to_ascii_lowercase().as_str(), "off" | "none" | "false") => return Ok(None),
             Some(path) => {
-                let text = std::fs::read_to_string(&path)
-                    .map_err(|e| format!("COMFYUI_EDIT_WORKFLOW: cannot read {path}: {e}"))?;
-                let workflow: Value = serde_json::from_str(&text)
-                    .map_err(|e| format!("COMFYUI_EDIT_WORKFLOW: {path} is not JSON: {e}"))?;
-                let nodes = match get("COMFYUI_EDIT_NODES") {
-                    Some(map) => NodeMap::parse("COMFYUI_EDIT_NODES", &map)?,
-                    None => workflow::infer_nodes(&workflow).map_err(|why| {
-                        format!("COMFYUI_EDIT_NODES is needed for {path} ({why}), e.g. prompt=6.text,seed=3.seed,image=10.image")
-                    })?,
-                };
+                let map = get("COMFYUI_EDIT_NODES");
+                let example = "prompt=6.text,seed=3.seed,image=10.image";
+                let (workflow, nodes) =
+                    workflow::load("COMFYUI_EDIT_WORKFLOW", &path, "COMFYUI_EDIT_NODES", map.as_deref(), example)?;
                 let mut graph = Self { workflow, nodes: Box::new(nodes) };
                 if let (Some(name), Some(at)) = (checkpoint, graph.nodes.checkpoint.clone()) {
                     workflow::set_input(&mut graph.workflow, &at, Value::from(name));

@@ -202,19 +202,14 @@ impl ComfyUiSettings {
         let Some(url) = get("COMFYUI_URL") else { return Ok(None) };
         let mut s = Self::new(url);
         if let Some(path) = get("COMFYUI_WORKFLOW") {
-            let text =
-                std::fs::read_to_string(&path).map_err(|e| format!("COMFYUI_WORKFLOW: cannot read {path}: {e}"))?;
-            s.workflow =
-                serde_json::from_str(&text).map_err(|e| format!("COMFYUI_WORKFLOW: {path} is not JSON: {e}"))?;
+            let map = get("COMFYUI_NODES");
+            let example = "prompt=6.text,seed=3.seed,width=5.width,height=5.height";
+            let (graph, nodes) = workflow::load("COMFYUI_WORKFLOW", &path, "COMFYUI_NODES", map.as_deref(), example)?;
+            s.workflow = graph;
+            s.nodes = Box::new(nodes);
             s.workflow_name = std::path::Path::new(&path)
                 .file_stem()
                 .map_or_else(|| path.clone(), |stem| stem.to_string_lossy().into_owned());
-            s.nodes = match get("COMFYUI_NODES") {
-                Some(map) => Box::new(NodeMap::parse("COMFYUI_NODES", &map)?),
-                None => Box::new(workflow::infer_nodes(&s.workflow).map_err(|why| {
-                    format!("COMFYUI_NODES is needed for {path} ({why}), e.g. prompt=6.text,seed=3.seed,width=5.width,height=5.height")
-                })?),
-            };
         } else if let Some(map) = get("COMFYUI_NODES") {
             s.nodes = Box::new(NodeMap::parse("COMFYUI_NODES", &map)?);
         }

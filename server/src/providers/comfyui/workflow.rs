@@ -81,6 +81,26 @@ fn linked_node(value: Option<&Value>) -> Option<&str> {
     value.filter(|v| is_link(v)).and_then(|v| v[0].as_str())
 }
 
+/// The workflow file at `path` (named by `var`) and its node map: `map` (the value of
+/// `map_var`) when given, else inferred; a graph it cannot be inferred from names `example`.
+pub fn load(
+    var: &str,
+    path: &str,
+    map_var: &str,
+    map: Option<&str>,
+    example: &str,
+) -> Result<(Value, NodeMap), String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{var}: cannot read {path}: {e}"))?;
+    let workflow: Value = serde_json::from_str(&text).map_err(|e| format!("{var}: {path} is not JSON: {e}"))?;
+    let nodes = match map {
+        Some(map) => NodeMap::parse(map_var, map)?,
+        None => {
+            infer_nodes(&workflow).map_err(|why| format!("{map_var} is needed for {path} ({why}), e.g. {example}"))?
+        }
+    };
+    Ok((workflow, nodes))
+}
+
 /// Checks that `workflow` is in API format and holds every place `map` (the variable `var`)
 /// names as a literal.
 pub fn check(var: &str, workflow: &Value, map: &NodeMap) -> Result<(), String> {
