@@ -22,7 +22,7 @@ use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, HashedStylesheet, MetaTags, Title};
 use leptos_router::{
     components::{Route, Router, Routes},
-    path, SsrMode,
+    lazy_route, path, Lazy, LazyRoute, SsrMode,
 };
 
 use chat_state::ChatState;
@@ -70,13 +70,39 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async/>
                 <Route path=path!("/signup") view=SignupPage ssr=SsrMode::Async/>
                 <Route path=path!("/threads/:id") view=ThreadPage ssr=SsrMode::Async/>
-                <Route path=path!("/admin") view=AdminPage ssr=SsrMode::Async/>
-                <Route path=path!("/account") view=AccountPage ssr=SsrMode::Async/>
-                <Route path=path!("/settings") view=SettingsPage ssr=SsrMode::Async/>
-                <Route path=path!("/gallery") view=GalleryPage ssr=SsrMode::Async/>
-                <Route path=path!("/gallery/:id") view=ImagePage ssr=SsrMode::Async/>
-                <Route path=path!("/s/:token") view=SharePage ssr=SsrMode::Async/>
+                <Route path=path!("/admin") view={Lazy::<AdminRoute>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("/account") view={Lazy::<AccountRoute>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("/settings") view={Lazy::<SettingsRoute>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("/gallery") view={Lazy::<GalleryRoute>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("/gallery/:id") view={Lazy::<ImageRoute>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("/s/:token") view={Lazy::<ShareRoute>::new()} ssr=SsrMode::Async/>
             </Routes>
         </Router>
     }
 }
+
+/// Pages most visits never open ship in their own WASM chunks (`cargo leptos build --split`),
+/// fetched when the route is first visited: the chat page's bundle carries only the chat.
+macro_rules! lazy_page {
+    ($route:ident, $page:ident) => {
+        struct $route;
+
+        #[lazy_route]
+        impl LazyRoute for $route {
+            fn data() -> Self {
+                Self
+            }
+
+            fn view(_this: Self) -> AnyView {
+                view! { <$page/> }.into_any()
+            }
+        }
+    };
+}
+
+lazy_page!(AdminRoute, AdminPage);
+lazy_page!(AccountRoute, AccountPage);
+lazy_page!(SettingsRoute, SettingsPage);
+lazy_page!(GalleryRoute, GalleryPage);
+lazy_page!(ImageRoute, ImagePage);
+lazy_page!(ShareRoute, SharePage);

@@ -8,9 +8,14 @@
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
-    leptos::mount::hydrate_body(app::App);
-    // A marker for tests (and styles) that the page is now interactive.
-    if let Some(body) = leptos::prelude::document().body() {
+    // Lazy: the admin, gallery and settings pages come in their own WASM chunks (app's lazy
+    // routes), so hydration is async: it waits for the chunk of the page it starts on. What
+    // `hydrate_lazy` does, with the marker set once hydration has finished.
+    wasm_bindgen_futures::spawn_local(async {
+        let body = leptos::prelude::document().body();
+        let Some(body) = body else { return };
+        leptos::mount::hydrate_from_async(body.clone(), app::App).await.forget();
+        // A marker for tests (and styles) that the page is now interactive.
         let _ = body.set_attribute("data-hydrated", "");
-    }
+    });
 }

@@ -1,10 +1,12 @@
 //! Benchmark: storing a chat message through our store against the database's own tool doing
 //! the very same statements (issue 14): `sqlite3` for SQLite, `pgbench` for PostgreSQL.
 //!
-//! Each message is one transaction, as the server commits it: `UPDATE threads … RETURNING
-//! last_seq`, then `INSERT INTO messages … RETURNING …`, on a database our migrations made
-//! (same tables, same indexes, same pragmas: WAL, `synchronous = NORMAL`). The difference is
-//! what sqlx, the pool and our row mapping add. One writer, one message after another.
+//! Each message is stored the way the server stores it, on a database our migrations made
+//! (same tables, same indexes, same trigger, same pragmas: WAL, `synchronous = NORMAL`):
+//! PostgreSQL, one transaction of `UPDATE threads … RETURNING last_seq` then `INSERT INTO
+//! messages … RETURNING …`; SQLite, the single `INSERT … SELECT last_seq + 1 … RETURNING …`.
+//! The difference is what sqlx, the pool and our row mapping add. One writer, one message
+//! after another.
 //!
 //! `cargo bench -p server --bench inserts` (PostgreSQL too when `TEST_POSTGRES_URL` names a
 //! server whose user may create databases; `sqlite3` and `pgbench` on PATH). Prints a table,
@@ -56,7 +58,7 @@ async fn ours(url: &str) -> Result<f64, Box<dyn std::error::Error>> {
     Ok(MESSAGES as f64 / started.elapsed().as_secs_f64())
 }
 
-/// One transaction per message, the server's statements with literal values.
+/// One message as the server stores it on PostgreSQL, with literal values.
 fn statements(user: UserId, thread: ThreadId, i: usize, now: i64, prefix: &str) -> String {
     format!(
         "BEGIN;\n\
@@ -70,13 +72,25 @@ fn statements(user: UserId, thread: ThreadId, i: usize, now: i64, prefix: &str) 
     )
 }
 
-/// Messages per second from the `sqlite3` shell on the database `ours` made (its second
-/// thread, so the same indexes hold as many rows).
+/// One message as the server stores it on SQLite (`store::messages::insert_alone`).
+fn sqlite_statement(user: UserId, thread: ThreadId, i: usize, now: i64, prefix: &str) -> String {
+    format!(
+        "INSERT INTO messages (thread_id, user_id, seq, client_id, role, body, created_at, reply_claimed_at, answered_at) \
+         SELECT id, user_id, last_seq + 1, '{prefix}-{i}', 'user', 'message {i}', {now}, {now}, NULL \
+         FROM threads WHERE id = {t} AND user_id = {u} RETURNING id, thread_id, seq, client_id, role, body, created_at;\n",
+        t = thread.0,
+        u = user.0,
+    )
+}
+
+/// Messages per second from the `sqlite3` shell on the database `ours` made (the same
+/// thread, after our messages, so the indexes hold as many rows).
 fn sqlite3(path: &std::path::Path) -> Result<f64, Box<dyn std::error::Error>> {
     let (user, thread) = (UserId(1), ThreadId(1));
-    let mut script = String::from("PRAGMA journal_mode = WAL;\nPRAGMA synchronous = NORMAL;\n.output /dev/null\n");
+    let mut script =
+        String::from(".timeout 5000\nPRAGMA journal_mode = WAL;\nPRAGMA synchronous = NORMAL;\n.output /dev/null\n");
     for i in 0..MESSAGES {
-        script.push_str(&statements(user, thread, i, 1, "cli"));
+        script.push_str(&sqlite_statement(user, thread, i, 1, "cli"));
     }
     let file = path.with_extension("sql");
     std::fs::write(&file, script)?;

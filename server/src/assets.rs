@@ -62,9 +62,12 @@ pub async fn cache_control(State(pkg): State<Arc<str>>, req: Request, next: Next
 fn is_hashed(name: &str) -> bool {
     let parts: Vec<&str> = name.rsplit('/').next().unwrap_or(name).split('.').collect();
     parts.len() >= 3
-        && parts[1..parts.len() - 1]
-            .iter()
-            .any(|p| p.len() >= 10 && p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+        && parts[1..parts.len() - 1].iter().any(|p| {
+            p.len() >= 10
+                    && p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+                    // The split loader's placeholder name in a build without hashes.
+                    && !p.bytes().all(|b| b == b'_')
+        })
 }
 
 #[cfg(test)]
@@ -78,5 +81,7 @@ mod tests {
         assert!(!is_hashed("easel.wasm"));
         assert!(!is_hashed("easel_bg.wasm"));
         assert!(!is_hashed("easel.min.js"), "a short middle part is not a hash");
+        assert!(!is_hashed("__wasm_split.______________________.js"), "the unhashed split loader");
+        assert!(is_hashed("__wasm_split.Zm9vYmFyYmF6cXV4.js"));
     }
 }

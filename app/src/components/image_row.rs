@@ -13,6 +13,13 @@ use crate::protocol::{
     MAX_IMAGES_PER_REQUEST,
 };
 
+/// The mask painter in its own WASM chunk (`#[lazy]`, split by `cargo leptos build --split`):
+/// most visits never paint, so the chat page's bundle does not carry it.
+#[lazy]
+fn mask_painter(image: ImageInfo, row: Row) -> AnyView {
+    view! { <MaskPainter image row/> }.into_any()
+}
+
 /// The row's state for one thread page; job cards write it, the composer reads it on Send.
 #[derive(Clone, Copy)]
 pub struct Row {
@@ -176,7 +183,7 @@ pub fn ImageRow() -> impl IntoView {
                 Some(view! { <p class="row-warning" role="note">{text}</p> })
             }}
             {move || row.problem.get().map(|p| view! { <p class="row-warning" role="alert">{p}</p> })}
-            {move || row.painting.get().map(|image| view! { <MaskPainter image row/> })}
+            {move || row.painting.get().map(|image| Suspend::new(mask_painter(image, row)))}
             <label>
                 "Aspect ratio"
                 <select on:change=on_aspect prop:value=move || options.with(|o| o.aspect.map_or("", |a| a.id()).to_string())>

@@ -2,7 +2,10 @@
 //!
 //! The sequence number is taken by `UPDATE threads SET last_seq = last_seq + 1 … RETURNING`
 //! inside the insert's transaction: the row lock (PostgreSQL) or the single writer (SQLite)
-//! serialises concurrent sends to a thread, so numbers have no gaps and no repeats.
+//! serialises concurrent sends to a thread, so numbers have no gaps and no repeats. On SQLite
+//! a message on its own is one statement instead (`INSERT … SELECT last_seq + 1`, with a
+//! trigger advancing the thread): each statement is a hand-off to sqlx's worker thread, and
+//! those hand-offs, not SQLite, were most of the cost (`benches/inserts.rs`).
 
 use app::protocol::{
     ChatMessage, ClientId, JobId, JobStatus, MessageId, Role, Seq, ThreadHistory, ThreadId, UserId, HISTORY_PAGE,
@@ -11,7 +14,7 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use super::threads::summary_from_row;
-use super::{is_unique_violation, now_ms, Store, StoreError};
+use super::{is_unique_violation, now_ms, DbKind, Store, StoreError};
 
 pub(super) const MESSAGE_COLUMNS: &str = "id, thread_id, seq, client_id, role, body, created_at";
 
@@ -87,12 +90,7 @@ pub(super) async fn insert_in_tx(
         "INSERT INTO messages (thread_id, user_id, seq, client_id, role, body, created_at, reply_claimed_at, answered_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING {MESSAGE_COLUMNS}"
     );
-    // A user's message is claimed by the request storing it, which answers it; the assistant's
-    // need no answer.
-    let (claimed, answered) = match role {
-        Role::User => (Some(now), None),
-        Role::Assistant => (None, Some(now)),
-    };
+    let (claimed, answered) = claim(role, now);
     let row = sqlx::query(&sql)
         .bind(thread.0)
         .bind(user.0)
@@ -106,6 +104,40 @@ pub(super) async fn insert_in_tx(
         .fetch_one(&mut **tx)
         .await?;
     Ok(Some(message_from_row(&row)?))
+}
+
+/// Appends a message in one statement (SQLite: the `messages_advance_thread` trigger moves
+/// the thread's `last_seq`); `None` when the thread is not `new.user`'s.
+async fn insert_alone(store: &Store, new: &NewMessage<'_>, now: i64) -> Result<Option<ChatMessage>, StoreError> {
+    let sql = format!(
+        "INSERT INTO messages (thread_id, user_id, seq, client_id, role, body, created_at, reply_claimed_at, answered_at) \
+         SELECT id, user_id, last_seq + 1, $1, $2, $3, $4, $5, $6 FROM threads WHERE id = $7 AND user_id = $8 \
+         RETURNING {MESSAGE_COLUMNS}"
+    );
+    let (claimed, answered) = claim(new.role, now);
+    let row = sqlx::query(&sql)
+        .bind(new.client_id.map(|c| c.0.clone()))
+        .bind(role_name(new.role))
+        .bind(new.text)
+        .bind(now)
+        .bind(claimed)
+        .bind(answered)
+        .bind(new.thread.0)
+        .bind(new.user.0)
+        // Every row read, so the statement runs to its end: an autocommit statement left
+        // unfinished after its first row holds SQLite's write lock until it is reset.
+        .fetch_all(store.pool())
+        .await?;
+    Ok(row.first().map(message_from_row).transpose()?)
+}
+
+/// A user's message is claimed by the request storing it, which answers it; the assistant's
+/// need no answer: `(reply_claimed_at, answered_at)`.
+fn claim(role: Role, now: i64) -> (Option<i64>, Option<i64>) {
+    match role {
+        Role::User => (Some(now), None),
+        Role::Assistant => (None, Some(now)),
+    }
 }
 
 impl Store {
@@ -131,6 +163,13 @@ impl Store {
     }
 
     async fn insert_message(&self, new: &NewMessage<'_>) -> Result<Option<ChatMessage>, StoreError> {
+        if self.kind() == DbKind::Sqlite {
+            let inserted = insert_alone(self, new, now_ms()).await?;
+            if inserted.is_some() {
+                crate::monitoring::message_stored(new.role);
+            }
+            return Ok(inserted);
+        }
         let mut tx = self.pool().begin().await?;
         let inserted = insert_in_tx(&mut tx, new.user, new.thread, new.client_id, new.role, new.text, now_ms()).await?;
         if inserted.is_some() {

@@ -80,6 +80,8 @@ struct Shared {
     extra_models: Mutex<Vec<String>>,
     /// Bytes of hostile bodies the client read (sent into the socket).
     hostile_sent: std::sync::atomic::AtomicU64,
+    /// The answer once the script has run out (plain JSON unless set).
+    default_reply: Mutex<Option<Reply>>,
 }
 
 /// The models this fake serves, as the real API lists them today.
@@ -151,6 +153,13 @@ impl FakeOpenAi {
         *shared.base.lock().expect("lock") = base.clone();
         tokio::spawn(async move { axum::serve(listener, app).await.expect("fake serves") });
         Self { base_url: format!("{base}/v1"), shared }
+    }
+
+    /// What every request gets once the script has run out: the load test's slow engine
+    /// (`examples/fake_openai.rs`; no test here needs it).
+    #[allow(dead_code)]
+    pub fn reply_by_default(&self, reply: Reply) {
+        *self.shared.default_reply.lock().expect("lock") = Some(reply);
     }
 
     pub fn requests(&self) -> Vec<Value> {
@@ -303,7 +312,9 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 fn answer(shared: Arc<Shared>, asked: Asked) -> Response {
-    let reply = shared.script.lock().expect("lock").pop_front().unwrap_or(Reply::B64 { revised: None });
+    let scripted = shared.script.lock().expect("lock").pop_front();
+    let reply =
+        scripted.or_else(|| shared.default_reply.lock().expect("lock").clone()).unwrap_or(Reply::B64 { revised: None });
     match reply {
         Reply::B64 { revised } => {
             let data: Vec<Value> =
