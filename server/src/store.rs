@@ -33,7 +33,8 @@ pub use shares::ShareTarget;
 pub use spend::{DayRow, UserSpendRow};
 pub use users::ListedAdmin;
 
-/// Which database a URL names; the migrations differ only in their identity columns.
+/// Which database a URL names; the migrations differ in their identity columns, and SQLite's
+/// has a trigger advancing a thread's `last_seq` (see `messages`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DbKind {
     Sqlite,
