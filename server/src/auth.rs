@@ -120,16 +120,15 @@ fn back_to(page: &str, problem: AuthProblem, username: &str) -> Response {
     Redirect::to(&format!("{page}?{query}")).into_response()
 }
 
+/// On the hashing threads (`hashing`): Argon2 is CPU and memory work by design.
 pub(crate) async fn hash(password: String) -> Result<String, AuthProblem> {
-    tokio::task::spawn_blocking(move || password_auth::generate_hash(password))
-        .await
-        .map_err(|_| AuthProblem::Unavailable)
+    crate::hashing::run(move || password_auth::generate_hash(password)).await.ok_or(AuthProblem::Unavailable)
 }
 
 /// Checks `password` against `hash`, or against a dummy hash when the user does not exist,
-/// so both cases take the same time. On the blocking pool: Argon2 is CPU work by design.
+/// so both cases take the same time. On the hashing threads, as [`hash`].
 pub(crate) async fn verify(password: String, hash: Option<String>) -> bool {
-    tokio::task::spawn_blocking(move || {
+    crate::hashing::run(move || {
         let hash = hash.unwrap_or_else(dummy_hash);
         password_auth::verify_password(password, &hash).is_ok()
     })

@@ -16,6 +16,7 @@ pub mod config;
 pub mod csrf;
 pub mod email;
 pub mod export;
+mod hashing;
 pub mod headers;
 pub mod http;
 pub mod hub;

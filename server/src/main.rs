@@ -3,13 +3,6 @@
 use leptos::config::get_configuration;
 use server::{config::Settings, telemetry, Application};
 
-/// mimalloc instead of glibc's malloc: glibc keeps freed memory in the heaps of its
-/// per-thread arenas, so the 19 MiB each Argon2 hash takes stayed resident after a burst of
-/// sign-ups (200 sign-ups, four at a time: 20 → 649 MiB for good; with mimalloc 28 → 78 MiB,
-/// `docs/benchmarks.md`). A fixed pair of hashing threads only got glibc to 382 MiB.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     telemetry::init();

@@ -48,7 +48,7 @@ impl Default for ThrottleSettings {
 }
 
 /// Password hashes computed at once at most; more wait up to [`HASH_WAIT`], then are refused.
-fn hashing_permits() -> usize {
+pub(crate) fn hashing_permits() -> usize {
     std::thread::available_parallelism().map_or(2, |n| n.get())
 }
 const HASH_WAIT: Duration = Duration::from_secs(3);
