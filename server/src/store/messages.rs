@@ -17,6 +17,9 @@ use super::threads::summary_from_row;
 use super::{is_unique_violation, now_ms, DbKind, Store, StoreError};
 
 pub(super) const MESSAGE_COLUMNS: &str = "id, thread_id, seq, client_id, role, body, created_at";
+/// What both ways of appending a message write, in their order.
+const INSERT_COLUMNS: &str =
+    "thread_id, user_id, seq, client_id, role, body, created_at, reply_claimed_at, answered_at";
 
 /// A message as the assistant reads it (see `Store::recent_messages`).
 pub struct RecentMessage {
@@ -87,7 +90,7 @@ pub(super) async fn insert_in_tx(
     };
     let seq: Seq = seq_row.try_get("last_seq")?;
     let sql = format!(
-        "INSERT INTO messages (thread_id, user_id, seq, client_id, role, body, created_at, reply_claimed_at, answered_at) \
+        "INSERT INTO messages ({INSERT_COLUMNS}) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING {MESSAGE_COLUMNS}"
     );
     let (claimed, answered) = claim(role, now);
@@ -110,7 +113,7 @@ pub(super) async fn insert_in_tx(
 /// the thread's `last_seq`); `None` when the thread is not `new.user`'s.
 async fn insert_alone(store: &Store, new: &NewMessage<'_>, now: i64) -> Result<Option<ChatMessage>, StoreError> {
     let sql = format!(
-        "INSERT INTO messages (thread_id, user_id, seq, client_id, role, body, created_at, reply_claimed_at, answered_at) \
+        "INSERT INTO messages ({INSERT_COLUMNS}) \
          SELECT id, user_id, last_seq + 1, $1, $2, $3, $4, $5, $6 FROM threads WHERE id = $7 AND user_id = $8 \
          RETURNING {MESSAGE_COLUMNS}"
     );
