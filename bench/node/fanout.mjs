@@ -11,15 +11,11 @@
 // Prints one JSON line on stdout; any error goes to stderr and exits 1.
 import { readFileSync } from 'node:fs';
 import WebSocket from 'ws';
-import { signup } from './easel.mjs';
+import { arg, signup } from './easel.mjs';
 
 const TIMEOUT_MS = 10_000; // the longest wait for any one frame
 const BATCH = 100; // sockets opened concurrently in the idle phase
 
-const arg = (name, fallback) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : fallback;
-};
 const target = arg('target');
 const url = (arg('url') ?? '').replace(/\/+$/, '');
 const url2 = arg('url2')?.replace(/\/+$/, '');

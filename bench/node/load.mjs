@@ -30,7 +30,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import WebSocket from 'ws';
-import { signup } from './easel.mjs';
+import { arg, rssKib, signup } from './easel.mjs';
 
 const SETUP_TIMEOUT_MS = 30_000; // the longest wait for one set-up frame (welcome, history)
 const SIGNUPS_AT_ONCE = 4; // password hashing (Argon2) is the slow part of a sign-up
@@ -38,10 +38,6 @@ const USERS_AT_ONCE = 20; // users whose sockets are being opened at once
 const QUIET_MS = 300; // a round's trailing events (the quota after a job's end) get this long
 const LOOP_RESOLUTION_MS = 10; // the client's event-loop delay is sampled this often
 
-const arg = (name, fallback) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : fallback;
-};
 const urls = [arg('a'), arg('b')].map((u) => (u ?? '').replace(/\/+$/, ''));
 const users = Number(arg('users', 500));
 const tabs = Number(arg('tabs', 10));
@@ -104,7 +100,6 @@ const cpuTicks = (pid) => {
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // fields 3… of proc(5)
   return Number(fields[11]) + Number(fields[12]); // utime + stime
 };
-const rssKib = (pid) => Number(/^VmRSS:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN);
 const rssAll = () => pids.map(rssKib);
 const peakRss = pids.map(() => 0);
 const sampleRss = () => pids.forEach((pid, i) => (peakRss[i] = Math.max(peakRss[i], rssKib(pid))));

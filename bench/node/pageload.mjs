@@ -9,15 +9,11 @@
 // in the same context then shows what caching saves. Headless Debian Chromium via Playwright
 // from end2end/. Prints one JSON line (medians over runs); errors go to stderr and exit 1.
 import { chromium } from '../../end2end/node_modules/playwright/index.mjs';
-import { signup } from './easel.mjs';
+import { arg, signup } from './easel.mjs';
 
 const TIMEOUT_MS = 30_000; // the longest wait for any one step (WASM compiles slowly on a busy machine)
 const SETTLE_MS = 300; // quiet network time that ends a load's accounting
 
-const arg = (name, fallback) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : fallback;
-};
 const url = (arg('url') ?? '').replace(/\/+$/, '');
 const runs = Number(arg('runs', 3));
 

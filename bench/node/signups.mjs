@@ -5,13 +5,8 @@
 //
 // Signs up `users` throw-away accounts, `at-once` concurrently, then waits a second and reads
 // the server's VmRSS. Prints one {"kind":"row",…} line for report.mjs.
-import { readFileSync } from 'node:fs';
-import { signup } from './easel.mjs';
+import { arg, rssKib, signup } from './easel.mjs';
 
-const arg = (name, fallback) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : fallback;
-};
 const url = (arg('url') ?? '').replace(/\/+$/, '');
 const pid = Number(arg('pid'));
 const users = Number(arg('users', 200));
@@ -21,8 +16,7 @@ if (!/^https?:\/\//.test(url) || !(pid > 0)) {
   process.exit(1);
 }
 
-const rssKib = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]);
-const before = rssKib();
+const before = rssKib(pid);
 const tag = Date.now().toString(36);
 let next = 0;
 await Promise.all(
@@ -34,7 +28,7 @@ await Promise.all(
   }),
 );
 await new Promise((resolve) => setTimeout(resolve, 1000));
-const after = rssKib();
+const after = rssKib(pid);
 const mib = (kib) => (kib / 1024).toFixed(0);
 console.log(
   JSON.stringify({
