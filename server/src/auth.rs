@@ -122,7 +122,10 @@ fn back_to(page: &str, problem: AuthProblem, username: &str) -> Response {
 
 /// On the hashing threads (`hashing`): Argon2 is CPU and memory work by design.
 pub(crate) async fn hash(password: String) -> Result<String, AuthProblem> {
-    crate::hashing::run(move || password_auth::generate_hash(password)).await.ok_or(AuthProblem::Unavailable)
+    crate::hashing::run(move || crate::passwords::hash(password.as_bytes()))
+        .await
+        .flatten()
+        .ok_or(AuthProblem::Unavailable)
 }
 
 /// Checks `password` against `hash`, or against a dummy hash when the user does not exist,
@@ -130,7 +133,7 @@ pub(crate) async fn hash(password: String) -> Result<String, AuthProblem> {
 pub(crate) async fn verify(password: String, hash: Option<String>) -> bool {
     crate::hashing::run(move || {
         let hash = hash.unwrap_or_else(dummy_hash);
-        password_auth::verify_password(password, &hash).is_ok()
+        crate::passwords::verify(password.as_bytes(), &hash)
     })
     .await
     .unwrap_or(false)
@@ -140,7 +143,7 @@ pub(crate) async fn verify(password: String, hash: Option<String>) -> bool {
 /// Made once per process (a constant in all but name), so it lives in a `OnceLock`.
 fn dummy_hash() -> String {
     static DUMMY: OnceLock<String> = OnceLock::new();
-    DUMMY.get_or_init(|| password_auth::generate_hash(uuid::Uuid::new_v4().to_string())).clone()
+    DUMMY.get_or_init(|| crate::passwords::hash(uuid::Uuid::new_v4().as_bytes()).unwrap_or_default()).clone()
 }
 
 /// When `session` signed in (ms); 0 for one signed in before this was recorded.

@@ -3,8 +3,9 @@
 //! Each hash takes 19 MiB (Argon2id's memory cost in `password-auth`). glibc's allocator keeps
 //! freed memory in the heaps of the arena of the thread that used it, and the blocking pool's
 //! threads come and go over many arenas: 200 sign-ups, four at a time, left 649 MiB resident
-//! for good; on a fixed set of threads, as many as the hashing permits in `throttle`, 382 MiB
-//! (`docs/benchmarks.md`). It also keeps hashing off the threads the image work runs on.
+//! for good; on a fixed set of threads, as many as the hashing permits in `throttle`, 382 MiB,
+//! and with each of them keeping its Argon2 memory (`passwords`), 59 MiB (`docs/benchmarks.md`).
+//! It also keeps hashing off the threads the image work runs on.
 
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, OnceLock};

@@ -26,6 +26,7 @@ pub mod limits;
 mod media;
 pub mod monitoring;
 mod page_data;
+mod passwords;
 pub mod preferences;
 pub mod providers;
 pub mod relay;
