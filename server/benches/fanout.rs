@@ -4,6 +4,11 @@
 //! (this same binary, re-executed with `EASEL_BENCH_ROLE=server`), so its memory is read from
 //! `/proc/<pid>/status` without the clients' buffers mixed in. Everything stays on loopback,
 //! every loop is bounded, and the child is killed at the end.
+//!
+//! With `FANOUT_PEER=host:port` the same client also drives the Node `ws` broadcast peer
+//! (`bench/node/peer.mjs`, started by `scripts/bench`), so the Rust client's figures have a
+//! baseline in the same run as the Node client's do. Both targets' frames are read the same
+//! way, as JSON values, so the client does the same work for each.
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -109,16 +114,39 @@ async fn signup(addr: &str) -> Result<String, Box<dyn std::error::Error>> {
     Ok(cookie.split(';').next().unwrap_or_default().to_string())
 }
 
-async fn connect(addr: &str, cookie: &str) -> Result<Socket, Box<dyn std::error::Error>> {
-    let mut req = format!("ws://{addr}/ws").into_client_request()?;
-    req.headers_mut().insert("cookie", HeaderValue::from_str(cookie)?);
-    req.headers_mut().insert("origin", HeaderValue::from_str(&format!("http://{addr}"))?);
+/// What the client drives: Easel (signed in by cookie) or the Node peer (user by query).
+enum Target {
+    Easel { addr: String, cookie: String },
+    Peer { addr: String },
+}
+
+impl Target {
+    fn name(&self) -> &'static str {
+        match self {
+            Target::Easel { .. } => "easel",
+            Target::Peer { .. } => "peer",
+        }
+    }
+}
+
+async fn connect(target: &Target) -> Result<Socket, Box<dyn std::error::Error>> {
+    let req = match target {
+        Target::Easel { addr, cookie } => {
+            let mut req = format!("ws://{addr}/ws").into_client_request()?;
+            req.headers_mut().insert("cookie", HeaderValue::from_str(cookie)?);
+            req.headers_mut().insert("origin", HeaderValue::from_str(&format!("http://{addr}"))?);
+            req
+        }
+        Target::Peer { addr } => format!("ws://{addr}/ws?user=bench").into_client_request()?,
+    };
     let (mut socket, _) = tokio_tungstenite::connect_async(req).await?;
     recv(&mut socket).await?; // the welcome
     Ok(socket)
 }
 
-async fn recv(socket: &mut Socket) -> Result<ServerMsg, Box<dyn std::error::Error>> {
+/// The next text frame as JSON: `ServerMsg` on the wire, read without our types because the
+/// peer sends only the fields the client looks at.
+async fn recv(socket: &mut Socket) -> Result<serde_json::Value, Box<dyn std::error::Error>> {
     loop {
         match tokio::time::timeout(Duration::from_secs(10), socket.next()).await?.ok_or("closed")?? {
             Message::Text(t) => return Ok(serde_json::from_str(&t)?),
@@ -134,10 +162,9 @@ async fn send(socket: &mut Socket, msg: &ClientMsg) -> Result<(), Box<dyn std::e
 /// Waits for the `message_added` carrying `client_id` on one socket.
 async fn await_message(socket: &mut Socket, client_id: &ClientId) -> Result<(), Box<dyn std::error::Error>> {
     loop {
-        if let ServerMsg::MessageAdded(m) = recv(socket).await? {
-            if m.message.client_id.as_ref() == Some(client_id) {
-                return Ok(());
-            }
+        let frame = recv(socket).await?;
+        if frame["type"] == "message_added" && frame["message"]["client_id"] == client_id.0.as_str() {
+            return Ok(());
         }
     }
 }
@@ -147,16 +174,17 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[idx.min(sorted.len() - 1)]
 }
 
-async fn fanout(addr: &str, cookie: &str, tabs: usize) -> Result<(Duration, Duration), Box<dyn std::error::Error>> {
+async fn fanout(target: &Target, tabs: usize) -> Result<(Duration, Duration), Box<dyn std::error::Error>> {
     let mut sockets = Vec::with_capacity(tabs);
     for _ in 0..tabs {
-        sockets.push(connect(addr, cookie).await?);
+        sockets.push(connect(target).await?);
     }
     let client_id = ClientId(format!("thread-{tabs}"));
     send(&mut sockets[0], &ClientMsg::CreateThread(CreateThread { client_id, title: Some("bench".into()) })).await?;
     let thread_id = loop {
-        if let ServerMsg::ThreadCreated(c) = recv(&mut sockets[0]).await? {
-            break c.thread.id;
+        let frame = recv(&mut sockets[0]).await?;
+        if frame["type"] == "thread_created" {
+            break ThreadId(frame["thread"]["id"].as_i64().ok_or("a thread without an id")?);
         }
     };
     let mut samples = Vec::with_capacity(MESSAGES);
@@ -182,20 +210,27 @@ async fn fanout(addr: &str, cookie: &str, tabs: usize) -> Result<(Duration, Dura
 
 async fn drive() -> Result<(), Box<dyn std::error::Error>> {
     let server = start_server().await?;
-    let cookie = signup(&server.addr).await?;
-    println!("fan-out: one message stored and delivered to every tab of its user ({MESSAGES} messages each)");
+    let easel = Target::Easel { addr: server.addr.clone(), cookie: signup(&server.addr).await? };
+    let mut targets = vec![easel];
+    if let Ok(addr) = std::env::var("FANOUT_PEER") {
+        targets.push(Target::Peer { addr });
+    }
+    println!("fan-out: one message delivered to every tab of its user ({MESSAGES} messages each; Easel stores it)");
     // The same rows as JSON lines, printed last for bench/node/report.mjs (scripts/bench).
     let mut json = Vec::new();
-    println!("| tabs | p50 | p99 |");
-    println!("|---:|---:|---:|");
+    println!("| target | tabs | p50 | p99 |");
+    println!("|---|---:|---:|---:|");
     for tabs in TAB_COUNTS {
-        let (p50, p99) = fanout(&server.addr, &cookie, tabs).await?;
-        println!("| {tabs} | {:.2} ms | {:.2} ms |", p50.as_secs_f64() * 1e3, p99.as_secs_f64() * 1e3);
-        json.push(format!(
-            "{{\"target\":\"easel\",\"client\":\"rust\",\"tabs\":{tabs},\"messages\":{MESSAGES},\"p50_ms\":{:.3},\"p99_ms\":{:.3}}}",
-            p50.as_secs_f64() * 1e3,
-            p99.as_secs_f64() * 1e3
-        ));
+        for target in &targets {
+            let (p50, p99) = fanout(target, tabs).await?;
+            let name = target.name();
+            println!("| {name} | {tabs} | {:.2} ms | {:.2} ms |", p50.as_secs_f64() * 1e3, p99.as_secs_f64() * 1e3);
+            json.push(format!(
+                "{{\"target\":\"{name}\",\"client\":\"rust\",\"tabs\":{tabs},\"messages\":{MESSAGES},\"p50_ms\":{:.3},\"p99_ms\":{:.3}}}",
+                p50.as_secs_f64() * 1e3,
+                p99.as_secs_f64() * 1e3
+            ));
+        }
     }
 
     let pid = server.child.id();
@@ -203,7 +238,7 @@ async fn drive() -> Result<(), Box<dyn std::error::Error>> {
     let before = rss_kib(pid);
     let mut idle = Vec::with_capacity(IDLE_SOCKETS);
     for _ in 0..IDLE_SOCKETS {
-        idle.push(connect(&server.addr, &cookie).await?);
+        idle.push(connect(&targets[0]).await?);
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
     let after = rss_kib(pid);
