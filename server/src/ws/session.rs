@@ -4,6 +4,16 @@
 //! from the hub, and the heartbeat tick. One owner means replies and events leave in one
 //! order and nothing else can write to the socket. The session subscribes to the hub
 //! *before* reading the snapshot it sends first, so no event falls between the two.
+//!
+//! A `send` is the one frame whose handling is long (storing the message, the assistant's
+//! plan, admitting its job: several database round trips after the message is published).
+//! It runs as a task of its own while the loop keeps writing events, so the sender sees its
+//! own message when its other tabs do, not after the job is admitted. The next frame is read
+//! only when it is done: one request at a time per socket, as before. A task, not a future
+//! the loop polls beside its other branches: while the loop awaited something in a branch
+//! (a pooled connection to revalidate the session), a future holding another connection
+//! would not be polled, and forty sockets doing so at once starved the pool (the fault
+//! storm test caught it).
 
 use std::time::Duration;
 
@@ -81,6 +91,10 @@ where
     tracing::info!(%user, reason = %end, "socket closed");
 }
 
+/// The handling of a `send` frame under way (a task: it is finished even if the socket
+/// closes), and the replies it will have for this socket.
+type Sending = tokio::task::JoinHandle<Vec<ServerMsg>>;
+
 async fn session_loop<S, R>(ctx: &SessionCtx, sink: &mut S, stream: &mut R) -> End
 where
     S: Sink<Message, Error = axum::Error> + Unpin,
@@ -102,6 +116,7 @@ where
     revalidate.tick().await;
     let signed_in_at = ctx.signed_in_at;
     let mut last_heard = Instant::now();
+    let mut sending: Option<Sending> = None;
     loop {
         tokio::select! {
             // Biased, events first: what earlier requests caused reaches the tab before the
@@ -128,7 +143,15 @@ where
                     return end;
                 }
             }
-            frame = stream.next() => {
+            replies = finish(&mut sending) => {
+                sending = None;
+                for reply in replies {
+                    if let Err(end) = send(ctx, sink, &reply).await {
+                        return end;
+                    }
+                }
+            }
+            frame = stream.next(), if sending.is_none() => {
                 let frame = match frame {
                     None | Some(Ok(Message::Close(_))) => return End::Closed,
                     Some(Err(e)) => return if is_too_large(e) { End::TooLarge } else { End::SocketError("read failed".into()) },
@@ -136,7 +159,15 @@ where
                 };
                 last_heard = Instant::now();
                 let replies = match frame {
-                    Message::Text(text) => Box::pin(handle_frame(ctx, text.as_str(), &mut open)).await,
+                    Message::Text(text) => match admit(ctx, text.as_str()) {
+                        Ok(ClientMsg::Send(s)) => {
+                            let ctx = ctx.clone();
+                            sending = Some(tokio::spawn(async move { handle_send(&ctx, s).await }));
+                            vec![]
+                        }
+                        Ok(msg) => Box::pin(handle(ctx, msg, &mut open)).await,
+                        Err(refusal) => vec![ServerMsg::Error(refusal)],
+                    },
                     Message::Binary(_) => vec![protocol_error(ErrorCode::BadFrame, "Frames are JSON text.", None)],
                     Message::Ping(_) | Message::Pong(_) | Message::Close(_) => vec![],
                 };
@@ -224,20 +255,41 @@ where
     Ok(())
 }
 
-/// Handles one text frame; returns the replies for this socket only. Events for all of the
-/// user's sockets (this one included) travel through the hub instead.
-async fn handle_frame(ctx: &SessionCtx, text: &str, open: &mut Option<ThreadId>) -> Vec<ServerMsg> {
+/// Resolves when the send under way is handled; never while there is none.
+async fn finish(sending: &mut Option<Sending>) -> Vec<ServerMsg> {
+    match sending {
+        Some(handling) => handling.await.unwrap_or_else(|e| {
+            tracing::error!(error = %e, "a send's handling panicked");
+            vec![protocol_error(ErrorCode::Internal, "Something went wrong; send it again.", None)]
+        }),
+        None => std::future::pending().await,
+    }
+}
+
+/// A text frame as a request, or the refusal to send back instead.
+fn admit(ctx: &SessionCtx, text: &str) -> Result<ClientMsg, ProtocolError> {
     let parsed = ClientMsg::parse(text);
     // Every frame counts, readable or not. Refused, not queued: the tab keeps its message
     // and shows the sentence, with Retry.
     if let Err(wait) = ctx.throttle.frame(ctx.user.id) {
         let client_id = parsed.as_ref().ok().and_then(ClientMsg::client_id).cloned();
-        return vec![protocol_error(ErrorCode::RateLimited, &wait.sending_too_fast(), client_id)];
+        return Err(ProtocolError { code: ErrorCode::RateLimited, message: wait.sending_too_fast(), client_id });
     }
-    let msg = match parsed {
-        Ok(msg) => msg,
-        Err(reason) => return vec![protocol_error(ErrorCode::BadFrame, &reason, None)],
-    };
+    parsed.map_err(|message| ProtocolError { code: ErrorCode::BadFrame, message, client_id: None })
+}
+
+/// A `send`'s replies for this socket: the stored message again for a resend, or the refusal.
+async fn handle_send(ctx: &SessionCtx, s: SendMessage) -> Vec<ServerMsg> {
+    match ctx.chat.send_message(ctx.user.id, &s).await {
+        Ok((_, true)) => vec![],
+        Ok((message, false)) => vec![ServerMsg::MessageAdded(MessageAdded { message })],
+        Err(e) => vec![error_reply(e, Some(s.client_id))],
+    }
+}
+
+/// Handles one request other than a send; returns the replies for this socket only. Events
+/// for all of the user's sockets (this one included) travel through the hub instead.
+async fn handle(ctx: &SessionCtx, msg: ClientMsg, open: &mut Option<ThreadId>) -> Vec<ServerMsg> {
     let user = ctx.user.id;
     let chat = &ctx.chat;
     let reply = match msg {
@@ -260,10 +312,7 @@ async fn handle_frame(ctx: &SessionCtx, text: &str, open: &mut Option<ThreadId>)
             chat.older(user, l.thread_id, l.before_seq).await.map(|o| Some(ServerMsg::OlderMessages(o)))
         }
         ClientMsg::RetryJob(r) => chat.jobs.retry(user, r.job_id).await.map(|()| None).map_err(ChatError::from),
-        ClientMsg::Send(s) => match chat.send_message(user, &s).await {
-            Ok((message, is_new)) => Ok((!is_new).then_some(ServerMsg::MessageAdded(MessageAdded { message }))),
-            Err(e) => return vec![error_reply(e, Some(s.client_id))],
-        },
+        ClientMsg::Send(s) => return handle_send(ctx, s).await,
     };
     match reply {
         Ok(reply) => reply.into_iter().collect(),

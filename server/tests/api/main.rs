@@ -40,6 +40,7 @@ mod openai;
 mod pages;
 mod quota_gate;
 mod quotas;
+mod send_echo;
 mod spend_cap;
 mod store;
 mod thread_delete;
