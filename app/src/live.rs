@@ -63,7 +63,7 @@ async fn run(
             while ok {
                 match select(stream.next(), outgoing.next()).await {
                     Either::Left((Some(Ok(Message::Text(text))), _)) => {
-                        let Ok(msg) = serde_json::from_str::<ServerMsg>(&text) else {
+                        let Ok(msg) = ServerMsg::from_json(&text) else {
                             leptos::logging::warn!("unreadable frame from server: {text}");
                             continue;
                         };

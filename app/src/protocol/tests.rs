@@ -30,6 +30,9 @@ fn round_trip_server(msg: ServerMsg, tag: &str) {
     let json = msg.to_json();
     let value: serde_json::Value = serde_json::from_str(&json).expect("is json");
     assert_eq!(value["type"], tag, "{json}");
+    assert_eq!(ServerMsg::from_json(&json).expect("parses"), msg);
+    // The server's derived reader (its relay) agrees.
+    #[cfg(feature = "ssr")]
     assert_eq!(serde_json::from_str::<ServerMsg>(&json).expect("parses"), msg);
 }
 
@@ -207,7 +210,7 @@ fn welcome_with_quota_round_trips_and_an_older_welcome_still_reads() {
     };
     round_trip_server(ServerMsg::Welcome(m), "welcome");
     let old = r#"{"type":"welcome","user":{"id":1,"username":"ada"},"threads":[]}"#;
-    let parsed: Result<ServerMsg, _> = serde_json::from_str(old);
+    let parsed = ServerMsg::from_json(old);
     assert!(matches!(parsed, Ok(ServerMsg::Welcome(Welcome { quota: None, .. }))), "{parsed:?}");
 }
 
@@ -252,5 +255,23 @@ fn vocabularies_read_back_what_they_write() {
     }
     for bad in ["", "+512", " 512", "512px", "FULL", "99999999999"] {
         assert_eq!(Variant::parse(bad), None, "{bad:?}");
+    }
+}
+
+#[test]
+fn older_messages_and_choices_round_trip() {
+    let o = OlderMessages { thread_id: ThreadId(7), before_seq: 3, messages: vec![message()], has_older: true };
+    round_trip_server(ServerMsg::OlderMessages(o), "older_messages");
+    let c =
+        ImageChoices { engines: vec![], default_engine: ProviderKind::Builtin, preferences: Preferences::default() };
+    round_trip_server(ServerMsg::Choices(c), "choices");
+}
+
+#[test]
+fn a_frame_is_read_whatever_the_order_of_its_fields_and_an_unknown_type_is_an_error() {
+    let late = r#"{"grace_secs":30,"type":"restarting"}"#;
+    assert_eq!(ServerMsg::from_json(late).ok(), Some(ServerMsg::Restarting(Restarting { grace_secs: 30 })));
+    for bad in [r#"{"type":"teleport"}"#, r#"{"grace_secs":30}"#, r#"{"type":"restarting"}"#, "[]", ""] {
+        assert!(ServerMsg::from_json(bad).is_err(), "{bad}");
     }
 }

@@ -272,7 +272,7 @@ impl TestApp {
         match connect_async(req).await {
             Ok((mut socket, _)) => {
                 let first = next_text(&mut socket).await;
-                match serde_json::from_str::<ServerMsg>(&first) {
+                match ServerMsg::from_json(&first) {
                     Ok(ServerMsg::Welcome(w)) => Ok((socket, w)),
                     other => panic!("expected a welcome first, got {other:?}"),
                 }

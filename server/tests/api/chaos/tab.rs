@@ -120,7 +120,7 @@ async fn run(
                 tokio::select! {
                     frame = stream.next() => match frame {
                         Some(Ok(Message::Text(text))) => {
-                            let Ok(msg) = serde_json::from_str::<ServerMsg>(&text) else { continue };
+                            let Ok(msg) = ServerMsg::from_json(&text) else { continue };
                             let followup = {
                                 let mut s = shared.lock().expect("tab");
                                 match &msg {

@@ -31,7 +31,7 @@ pub(super) async fn next_text_within(socket: &mut Socket) -> Option<String> {
 }
 
 pub(super) fn parse_frame(text: &str) -> ServerMsg {
-    serde_json::from_str(text).unwrap_or_else(|e| panic!("unreadable server frame {text}: {e}"))
+    ServerMsg::from_json(text).unwrap_or_else(|e| panic!("unreadable server frame {text}: {e}"))
 }
 
 /// A typed test client over one socket.
