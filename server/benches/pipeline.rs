@@ -147,8 +147,8 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         for tab in &mut tabs {
             loop {
                 let msg = tab.recv().await?;
-                if matches!(msg.as_ref(), Signal::Event(ServerMsg::JobUpdated(u)) if u.job.status == JobStatus::Complete)
-                {
+                let done = |m: &ServerMsg| matches!(m, ServerMsg::JobUpdated(u) if u.job.status == JobStatus::Complete);
+                if matches!(msg.as_ref(), Signal::Event(frame) if done(frame.msg())) {
                     break;
                 }
             }

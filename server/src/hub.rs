@@ -8,9 +8,10 @@
 //! missed some, `resync_all` has every local socket read its state again.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use app::protocol::{ServerMsg, UserId};
+use axum::extract::ws::Utf8Bytes;
 use tokio::sync::broadcast;
 
 /// Events buffered per user before a slow socket is considered lagging.
@@ -23,7 +24,7 @@ pub const CAPACITY: usize = 256;
 #[allow(clippy::large_enum_variant)]
 pub enum Signal {
     /// Send this to the tab.
-    Event(ServerMsg),
+    Event(Frame),
     /// Events may have been missed (the relay saw a gap): send the tab a fresh snapshot.
     Resync,
     /// Sign-in sessions ended (logout, "sign out everywhere", a new password): their
@@ -70,6 +71,38 @@ impl Ended {
 
 pub type Event = Arc<Signal>;
 
+/// An event and its text frame, written once by the first socket that sends it and shared by
+/// the rest: a user's 100 tabs serialised every event 100 times before.
+#[derive(Debug)]
+pub struct Frame {
+    msg: ServerMsg,
+    json: OnceLock<Utf8Bytes>,
+}
+
+impl Frame {
+    pub fn msg(&self) -> &ServerMsg {
+        &self.msg
+    }
+
+    /// The event as a text frame (cheap to clone: the bytes are shared).
+    pub fn json(&self) -> Utf8Bytes {
+        self.json.get_or_init(|| self.msg.to_json().into()).clone()
+    }
+}
+
+impl From<ServerMsg> for Frame {
+    fn from(msg: ServerMsg) -> Self {
+        Self { msg, json: OnceLock::new() }
+    }
+}
+
+/// Two frames are the same event whether or not either was written yet.
+impl PartialEq for Frame {
+    fn eq(&self, other: &Self) -> bool {
+        self.msg == other.msg
+    }
+}
+
 /// Where events for other instances go. The hub does not know how (Redis pub/sub today).
 pub trait Outbound: Send + Sync {
     fn event(&self, user: UserId, msg: &ServerMsg);
@@ -109,7 +142,7 @@ impl Hub {
 
     /// Sends an event to this instance's sockets of `user` only (what the relay brings in).
     pub fn deliver(&self, user: UserId, msg: ServerMsg) -> usize {
-        self.signal(user, Signal::Event(msg))
+        self.signal(user, Signal::Event(msg.into()))
     }
 
     /// Closes the sockets of sessions that ended, here and on other instances.
@@ -132,7 +165,7 @@ impl Hub {
 
     /// Sends `msg` to every socket on this instance (a notice such as a restart), not relayed.
     pub fn tell_everyone(&self, msg: ServerMsg) -> usize {
-        self.signal_everyone(Signal::Event(msg))
+        self.signal_everyone(Signal::Event(msg.into()))
     }
 
     /// Has every socket on this instance re-read its state from the database: events from
@@ -168,9 +201,22 @@ mod tests {
         let mut a2 = hub.subscribe(UserId(1));
         let mut b = hub.subscribe(UserId(2));
         assert_eq!(hub.publish(UserId(1), deleted(9)), 2);
-        assert_eq!(*a1.recv().await.expect("a1"), Signal::Event(deleted(9)));
-        assert_eq!(*a2.recv().await.expect("a2"), Signal::Event(deleted(9)));
+        assert_eq!(*a1.recv().await.expect("a1"), Signal::Event(deleted(9).into()));
+        assert_eq!(*a2.recv().await.expect("a2"), Signal::Event(deleted(9).into()));
         assert!(b.try_recv().is_err());
+    }
+
+    #[tokio::test]
+    async fn an_event_is_written_once_for_all_its_sockets() {
+        let hub = Hub::default();
+        let mut a1 = hub.subscribe(UserId(1));
+        let mut a2 = hub.subscribe(UserId(1));
+        hub.publish(UserId(1), deleted(9));
+        let (s1, s2) = (a1.recv().await.expect("a1"), a2.recv().await.expect("a2"));
+        let (Signal::Event(f1), Signal::Event(f2)) = (&*s1, &*s2) else { panic!("two events") };
+        let (j1, j2) = (f1.json(), f2.json());
+        assert_eq!(j1.as_str(), deleted(9).to_json());
+        assert_eq!(j1.as_str().as_ptr(), j2.as_str().as_ptr(), "one text, shared");
     }
 
     #[test]

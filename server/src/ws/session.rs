@@ -125,7 +125,7 @@ where
             event = events.recv() => {
                 let result = match event {
                     Ok(signal) => match &*signal {
-                        Signal::Event(msg) => send(ctx, sink, msg).await,
+                        Signal::Event(frame) => write(ctx, sink, Message::Text(frame.json())).await,
                         Signal::Resync => Box::pin(resync(ctx, sink, open)).await,
                         Signal::SessionEnded(ended) => match ended.for_socket(ctx.session.as_deref(), signed_in_at) {
                             OnEnded::SignOut => return End::SignedOut,
