@@ -26,7 +26,38 @@ fn round_trip_client(msg: ClientMsg, tag: &str) {
     assert_eq!(ClientMsg::parse(&json), Ok(msg));
 }
 
+/// Every variant's tag, by an exhaustive match: a new variant stops this test module from
+/// compiling until it is listed here, in `ServerMsg::TYPES` and in `from_json`'s match, and
+/// given a round trip.
+fn tag_of(msg: &ServerMsg) -> &'static str {
+    match msg {
+        ServerMsg::Welcome(_) => "welcome",
+        ServerMsg::ThreadHistory(_) => "thread_history",
+        ServerMsg::ThreadCreated(_) => "thread_created",
+        ServerMsg::ThreadRenamed(_) => "thread_renamed",
+        ServerMsg::ThreadDeleted(_) => "thread_deleted",
+        ServerMsg::MessageAdded(_) => "message_added",
+        ServerMsg::JobProgress(_) => "job_progress",
+        ServerMsg::JobUpdated(_) => "job_updated",
+        ServerMsg::Quota(_) => "quota",
+        ServerMsg::AssistantDelta(_) => "assistant_delta",
+        ServerMsg::MessageUpdated(_) => "message_updated",
+        ServerMsg::Restarting(_) => "restarting",
+        ServerMsg::OlderMessages(_) => "older_messages",
+        ServerMsg::Choices(_) => "choices",
+        ServerMsg::Error(_) => "error",
+    }
+}
+
+#[test]
+fn the_wire_tags_are_distinct() {
+    let unique: std::collections::BTreeSet<_> = ServerMsg::TYPES.iter().collect();
+    assert_eq!(unique.len(), ServerMsg::TYPES.len());
+}
+
 fn round_trip_server(msg: ServerMsg, tag: &str) {
+    assert_eq!(tag_of(&msg), tag);
+    assert!(ServerMsg::TYPES.contains(&tag), "{tag} missing from ServerMsg::TYPES");
     let json = msg.to_json();
     let value: serde_json::Value = serde_json::from_str(&json).expect("is json");
     assert_eq!(value["type"], tag, "{json}");

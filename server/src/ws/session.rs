@@ -22,6 +22,7 @@ use axum::extract::ws::{close_code, CloseFrame, Message};
 use futures::{Sink, SinkExt, Stream, StreamExt};
 use tokio::sync::broadcast::error::RecvError;
 use tokio::time::{interval, Instant, MissedTickBehavior};
+use tracing::Instrument;
 
 use crate::chat::{Chat, ChatError};
 use crate::config::WsSettings;
@@ -75,7 +76,8 @@ where
     let user = ctx.user.id;
     tracing::info!(%user, "socket opened");
     crate::monitoring::socket_opened();
-    let end = session_loop(&ctx, &mut sink, &mut stream).await;
+    let mut sending = None;
+    let end = session_loop(&ctx, &mut sink, &mut stream, &mut sending).await;
     crate::monitoring::socket_closed();
     let close = match end {
         End::TooLarge => Some(CloseFrame { code: close_code::SIZE, reason: "frame larger than 64 KiB".into() }),
@@ -88,6 +90,12 @@ where
         // The tab may already be gone; there is nothing left to tell it then.
         let _ = tokio::time::timeout(ctx.ws.idle_timeout, sink.send(Message::Close(Some(frame)))).await;
     }
+    // A send under way is finished (its replies dropped: the tab catches up when it
+    // reconnects) before the socket's place is given back, so closing and reopening sockets
+    // cannot pile up a user's sends beyond the sockets a user may have.
+    if let Some(task) = sending {
+        let _ = task.await;
+    }
     tracing::info!(%user, reason = %end, "socket closed");
 }
 
@@ -95,7 +103,7 @@ where
 /// closes), and the replies it will have for this socket.
 type Sending = tokio::task::JoinHandle<Vec<ServerMsg>>;
 
-async fn session_loop<S, R>(ctx: &SessionCtx, sink: &mut S, stream: &mut R) -> End
+async fn session_loop<S, R>(ctx: &SessionCtx, sink: &mut S, stream: &mut R, sending: &mut Option<Sending>) -> End
 where
     S: Sink<Message, Error = axum::Error> + Unpin,
     R: Stream<Item = Result<Message, axum::Error>> + Unpin,
@@ -116,7 +124,6 @@ where
     revalidate.tick().await;
     let signed_in_at = ctx.signed_in_at;
     let mut last_heard = Instant::now();
-    let mut sending: Option<Sending> = None;
     loop {
         tokio::select! {
             // Biased, events first: what earlier requests caused reaches the tab before the
@@ -143,8 +150,8 @@ where
                     return end;
                 }
             }
-            replies = finish(&mut sending) => {
-                sending = None;
+            replies = finish(sending) => {
+                *sending = None;
                 for reply in replies {
                     if let Err(end) = send(ctx, sink, &reply).await {
                         return end;
@@ -162,7 +169,9 @@ where
                     Message::Text(text) => match admit(ctx, text.as_str()) {
                         Ok(ClientMsg::Send(s)) => {
                             let ctx = ctx.clone();
-                            sending = Some(tokio::spawn(async move { handle_send(&ctx, s).await }));
+                            // In the socket's span, so its log lines still name the user and socket.
+                            let task = async move { handle_send(&ctx, s).await }.in_current_span();
+                            *sending = Some(tokio::spawn(task));
                             vec![]
                         }
                         Ok(msg) => Box::pin(handle(ctx, msg, &mut open)).await,
@@ -287,8 +296,9 @@ async fn handle_send(ctx: &SessionCtx, s: SendMessage) -> Vec<ServerMsg> {
     }
 }
 
-/// Handles one request other than a send; returns the replies for this socket only. Events
-/// for all of the user's sockets (this one included) travel through the hub instead.
+/// Handles one request in place; returns the replies for this socket only (the loop gives a
+/// send a task of its own instead). Events for all of the user's sockets (this one included)
+/// travel through the hub.
 async fn handle(ctx: &SessionCtx, msg: ClientMsg, open: &mut Option<ThreadId>) -> Vec<ServerMsg> {
     let user = ctx.user.id;
     let chat = &ctx.chat;
