@@ -131,13 +131,16 @@ pub(crate) async fn hash(password: String) -> Result<String, AuthProblem> {
 /// Checks `password` against `hash`, or against a dummy hash when the user does not exist,
 /// so both cases take the same time. On the hashing threads, as [`hash`].
 pub(crate) async fn verify(password: String, hash: Option<String>) -> bool {
-    crate::hashing::run(move || match hash.or_else(dummy_hash) {
-        Some(hash) => crate::passwords::verify(password.as_bytes(), &hash),
-        // No dummy to check against (Argon2 refused to make one): a hash costs the same time.
-        None => {
-            let _ = crate::passwords::hash(password.as_bytes());
-            false
-        }
+    crate::hashing::run(move || match hash.as_deref() {
+        Some(hash) => crate::passwords::verify(password.as_bytes(), hash),
+        None => match dummy_hash() {
+            Some(dummy) => crate::passwords::verify(password.as_bytes(), dummy),
+            // No dummy to check against (Argon2 refused to make one): a hash costs the same time.
+            None => {
+                let _ = crate::passwords::hash(password.as_bytes());
+                false
+            }
+        },
     })
     .await
     .unwrap_or(false)
@@ -145,9 +148,9 @@ pub(crate) async fn verify(password: String, hash: Option<String>) -> bool {
 
 /// A real Argon2id hash of a random password, for unknown usernames to be checked against.
 /// Made once per process (a constant in all but name), so it lives in a `OnceLock`.
-fn dummy_hash() -> Option<String> {
+fn dummy_hash() -> Option<&'static str> {
     static DUMMY: OnceLock<Option<String>> = OnceLock::new();
-    DUMMY.get_or_init(|| crate::passwords::hash(uuid::Uuid::new_v4().as_bytes())).clone()
+    DUMMY.get_or_init(|| crate::passwords::hash(uuid::Uuid::new_v4().as_bytes())).as_deref()
 }
 
 /// When `session` signed in (ms); 0 for one signed in before this was recorded.

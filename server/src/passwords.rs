@@ -9,9 +9,9 @@
 
 use std::cell::RefCell;
 
-use argon2::password_hash::{Output, PasswordHash, SaltString};
+use argon2::password_hash::{Output, PasswordHash, Salt, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
-use rand_core::OsRng;
+use rand_core::{OsRng, RngCore};
 
 thread_local! {
     /// This thread's Argon2 memory: grown to the largest hash it has made, never shrunk;
@@ -22,12 +22,13 @@ thread_local! {
 /// A new hash of `password` with a random salt, as a PHC string (`$argon2id$v=19$…`).
 /// `None` only if Argon2 itself refuses (a password past 4 GiB).
 pub fn hash(password: &[u8]) -> Option<String> {
-    let salt = SaltString::generate(&mut OsRng);
+    // The salt's bytes hash; its base64 goes in the string (what `SaltString::generate` does).
+    let mut raw_salt = [0u8; Salt::RECOMMENDED_LENGTH];
+    OsRng.fill_bytes(&mut raw_salt);
+    let salt = SaltString::encode_b64(&raw_salt).ok()?;
     let params = Params::default();
-    let mut salt_bytes = [0u8; 64];
-    let raw_salt = salt.as_salt().decode_b64(&mut salt_bytes).ok()?;
     let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
-    hash_into(Algorithm::Argon2id, Version::V0x13, params.clone(), password, raw_salt, &mut out)?;
+    hash_into(Algorithm::Argon2id, Version::V0x13, params.clone(), password, &raw_salt, &mut out)?;
     let phc = PasswordHash {
         algorithm: Algorithm::Argon2id.ident(),
         version: Some(Version::V0x13.into()),
