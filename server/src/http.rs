@@ -1,7 +1,7 @@
 //! HTTP routes: pages (server-rendered Leptos), server functions, the account forms, the
 //! no-JavaScript chat forms, the socket, and `/healthz`.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use app::protocol::{ClientId, ImageOptions, SendMessage, ThreadId};
 use app::ssr::{RequestOrigin, SharedPageData, Viewer};
@@ -26,9 +26,14 @@ use crate::sessions::SessionBackend;
 use crate::state::AppState;
 use crate::ws;
 
-/// The Leptos routes, listed once at start-up.
-pub fn route_list() -> Vec<leptos_axum::AxumRouteListing> {
-    generate_route_list(App)
+/// The Leptos routes, listed once per process. Listing them renders the app with resource
+/// loading suppressed by a process-wide flag (`leptos_server`'s `SuppressResourceLoad`), and a
+/// resource first polled while that flag is up never loads: a page being served by another
+/// app in the same process (two instances in one test binary) would hang for good
+/// (leptos-rs/leptos#4773). Once listed, the flag is never raised again.
+pub fn route_list() -> Arc<Vec<leptos_axum::AxumRouteListing>> {
+    static ROUTES: OnceLock<Arc<Vec<leptos_axum::AxumRouteListing>>> = OnceLock::new();
+    ROUTES.get_or_init(|| Arc::new(generate_route_list(App))).clone()
 }
 
 pub fn router(state: AppState, sessions: SessionBackend) -> Router {

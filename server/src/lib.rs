@@ -200,7 +200,7 @@ impl Application {
             None => Throttle::new(settings.throttle),
         };
         tokio::spawn(shrink_throttle(throttle.clone()));
-        let state = AppState { chat, settings: Arc::new(settings), routes: Arc::new(http::route_list()), throttle };
+        let state = AppState { chat, settings: Arc::new(settings), routes: http::route_list(), throttle };
         Ok(Self { listener, router: http::router(state, sessions), store, hub, relay, jobs: drain_jobs, grace })
     }
 

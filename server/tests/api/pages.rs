@@ -53,3 +53,45 @@ async fn visitors_get_the_landing_page_and_cannot_post() {
     let (_, location, _) = app.post_form("/threads", &[], None).await;
     assert_eq!(location.as_deref(), Some("/login"));
 }
+
+/// Starting an app lists its routes by rendering it with resource loading switched off
+/// process-wide; a page whose resource first ran meanwhile never finished (CI saw page bodies
+/// time out when tests started apps side by side). Another instance starting in the same
+/// process must not stall the pages this one is serving.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_finish_while_another_instance_starts_in_the_same_process() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    let app = spawn_app().await;
+    let ada = app.signup("ada").await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let starting = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                drop(server::http::route_list());
+            }
+        })
+    };
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().expect("client");
+    let mut stalled = Vec::new();
+    for i in 0..150 {
+        let res = client.get(app.url("/")).header("cookie", &ada).send().await;
+        let body = match res {
+            Ok(res) => res.text().await,
+            Err(e) => Err(e),
+        };
+        match body {
+            Ok(page) => assert!(page.contains("No threads yet."), "{page}"),
+            Err(e) => stalled.push(format!("request {i}: {e}")),
+        }
+        if stalled.len() >= 3 {
+            break;
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    starting.join().expect("the listing thread");
+    assert!(stalled.is_empty(), "pages stalled: {stalled:?}");
+}
