@@ -202,6 +202,7 @@ impl ChatState {
                 if let Some(m) =
                     self.logs.get_mut(&u.thread_id).and_then(|l| l.messages.iter_mut().find(|m| m.id == u.message_id))
                 {
+                    m.text = u.job.message_text();
                     m.job = Some(u.job);
                 }
                 None

@@ -258,6 +258,35 @@ fn job_progress_moves_forward_only_and_an_update_settles_the_message() {
     assert_eq!(s.logs[&ThreadId(1)].messages[0].job, Some(done));
 }
 
+/// The server rewrites a job's message as the job moves on; a tab that saw the end live must
+/// hold the text a tab that reloads reads, whatever stage its snapshot caught.
+#[test]
+fn a_job_s_last_update_sets_the_text_its_message_is_stored_with() {
+    let mid_job = ChatMessage {
+        role: Role::Assistant,
+        text: JobStage::Processing.describe("fox"),
+        job: Some(job(5, JobStatus::Running, JobStage::Processing)),
+        ..msg(1, 1, None)
+    };
+    let mut s = opened(summary(1, 1, 0), vec![mid_job]);
+    let update = |job| ServerMsg::JobUpdated(JobUpdated { thread_id: ThreadId(1), message_id: MessageId(1001), job });
+    s.apply(update(job(5, JobStatus::Complete, JobStage::Complete)));
+    assert_eq!(s.logs[&ThreadId(1)].messages[0].text, "Here is your fox scene.");
+
+    let failed = JobView {
+        error: Some(JobError {
+            kind: FailureKind::ServerError,
+            message: "The image service is busy.".into(),
+            retryable: true,
+        }),
+        ..job(5, JobStatus::Failed, JobStage::Generating)
+    };
+    s.apply(update(failed));
+    assert_eq!(s.logs[&ThreadId(1)].messages[0].text, "The image service is busy.");
+    s.apply(update(job(5, JobStatus::Running, JobStage::Queued)));
+    assert_eq!(s.logs[&ThreadId(1)].messages[0].text, "Queued: your fox scene is next…", "a retry starts over");
+}
+
 #[test]
 fn the_quota_comes_with_the_snapshot_and_follows_each_update() {
     let quota = |used: u32| QuotaView {

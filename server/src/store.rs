@@ -25,7 +25,7 @@ use sqlx::AnyPool;
 
 pub use ending::JobEnding;
 pub use images::{StoredVariant, VariantBytes};
-pub use jobs::{job_text, JobPlace, JobRun, NewJob};
+pub use jobs::{JobPlace, JobRun, NewJob};
 pub use messages::{NewMessage, RecentJob, RecentMessage};
 pub use model_usage::ModelUsage;
 pub use quota::Plan;

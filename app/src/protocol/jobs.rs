@@ -199,6 +199,19 @@ impl JobView {
     pub fn image(&self) -> Option<&ImageInfo> {
         self.images.first()
     }
+
+    /// The text of the message that shows the job, as stored once the job is in this state:
+    /// the server writes it and every tab sets it from the job's last update, so a tab that
+    /// saw the end live holds what one that reloads reads.
+    pub fn message_text(&self) -> String {
+        match self.status {
+            JobStatus::Running => self.stage.describe(&self.subject),
+            JobStatus::Complete => format!("Here is your {} scene.", self.subject),
+            JobStatus::Failed => self.error.as_ref().map_or("Generation failed.".into(), |e| e.message.clone()),
+            JobStatus::Cancelled => "Generation cancelled.".into(),
+            JobStatus::Interrupted => "Generation was interrupted by a server restart.".into(),
+        }
+    }
 }
 
 /// "0:42", "12:05": elapsed time as a running job shows it.

@@ -14,7 +14,7 @@ use app::protocol::*;
 
 use super::slots::Held;
 use super::Jobs;
-use crate::store::{job_text, JobEnding, JobRun};
+use crate::store::{JobEnding, JobRun};
 
 /// What the user reads on a job closed this way.
 const FAILED: &str = "Something went wrong on our side while making this image. Please try again.";
@@ -72,7 +72,7 @@ impl Jobs {
                 ..job.clone()
             },
         };
-        if let Err(e) = self.store.set_job_message_text(run.id, &job_text(&view)).await {
+        if let Err(e) = self.store.set_job_message_text(run.id, &view.message_text()).await {
             tracing::warn!(job = %run.id, error = %e, "an abandoned job's message could not be updated");
         }
         Some(ServerMsg::JobUpdated(JobUpdated { thread_id: thread, message_id: message, job: view }))

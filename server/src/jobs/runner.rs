@@ -16,7 +16,7 @@ use super::live::Live;
 use super::slots::Held;
 use super::{friendly, variants, Jobs};
 use crate::providers::{GeneratedImage, ImageProvider, ImageRequest, ProviderError};
-use crate::store::{job_text, JobEnding, JobRun, StoreError};
+use crate::store::{JobEnding, JobRun, StoreError};
 
 impl Jobs {
     /// Runs one attempt of a job in its own task. Whatever way it ends (an outcome, a store
@@ -195,7 +195,7 @@ impl Jobs {
     /// of the message that shows it brought in line; `None` when the job is gone.
     pub(super) async fn ended(&self, user: UserId, id: JobId) -> Result<Option<ServerMsg>, StoreError> {
         let Some((view, place)) = self.store.job(user, id).await? else { return Ok(None) };
-        self.store.set_job_message_text(id, &job_text(&view)).await?;
+        self.store.set_job_message_text(id, &view.message_text()).await?;
         Ok(Some(ServerMsg::JobUpdated(JobUpdated { thread_id: place.thread, message_id: place.message, job: view })))
     }
 

@@ -114,17 +114,6 @@ fn job_from_row(row: &AnyRow) -> Result<(JobView, JobPlace), sqlx::Error> {
     Ok((view, place))
 }
 
-/// The message text that matches a job's state.
-pub fn job_text(job: &JobView) -> String {
-    match job.status {
-        JobStatus::Running => job.stage.describe(&job.subject),
-        JobStatus::Complete => format!("Here is your {} scene.", job.subject),
-        JobStatus::Failed => job.error.as_ref().map_or("Generation failed.".into(), |e| e.message.clone()),
-        JobStatus::Cancelled => "Generation cancelled.".into(),
-        JobStatus::Interrupted => "Generation was interrupted by a server restart.".into(),
-    }
-}
-
 impl Store {
     /// Appends the assistant message that shows a new job, and the job, in one transaction.
     pub async fn create_job(

@@ -66,26 +66,40 @@ async fn stored(db: &TestDb, username: &str, thread: ThreadId) -> Vec<ChatMessag
 
 /// Waits until every tab shows exactly what the database holds for `thread` (at least its
 /// newest page; a tab that reloaded holds no more than that, one that stayed live holds
-/// everything); returns how long it took, or the first tab that did not converge within `limit`.
+/// everything); returns how long it took, or which tab did not converge within `limit` and how
+/// its log differs from the database.
 async fn converged(
     tabs: &[Tab],
     db: &TestDb,
     user: &str,
     thread: ThreadId,
     limit: Duration,
-) -> Result<Duration, usize> {
+) -> Result<Duration, String> {
     let start = Instant::now();
     loop {
         let truth: Vec<(MessageId, Seq, String)> =
             stored(db, user, thread).await.into_iter().map(|m| (m.id, m.seq, m.text)).collect();
+        let shown = |t: &Tab| -> Vec<_> { t.log(thread).into_iter().map(|m| (m.id, m.seq, m.text)).collect() };
         let behind = tabs.iter().position(|t| {
-            let shown: Vec<_> = t.log(thread).into_iter().map(|m| (m.id, m.seq, m.text)).collect();
+            let shown = shown(t);
             let newest_page = truth.len().min(HISTORY_PAGE);
             shown.len() < newest_page || shown.len() > truth.len() || shown[..] != truth[truth.len() - shown.len()..]
         });
         match behind {
             None => return Ok(start.elapsed()),
-            Some(i) if start.elapsed() > limit => return Err(i),
+            Some(i) if start.elapsed() > limit => {
+                let shown = shown(&tabs[i]);
+                let missing: Vec<_> = truth.iter().filter(|m| !shown.contains(m)).take(10).collect();
+                let extra: Vec<_> = shown.iter().filter(|m| !truth.contains(m)).take(10).collect();
+                let heard = tabs[i].with(|s| s.heard.iter().cloned().collect::<Vec<_>>().join("\n"));
+                return Err(format!(
+                    "tab {i} did not converge: it shows {} messages, the database holds {}; \
+                     missing (first 10): {missing:?}; not in the database (first 10): {extra:?}\n\
+                     the tab's newest frames:\n{heard}",
+                    shown.len(),
+                    truth.len()
+                ));
+            }
             Some(_) => tokio::time::sleep(Duration::from_millis(50)).await,
         }
     }
@@ -132,7 +146,7 @@ async fn a_thousand_messages_survive_sigkill_and_restart_of_one_instance() {
         assert!(acked, "every message acknowledged; left: {}", sender.with(|s| s.state.outbox.len()));
     }
     let caught_up = converged(&tabs, &db, "ada", thread, Duration::from_secs(10)).await;
-    let took = caught_up.unwrap_or_else(|i| panic!("tab {i} did not converge:\n{}", a.log_text()));
+    let took = caught_up.unwrap_or_else(|e| panic!("{e}\nA:\n{}\nB:\n{}", a.log_text(), b.log_text()));
     let since_restart = restarted.elapsed();
     println!("chaos: 1,000 messages, SIGKILL + restart of one of two instances: all 10 tabs equal to the database {took:?} after the last acknowledgement ({since_restart:?} after the restart)");
     assert!(took <= Duration::from_secs(3), "tabs caught up within 3 s, took {took:?}");
@@ -227,7 +241,7 @@ async fn tabs_converge_after_redis_dies_and_returns_mid_stream() {
     let back = Instant::now();
 
     let took = converged(&tabs, &db, "ada", thread, Duration::from_secs(10)).await;
-    let took = took.unwrap_or_else(|i| panic!("tab {i} did not converge:\n{}", b.log_text()));
+    let took = took.unwrap_or_else(|e| panic!("{e}\nA:\n{}\nB:\n{}", a.log_text(), b.log_text()));
     println!(
         "chaos: Redis killed and restarted: both instances' tabs equal to the database {:?} after Redis returned",
         back.elapsed().max(took)

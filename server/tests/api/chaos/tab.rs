@@ -23,7 +23,12 @@ pub struct Shared {
     pub connected_at: Option<Instant>,
     pub connections: usize,
     pub restarting_notices: usize,
+    /// The newest frames received, abridged, for a failure's report.
+    pub heard: std::collections::VecDeque<String>,
 }
+
+/// How many received frames a tab keeps for a failure's report.
+const HEARD: usize = 60;
 
 pub struct Tab {
     pub shared: Arc<Mutex<Shared>>,
@@ -131,6 +136,12 @@ async fn run(
                                     ServerMsg::Restarting(_) => s.restarting_notices += 1,
                                     _ => {}
                                 }
+                                if s.heard.len() == HEARD {
+                                    s.heard.pop_front();
+                                }
+                                let mut line = format!("{:?}", msg);
+                                line.truncate(line.floor_char_boundary(300));
+                                s.heard.push_back(line);
                                 s.state.apply(msg)
                             };
                             if let Some(Followup::Resync { thread_id, after_seq }) = followup {
