@@ -238,8 +238,8 @@ impl TestApp {
         }
         let res = match req.send().await {
             Ok(res) => res,
-            // Say whether the whole server is wedged or only this page, for a hang seen once in
-            // a while in CI and never here.
+            // Say whether the whole server is wedged or only this page (pages once hung for
+            // good while another app in this process listed its routes: `http::route_list`).
             Err(e) => {
                 let probe = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().expect("client");
                 let health = probe.get(self.url("/healthz")).send().await.map(|r| r.status());
