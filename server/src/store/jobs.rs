@@ -312,19 +312,28 @@ impl Store {
     }
 
     /// Starts the next attempt of an ended job; what earlier attempts cost stays recorded.
+    /// Its message says it is queued again in the same transaction, as the `JobUpdated` that
+    /// announces the retry makes every tab say.
     pub async fn restart_job(&self, user: UserId, id: JobId, counted_at: i64) -> Result<Option<JobRun>, StoreError> {
+        let mut tx = self.pool().begin().await?;
         let row = sqlx::query(
             "UPDATE jobs SET status = 'running', stage = 'queued', error_message = NULL, error_kind = NULL, retryable = 0, \
              image_id = NULL, updated_at = $1, counted_at = $4, attempt = attempt + 1 \
-             WHERE id = $2 AND user_id = $3 AND status IN ('failed', 'interrupted', 'cancelled') RETURNING attempt",
+             WHERE id = $2 AND user_id = $3 AND status IN ('failed', 'interrupted', 'cancelled') \
+             RETURNING attempt, subject",
         )
         .bind(now_ms())
         .bind(id.0)
         .bind(user.0)
         .bind(counted_at)
-        .fetch_optional(self.pool())
+        .fetch_optional(&mut *tx)
         .await?;
-        Ok(row.map(|r| r.try_get::<i64, _>("attempt")).transpose()?.map(|attempt| JobRun { id, attempt }))
+        let Some(row) = row else { return Ok(None) };
+        let (attempt, subject): (i64, String) = (row.try_get("attempt")?, row.try_get("subject")?);
+        let text = JobStage::Queued.describe(&subject);
+        sqlx::query(SET_JOB_MESSAGE_TEXT).bind(text).bind(id.0).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(Some(JobRun { id, attempt }))
     }
 
     /// When `user`'s job was counted against the windows (`None`: not counted, or no such job).

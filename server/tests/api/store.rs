@@ -84,3 +84,42 @@ async fn deleting_a_thread_deletes_its_messages() {
     assert_eq!(store.message_count(thread.id).await.expect("count"), 0);
     assert!(store.threads(user).await.expect("query").is_empty());
 }
+
+/// A retried job's message says it is queued again as soon as the job is, as the update every
+/// tab gets for the retry says: a reload in between reads the same thing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_job_s_message_says_it_is_queued_again() {
+    use server::store::{JobEnding, JobRun, NewJob};
+    let (store, user, _db) = store_with_user().await;
+    let (thread, _) = store.create_thread(user, &ClientId("t".into()), "T").await.expect("thread");
+    let params = JobParams::of_shape(AspectRatio::default());
+    let new = NewJob {
+        prompt: "a fox",
+        enhanced_prompt: "a fox",
+        subject: "fox",
+        provider: ProviderKind::Builtin,
+        model: "scene-v1",
+        counted_at: 1,
+        exempt: false,
+        refines: None,
+        params: &params,
+    };
+    let message = store.create_job(user, thread.id, new).await.expect("db").expect("thread exists");
+    let job = message.job.expect("a job").id;
+    let failed = JobEnding::Failed {
+        kind: FailureKind::ServerError,
+        message: "Busy.".into(),
+        retryable: true,
+        cost_micros: None,
+    };
+    assert!(store.finish_job(JobRun::first(job), &failed).await.expect("db"));
+    store.set_job_message_text(job, "Busy.").await.expect("db");
+
+    let run = store.restart_job(user, job, 2).await.expect("db").expect("restarted");
+    assert_eq!(run.attempt, 2);
+    let stored = store.history(user, thread.id, None).await.expect("db").expect("thread");
+    let (view, _) = store.job(user, job).await.expect("db").expect("the job");
+    assert_eq!(stored.messages[0].text, "Queued: your fox scene is next…");
+    assert_eq!(stored.messages[0].text, view.message_text(), "what the retry's update makes every tab say");
+    assert!(store.restart_job(user, job, 3).await.expect("db").is_none(), "a running job is not restarted");
+}

@@ -139,7 +139,7 @@ async fn run(
                                 if s.heard.len() == HEARD {
                                     s.heard.pop_front();
                                 }
-                                let mut line = format!("{:?}", msg);
+                                let mut line = format!("{msg:?}");
                                 line.truncate(line.floor_char_boundary(300));
                                 s.heard.push_back(line);
                                 s.state.apply(msg)
