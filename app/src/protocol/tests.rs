@@ -27,8 +27,8 @@ fn round_trip_client(msg: ClientMsg, tag: &str) {
 }
 
 /// Every variant's tag, by an exhaustive match: a new variant stops this test module from
-/// compiling until it is listed here, in `ServerMsg::TYPES` and in `from_json`'s match, and
-/// given a round trip.
+/// compiling until it is listed here and in `reading.rs` (`TYPES` and `from_json`), and given
+/// a round trip.
 fn tag_of(msg: &ServerMsg) -> &'static str {
     match msg {
         ServerMsg::Welcome(_) => "welcome",

@@ -139,9 +139,8 @@ async fn run(
                                 if s.heard.len() == HEARD {
                                     s.heard.pop_front();
                                 }
-                                let mut line = format!("{msg:?}");
-                                line.truncate(line.floor_char_boundary(300));
-                                s.heard.push_back(line);
+                                let raw = text.as_str();
+                                s.heard.push_back(raw[..raw.floor_char_boundary(300)].to_string());
                                 s.state.apply(msg)
                             };
                             if let Some(Followup::Resync { thread_id, after_seq }) = followup {
